@@ -1,0 +1,5 @@
+import sys
+
+from crossroads.cli import main
+
+sys.exit(main())

@@ -1,0 +1,28 @@
+"""Everything a request handler may use, created by the app's lifespan and passed explicitly."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from crossroads.catalog import Catalog
+from crossroads.relay import Relay
+from crossroads.settings import Settings
+from crossroads.stats import LiveStats
+
+
+class AppState:
+    __slots__ = ("catalog", "relay", "rng", "settings", "simulated", "stats")
+
+    def __init__(self, settings: Settings, catalog: Catalog, stats: LiveStats, relay: Relay,
+                 rng: random.Random, simulated: bool) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.stats = stats
+        self.relay = relay
+        self.rng = rng
+        self.simulated = simulated
+
+    @staticmethod
+    def clock() -> float:
+        return asyncio.get_running_loop().time()

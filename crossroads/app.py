@@ -1,0 +1,145 @@
+"""The ASGI application: route table, lifespan-owned state, and the last line of error defence."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+import orjson
+
+from crossroads import __version__
+from crossroads.api.chat import chat_completions
+from crossroads.api.http import Receive, Scope, Send, send_error, send_json
+from crossroads.api.models import list_models, model_endpoints
+from crossroads.api.state import AppState
+from crossroads.catalog import Catalog
+from crossroads.errors import MethodNotAllowed, NotFound, internal_error_body
+from crossroads.generation import Generation
+from crossroads.relay import Relay
+from crossroads.settings import Settings
+from crossroads.stats import LiveStats
+from crossroads.upstream import Upstream
+
+log = logging.getLogger("crossroads")
+
+Handler = Callable[[AppState, Scope, Receive, Send], Awaitable[None]]
+API_PREFIXES = ("/api/v1", "/v1")
+
+
+async def _health(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    await send_json(send, 200, b'{"ok":true}')
+
+
+async def _root(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    body = {
+        "name": "crossroads",
+        "version": __version__,
+        "api": "/api/v1",
+        "models": [m.slug for m in state.catalog.models()],
+        "simulated": state.simulated,
+        "note": "Providers are simulated (demo mode)." if state.simulated else None,
+    }
+    await send_json(send, 200, orjson.dumps(body))
+
+
+ROUTES: dict[str, dict[str, Handler]] = {
+    "/chat/completions": {"POST": chat_completions},
+    "/models": {"GET": list_models},
+}
+BARE_ROUTES: dict[str, dict[str, Handler]] = {
+    "/": {"GET": _root},
+    "/healthz": {"GET": _health},
+}
+
+
+def _discard(generation: Generation) -> None:
+    """Result sink until the ledger exists: live stats are fed by the relay itself."""
+
+
+class CrossroadsApp:
+    """The ASGI callable. State is built in the lifespan, never at import."""
+
+    def __init__(self, settings: Settings, catalog: Catalog | None = None,
+                 simulated: bool = False) -> None:
+        self.settings = settings
+        self.catalog = catalog or settings.catalog
+        self.simulated = simulated
+        self.state: AppState | None = None
+        self._upstream: Upstream | None = None
+
+    async def startup(self) -> None:
+        seed = self.settings.routing.seed
+        rng = random.Random(seed)
+        stats = LiveStats(self.settings.routing, self.settings.breaker)
+        self._upstream = Upstream(self.settings.timeouts)
+        await self._upstream.start()
+        relay = Relay(self.settings, self.catalog, self._upstream, stats, _discard, rng)
+        self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated)
+
+    async def shutdown(self) -> None:
+        if self._upstream is not None:
+            await self._upstream.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _resolve(self, method: str, path: str) -> Callable[..., Awaitable[None]] | None:
+        table: dict[str, Handler] | None = BARE_ROUTES.get(path)
+        rest = path
+        if table is None:
+            for prefix in API_PREFIXES:
+                if path.startswith(prefix + "/"):
+                    rest = path[len(prefix):]
+                    break
+            else:
+                raise NotFound(f"No route for {path}")
+            table = ROUTES.get(rest)
+        if table is None:
+            if rest.startswith("/models/") and rest.endswith("/endpoints"):
+                slug = rest[len("/models/"):-len("/endpoints")]
+                if method != "GET":
+                    raise MethodNotAllowed(f"{method} is not allowed on {path}")
+                return lambda state, scope, receive, send: model_endpoints(
+                    state, scope, receive, send, slug)
+            raise NotFound(f"No route for {path}")
+        handler = table.get(method)
+        if handler is None:
+            raise MethodNotAllowed(f"{method} is not allowed on {path}; use {', '.join(table)}")
+        return handler
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.state is not None, "lifespan startup did not run"
+        try:
+            handler = self._resolve(scope["method"], scope["path"])
+        except (NotFound, MethodNotAllowed) as error:
+            await send_error(send, error)
+            return
+        try:
+            assert handler is not None
+            await handler(self.state, scope, receive, send)
+        except Exception:
+            # A bug, not bad input: full detail in the log, nothing of it to the caller.
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            try:
+                await send_json(send, 500, internal_error_body())
+            except Exception:
+                log.debug("could not send the 500 (response already started)")

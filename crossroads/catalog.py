@@ -1,0 +1,144 @@
+"""The catalog: which models exist and which provider endpoints serve them.
+
+Values here are frozen. Prices are integers in micro-dollars per million tokens (per image for
+`image`, per request for `request`), so `tokens * price // 1_000_000` is a cost in micro-dollars
+with no float anywhere near money. API keys are not part of an `Endpoint`: they live in
+`Catalog.keys`, which nothing serialises, so an endpoint can be shown anywhere without leaking one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import msgspec
+
+MICRO = 1_000_000
+
+# Larger is more faithful to the original weights; Exacto prefers the most faithful endpoint.
+QUANTIZATION_RANK: Mapping[str, int] = {
+    "fp32": 9,
+    "bf16": 8,
+    "fp16": 8,
+    "fp8": 6,
+    "int8": 5,
+    "fp6": 4,
+    "fp4": 3,
+    "int4": 2,
+    "unknown": 0,
+}
+
+
+class Pricing(msgspec.Struct, frozen=True):
+    """Micro-dollars per 1M tokens (image: per image; request: per request)."""
+
+    prompt: int
+    completion: int
+    cache_read: int | None = None
+    cache_write: int | None = None
+    image: int = 0
+    request: int = 0
+
+    def blended(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """Expected price per token of this request's mix of input and output."""
+        total = max(prompt_tokens + completion_tokens, 1)
+        return (self.prompt * prompt_tokens + self.completion * completion_tokens) / total
+
+
+class DataPolicy(msgspec.Struct, frozen=True):
+    training: bool = False
+    retains_prompts: bool = False
+    zdr: bool = False
+
+
+class Endpoint(msgspec.Struct, frozen=True):
+    """One model at one provider."""
+
+    model: str
+    provider: str
+    provider_name: str
+    tag: str
+    upstream_model: str
+    base_url: str
+    pricing: Pricing
+    context_length: int
+    max_output: int
+    quantization: str = "unknown"
+    supported_parameters: frozenset[str] = frozenset()
+    input_modalities: frozenset[str] = frozenset({"text"})
+    data_policy: DataPolicy = DataPolicy()
+    api_key_env: str | None = None
+    # Priors for speed-based routing until live measurements exist.
+    nominal_throughput: float = 50.0
+    nominal_ttft_ms: float = 1000.0
+    available: bool = True
+    unavailable_reason: str | None = None
+    simulated: bool = False
+
+    def serves_images(self) -> bool:
+        return "image" in self.input_modalities
+
+    def matches_provider(self, name: str) -> bool:
+        """A base slug matches all its variants: "deepinfra" matches "deepinfra/fp8"."""
+        name = name.lower()
+        return name in (self.provider, self.tag) or self.tag.startswith(name + "/")
+
+    @property
+    def quantization_rank(self) -> int:
+        return QUANTIZATION_RANK.get(self.quantization, 1)
+
+
+class Model(msgspec.Struct, frozen=True):
+    slug: str
+    name: str
+    description: str = ""
+    canonical_slug: str | None = None
+    context_length: int = 0
+    input_modalities: frozenset[str] = frozenset({"text"})
+    output_modalities: frozenset[str] = frozenset({"text"})
+    created: int = 0
+    pricing: Pricing | None = None
+    exacto_provider: str | None = None
+    hugging_face_id: str | None = None
+    knowledge_cutoff: str | None = None
+
+
+class Catalog:
+    """Models and their endpoints, looked up by slug. Immutable once built."""
+
+    __slots__ = ("_by_model", "_keys", "_models")
+
+    def __init__(
+        self,
+        models: Iterable[Model],
+        endpoints: Iterable[Endpoint],
+        keys: Mapping[str, str],
+    ) -> None:
+        self._models = {m.slug: m for m in models}
+        by_model: dict[str, list[Endpoint]] = {slug: [] for slug in self._models}
+        for endpoint in endpoints:
+            by_model.setdefault(endpoint.model, []).append(endpoint)
+        self._by_model = {slug: tuple(eps) for slug, eps in by_model.items()}
+        self._keys = dict(keys)
+
+    def model(self, slug: str) -> Model | None:
+        return self._models.get(slug)
+
+    def models(self) -> tuple[Model, ...]:
+        return tuple(self._models.values())
+
+    def endpoints(self, slug: str) -> tuple[Endpoint, ...]:
+        """Every endpoint of a model, available or not (the listing shows both)."""
+        return self._by_model.get(slug, ())
+
+    def routable(self, slug: str) -> tuple[Endpoint, ...]:
+        return tuple(e for e in self._by_model.get(slug, ()) if e.available)
+
+    def api_key(self, endpoint: Endpoint) -> str | None:
+        return self._keys.get(endpoint_key(endpoint))
+
+    def all_endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(e for eps in self._by_model.values() for e in eps)
+
+
+def endpoint_key(endpoint: Endpoint) -> str:
+    return f"{endpoint.model}::{endpoint.tag}"

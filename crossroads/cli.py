@@ -1,0 +1,139 @@
+"""`crossroads serve | sim`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+from collections.abc import Sequence
+
+import msgspec
+import uvicorn
+import uvloop
+
+from crossroads import __version__
+from crossroads.app import CrossroadsApp
+from crossroads.catalog import Catalog
+from crossroads.demo import has_any_key, simulated_catalog, start_sim_process
+from crossroads.settings import ConfigError, Settings, load_settings
+from crossroads.sim.fleet import scout_fleet
+from crossroads.sim.profile import load_fleet
+from crossroads.sim.server import run_sim
+
+SCOUT_FLEET = frozenset(
+    {"deepinfra", "groq", "novita", "lambda", "parasail", "gmicloud", "google-vertex", "cerebras"}
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crossroads", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"crossroads {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the router")
+    serve.add_argument("--host", default=None, help="default 127.0.0.1 (or [server].host)")
+    serve.add_argument("--port", type=int, default=None, help="default 8080 (or [server].port)")
+    serve.add_argument("--config", default=None, help="operator TOML file")
+    serve.add_argument("--demo", action="store_true",
+                       help="serve from the simulated provider fleet even when keys are set")
+
+    sim = commands.add_parser("sim", help="run the simulated providers")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=9100)
+    sim.add_argument("--fleet", default=None, help="fleet TOML file (default: the Scout fleet)")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--time-scale", type=float, default=None,
+                     help="multiply every simulated delay (0 = no delays)")
+    return parser
+
+
+def _banner(settings: Settings, catalog: Catalog, host: str, port: int, demo: bool) -> str:
+    lines = [f"crossroads {__version__} listening on http://{host}:{port}/api/v1"]
+    if demo:
+        lines.append("  DEMO MODE: every provider is SIMULATED (crossroads sim); no real model "
+                     "answers.")
+    lines.append("  auth: any bearer token is accepted (API keys and credits are not enabled "
+                 "yet).")
+    for model in catalog.models():
+        endpoints = catalog.endpoints(model.slug)
+        ready = [e.tag for e in endpoints if e.available]
+        lines.append(f"  {model.slug}: {len(ready)}/{len(endpoints)} endpoints available "
+                     f"({', '.join(ready) or 'none'})")
+    if settings.config_path:
+        lines.append(f"  config: {settings.config_path}")
+    return "\n".join(lines)
+
+
+def serve(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"crossroads: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    host = args.host or settings.server.host
+    port = settings.server.port if args.port is None else args.port
+    demo = args.demo or not has_any_key(settings.catalog)
+    catalog = settings.catalog
+    sim_process = None
+    if demo:
+        sim_process, sim_url = start_sim_process()
+        catalog = simulated_catalog(catalog, sim_url, SCOUT_FLEET)
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        print(f"crossroads: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        if sim_process:
+            sim_process.terminate()
+        return 2
+    bound_port = sock.getsockname()[1]
+    app = CrossroadsApp(settings, catalog, simulated=demo)
+    config = uvicorn.Config(
+        app,
+        loop="none",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=30,
+        backlog=4096,
+    )
+    server = uvicorn.Server(config)
+    print(_banner(settings, catalog, host, bound_port, demo), flush=True)
+    try:
+        uvloop.run(server.serve(sockets=[sock]))
+    finally:
+        if sim_process:
+            sim_process.terminate()
+            sim_process.wait(5)
+    return 0
+
+
+def sim(args: argparse.Namespace) -> int:
+
+
+    fleet = load_fleet(args.fleet) if args.fleet else scout_fleet(seed=args.seed)
+    if args.time_scale is not None:
+        fleet = msgspec.structs.replace(fleet, time_scale=args.time_scale)
+    run_sim(args.host, args.port, fleet)
+    return 0
+
+
+COMMANDS = {"serve": serve, "sim": sim}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

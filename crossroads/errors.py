@@ -1,0 +1,152 @@
+"""Every error crossroads can show a caller, and the one place they become HTTP.
+
+The tree, drawn once::
+
+    CrossroadsError                 status  type
+    ├── BadRequest                  400     invalid_request_error   caller's fault; never retried
+    │   └── ContextLengthExceeded   400     invalid_request_error   prompt + max_tokens too big
+    ├── Unauthorized                401     authentication_error
+    ├── PaymentRequired             402     payment_required
+    ├── Forbidden                   403     permission_error        includes moderation blocks
+    ├── NoEndpoint                  404     not_found_error         routing funnel emptied
+    ├── NotFound                    404     not_found_error         unknown path / resource
+    ├── MethodNotAllowed            405     invalid_request_error
+    ├── RequestTimeout              408     timeout_error           every attempt timed out
+    ├── PayloadTooLarge             413     invalid_request_error
+    ├── RateLimited                 429     rate_limit_error        carries Retry-After
+    ├── UpstreamFailed              502     upstream_error          providers failed or sent garbage
+    └── NoProviderAvailable         503     service_unavailable     all candidates cooling down
+
+The body is the shape both the OpenAI SDKs and OpenRouter clients read::
+
+    {"error": {"message": str, "type": str, "code": <http status>, "metadata": {...}}}
+
+`code` is the HTTP status, as OpenRouter sends it. Metadata never carries secrets: provider
+errors are reduced to provider name, status and a bounded excerpt of the upstream message.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+
+
+class CrossroadsError(Exception):
+    """An error with a known HTTP status and a body safe to show the caller."""
+
+    status: int = 500
+    error_type: ClassVar[str] = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        self.message = message
+        self.metadata = metadata or {}
+        self.headers = headers or {}
+
+    def payload(self) -> dict[str, Any]:
+        error: dict[str, Any] = {
+            "message": self.message,
+            "type": self.error_type,
+            "code": self.status,
+        }
+        if self.metadata:
+            error["metadata"] = self.metadata
+        return {"error": error}
+
+    def body(self) -> bytes:
+        return orjson.dumps(self.payload())
+
+
+class BadRequest(CrossroadsError):
+    status = 400
+    error_type = "invalid_request_error"
+
+
+class ContextLengthExceeded(BadRequest):
+    pass
+
+
+class Unauthorized(CrossroadsError):
+    status = 401
+    error_type = "authentication_error"
+
+
+class PaymentRequired(CrossroadsError):
+    status = 402
+    error_type = "payment_required"
+
+
+class Forbidden(CrossroadsError):
+    status = 403
+    error_type = "permission_error"
+
+
+class NoEndpoint(CrossroadsError):
+    status = 404
+    error_type = "not_found_error"
+
+
+class NotFound(CrossroadsError):
+    status = 404
+    error_type = "not_found_error"
+
+
+class MethodNotAllowed(CrossroadsError):
+    status = 405
+    error_type = "invalid_request_error"
+
+
+class RequestTimeout(CrossroadsError):
+    status = 408
+    error_type = "timeout_error"
+
+
+class PayloadTooLarge(CrossroadsError):
+    status = 413
+    error_type = "invalid_request_error"
+
+
+class RateLimited(CrossroadsError):
+    status = 429
+    error_type = "rate_limit_error"
+
+
+class UpstreamFailed(CrossroadsError):
+    status = 502
+    error_type = "upstream_error"
+
+
+class NoProviderAvailable(CrossroadsError):
+    status = 503
+    error_type = "service_unavailable"
+
+
+ERROR_BY_STATUS: dict[int, type[CrossroadsError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    402: PaymentRequired,
+    403: Forbidden,
+    404: NoEndpoint,
+    408: RequestTimeout,
+    413: PayloadTooLarge,
+    429: RateLimited,
+    502: UpstreamFailed,
+    503: NoProviderAvailable,
+}
+
+
+def internal_error_body() -> bytes:
+    """The body for a bug: generic on purpose, the details go to the log, never the caller."""
+    return orjson.dumps(
+        {"error": {"message": "Internal error", "type": "api_error", "code": 500}}
+    )

@@ -1,0 +1,162 @@
+"""Attempts and generations: what happened on each try, and what the caller got.
+
+Both are mutable while the relay works and are handed to the result sink (live stats now, the
+ledger later) once the generation is over. They also shape what the caller sees: the response
+body's `id`, `model`, `provider` and priced `usage` come from here.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from crossroads.catalog import Endpoint
+from crossroads.chat_request import ChatRequest
+from crossroads.failures import Failure
+from crossroads.pricing import (
+    Usage,
+    cache_discount_micro,
+    cost_micro,
+    usage_from_openai,
+    usage_payload,
+)
+from crossroads.sse import encode
+
+
+def new_generation_id(now: float | None = None) -> str:
+    return f"gen-{int(time.time() if now is None else now)}-{secrets.token_hex(10)}"
+
+
+class Attempt:
+    """One try at one endpoint. Times are event-loop monotonic seconds."""
+
+    __slots__ = (
+        "ended",
+        "endpoint",
+        "failure",
+        "first_token_at",
+        "headers_at",
+        "message",
+        "started",
+        "status",
+        "usage",
+    )
+
+    def __init__(self, endpoint: Endpoint, started: float) -> None:
+        self.endpoint = endpoint
+        self.started = started
+        self.headers_at: float | None = None
+        self.first_token_at: float | None = None
+        self.ended: float | None = None
+        self.status: int | None = None
+        self.failure: Failure | None = None
+        self.message: str | None = None
+        self.usage: Usage | None = None
+
+    @property
+    def ttft_s(self) -> float | None:
+        return None if self.first_token_at is None else self.first_token_at - self.started
+
+    @property
+    def generation_s(self) -> float | None:
+        if self.first_token_at is None or self.ended is None:
+            return None
+        return self.ended - self.first_token_at
+
+
+class Generation:
+    """One caller request, across all its attempts."""
+
+    __slots__ = (
+        "app_referer", "app_title", "attempts", "cancelled", "cost_micro", "created",
+        "discount_micro", "finish_reason", "id", "model_requested", "served", "streamed",
+        "usage",
+    )
+
+    def __init__(self, model_requested: str, streamed: bool, app_referer: str | None = None,
+                 app_title: str | None = None) -> None:
+        self.created = int(time.time())
+        self.id = new_generation_id(self.created)
+        self.model_requested = model_requested
+        self.streamed = streamed
+        self.app_referer = app_referer
+        self.app_title = app_title
+        self.attempts: list[Attempt] = []
+        self.served: Attempt | None = None
+        self.usage: Usage | None = None
+        self.cost_micro = 0
+        self.discount_micro = 0
+        self.finish_reason: str | None = None
+        self.cancelled = False
+
+    def price(self, attempt: Attempt, usage: Usage) -> dict[str, Any]:
+        """Settle usage and cost on the attempt that served; return the caller's usage object."""
+        self.served = attempt
+        self.usage = usage
+        attempt.usage = usage
+        pricing = attempt.endpoint.pricing
+        billable = usage.completion_tokens > 0 and self.finish_reason != "error"
+        self.cost_micro = cost_micro(usage, pricing) if billable else 0
+        self.discount_micro = cache_discount_micro(usage, pricing) if billable else 0
+        return usage_payload(usage, self.cost_micro, self.discount_micro)
+
+    def stamp(self, payload: dict[str, Any], endpoint: Endpoint) -> None:
+        """Make an upstream object ours: our id, the slug that served, the provider's name."""
+        payload["id"] = self.id
+        payload["model"] = endpoint.model
+        payload["provider"] = endpoint.provider_name
+        if endpoint.simulated:
+            payload["simulated"] = True
+
+    def complete_body(self, attempt: Attempt, parsed: dict[str, Any],
+                      request: ChatRequest) -> bytes:
+        choice = parsed["choices"][0]
+        self.finish_reason = choice.get("finish_reason") if isinstance(choice, dict) else None
+        usage = usage_from_openai(parsed.get("usage"), request.image_count)
+        if usage is None:
+            usage = estimate_usage(request, _content_length(choice))
+        self.stamp(parsed, attempt.endpoint)
+        parsed["usage"] = self.price(attempt, usage)
+        return orjson.dumps(parsed)
+
+    def error_event(self, endpoint: Endpoint | None, code: int, message: str,
+                    metadata: dict[str, Any]) -> bytes:
+        """The one in-band event that ends a stream that cannot finish properly."""
+        self.finish_reason = "error"
+        payload: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": endpoint.model if endpoint else self.model_requested,
+            "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
+            "error": {"code": code, "message": message, "metadata": metadata},
+        }
+        if endpoint is not None:
+            payload["provider"] = endpoint.provider_name
+        return encode(orjson.dumps(payload))
+
+
+def _content_length(choice: Any) -> int:
+    if not isinstance(choice, dict):
+        return 0
+    message = choice.get("message") or choice.get("delta") or {}
+    content = message.get("content") if isinstance(message, dict) else None
+    return len(content) if isinstance(content, str) else 0
+
+
+def estimate_usage(request: ChatRequest, completion_chars: int,
+                   completion_chunks: int = 0) -> Usage:
+    """When a provider reports no usage: a marked estimate, never silently zero."""
+    return Usage(
+        prompt_tokens=request.prompt_token_estimate(0),
+        completion_tokens=max(completion_chunks, (completion_chars + 3) // 4),
+        images=request.image_count,
+        estimated=True,
+    )
+
+
+ResultSink = Callable[[Generation], None]

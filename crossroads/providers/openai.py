@@ -1,0 +1,150 @@
+"""OpenAI's chat-completions dialect, spoken by nearly every provider."""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from crossroads.catalog import Endpoint
+from crossroads.chat_request import ROUTER_FIELDS, ChatRequest
+from crossroads.failures import STATUS_FAILURE, AttemptError, Failure
+from crossroads.providers.base import UpstreamRequest
+
+MAX_ERROR_EXCERPT = 500
+
+_CONTEXT_LENGTH = re.compile(
+    r"context[ _-]?(length|window)|maximum context|too many tokens|prompt is too long|"
+    r"reduce the length",
+    re.IGNORECASE,
+)
+_CONTENT_FILTER = re.compile(r"content[ _-]?(filter|policy|management)|moderation|flagged",
+                             re.IGNORECASE)
+_CALLER_STATUSES = frozenset({400, 409, 413, 422})
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Retry-After as seconds (delta or HTTP date), or OpenAI's retry-after-ms."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(float(millis) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(when - (time.time() if now is None else now), 0.0)
+
+
+def _error_text(body: bytes) -> tuple[str, str]:
+    """(code, message) from an OpenAI-style error body, tolerating anything."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "", body[:MAX_ERROR_EXCERPT].decode("utf-8", "replace")
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict):
+        code = error.get("code") or error.get("type") or ""
+        message = error.get("message") or ""
+        return str(code), str(message)[:MAX_ERROR_EXCERPT]
+    if isinstance(error, str):
+        return "", error[:MAX_ERROR_EXCERPT]
+    return "", body[:MAX_ERROR_EXCERPT].decode("utf-8", "replace")
+
+
+def classify_error(code: str, message: str, status: int) -> Failure:
+    text = f"{code} {message}"
+    if status in _CALLER_STATUSES or status == 403:
+        if "context_length" in code or _CONTEXT_LENGTH.search(message):
+            return Failure.CONTEXT_LENGTH
+        if "content_filter" in code or _CONTENT_FILTER.search(text):
+            return Failure.CONTENT_FILTER
+    if status in STATUS_FAILURE:
+        return STATUS_FAILURE[status]
+    if status >= 500:
+        return Failure.SERVER_ERROR
+    return Failure.CALLER_ERROR
+
+
+class OpenAIProvider:
+    """Stateless; one instance serves every OpenAI-compatible endpoint."""
+
+    def build(self, endpoint: Endpoint, api_key: str | None,
+              request: ChatRequest) -> UpstreamRequest:
+        body = {k: v for k, v in request.body.items() if k not in ROUTER_FIELDS}
+        body["model"] = endpoint.upstream_model
+        if request.stream:
+            options = dict(body.get("stream_options") or {})
+            options["include_usage"] = True
+            body["stream_options"] = options
+        headers = {"content-type": "application/json"}
+        if request.stream:
+            headers["accept"] = "text/event-stream"
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        return UpstreamRequest(
+            url=f"{endpoint.base_url}/chat/completions",
+            headers=headers,
+            body=orjson.dumps(body),
+        )
+
+    def parse_completion(self, raw: bytes) -> dict[str, Any]:
+        if not raw.strip():
+            raise AttemptError(Failure.EMPTY, "the provider returned an empty body")
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise AttemptError(Failure.MALFORMED, "the provider returned invalid JSON") from None
+        if not isinstance(parsed, dict):
+            raise AttemptError(Failure.MALFORMED, "the provider returned a non-object")
+        if "error" in parsed and not parsed.get("choices"):
+            raise self._in_band(parsed)
+        choices = parsed.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise AttemptError(Failure.EMPTY, "the provider returned no choices")
+        return parsed
+
+    def parse_chunk(self, data: bytes) -> dict[str, Any]:
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise AttemptError(Failure.MALFORMED,
+                               "the provider sent a malformed stream event") from None
+        if not isinstance(parsed, dict):
+            raise AttemptError(Failure.MALFORMED, "the provider sent a non-object stream event")
+        if "error" in parsed:
+            raise self._in_band(parsed)
+        return parsed
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> AttemptError:
+        code, message = _error_text(body)
+        failure = classify_error(code, message, status)
+        return AttemptError(
+            failure,
+            message or f"HTTP {status}",
+            status=status,
+            retry_after_s=retry_after_seconds(headers),
+        )
+
+    @staticmethod
+    def _in_band(parsed: dict[str, Any]) -> AttemptError:
+        error = parsed.get("error")
+        code, message = ("", str(error)) if not isinstance(error, dict) else (
+            str(error.get("code") or ""), str(error.get("message") or ""))
+        status = error.get("code") if isinstance(error, dict) else None
+        status = status if isinstance(status, int) and 400 <= status < 600 else 502
+        return AttemptError(classify_error(code, message, status),
+                            message[:MAX_ERROR_EXCERPT] or "provider error", status=status)

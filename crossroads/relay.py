@@ -1,0 +1,327 @@
+"""The relay: executes a routing plan. The only retry loop in crossroads.
+
+Theory of operation
+-------------------
+A plan is an ordered list of endpoints. The relay tries them one at a time, and every try is an
+*attempt* with its own timings and outcome, reported to live stats whatever happens.
+
+Failing over. Before anything of an answer has reached the caller, a failed attempt is
+invisible: the relay moves to the next endpoint. Which failures move on, which count against
+uptime and which open the endpoint's breaker is the table in `failures.py`. Three refinements:
+
+* A caller's mistake (400/413/422, a content filter) is final: it is the caller's answer, with
+  the provider's reason, and trying elsewhere would only repeat it.
+* A context-length rejection moves on only to endpoints with a larger context than the one that
+  refused.
+* A 429 opens the breaker for Retry-After. When no other endpoint is left and Retry-After is
+  short (`timeouts.retry_after_max_wait_s`), the relay waits it out and asks once more; otherwise
+  the caller gets the 429 with the Retry-After to honour.
+
+An endpoint whose breaker is open is skipped (`LiveStats.try_begin`), and at most
+`routing.max_attempts` attempts are made, all within `timeouts.total_s`.
+
+Limits. Waiting for response headers is bounded by `headers_s`; a streamed answer's first
+content token by `first_token_s` (from the attempt's start) *when another endpoint could still
+be tried* — for the last candidate, waiting longer beats failing; each later gap between chunks
+by `stall_s`. A non-streamed answer must complete within `first_token_s` when a fallback exists,
+otherwise within the total budget.
+
+Committing. A stream commits to an endpoint when that endpoint's first content (text, tool call,
+reasoning or a finish reason) arrives; role-only preludes are held back until then. Response
+headers go to the caller at commit time, or earlier if `keepalive_s` passes first, in which case
+`: CROSSROADS PROCESSING` comments keep the connection alive while attempts continue. After
+commit nothing is retried: a cut, stall or malformed event ends the stream with one event that
+carries a top-level `error` and `finish_reason: "error"`, and no `[DONE]` — a truncated answer is
+never dressed as a complete one. If every attempt fails before commit, the caller gets a normal
+JSON error with the real status, unless keep-alives already sent a 200, in which case the same
+in-band error event ends the stream.
+
+A stream that ends without `[DONE]` after its finish reason (and usage, if any) is complete, and
+the relay finishes it at once. The caller leaving cancels the task running the relay, which closes
+the upstream connection immediately (`UpstreamResponse.close`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from crossroads.catalog import Catalog, Endpoint, endpoint_key
+from crossroads.chat_request import ChatRequest
+from crossroads.errors import ERROR_BY_STATUS, CrossroadsError, RateLimited, UpstreamFailed
+from crossroads.failures import AttemptError, Failure
+from crossroads.generation import Attempt, Generation, ResultSink
+from crossroads.providers import PROVIDERS
+from crossroads.routing.plan import Plan
+from crossroads.settings import Settings
+from crossroads.stats import AttemptReport, LiveStats
+from crossroads.streaming import ClientStream, StreamSession
+from crossroads.upstream import Upstream, UpstreamResponse
+
+T = TypeVar("T")
+
+
+class Relay:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        upstream: Upstream,
+        stats: LiveStats,
+        sink: ResultSink,
+        rng: random.Random,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.upstream = upstream
+        self.stats = stats
+        self.sink = sink
+        self.rng = rng
+        self.timeouts = settings.timeouts
+
+    # --- shared plumbing -------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def _within(self, aw: Awaitable[T], deadline: float, failure: Failure,
+                      what: str, out: ClientStream | None = None) -> T:
+        """Await `aw` until `deadline`, sending keep-alives to `out` meanwhile if given."""
+        if out is None or out.committed:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await aw
+            except TimeoutError:
+                raise AttemptError(failure, what) from None
+        task = asyncio.ensure_future(aw)
+        try:
+            while True:
+                now = self._now()
+                if now >= deadline:
+                    raise AttemptError(failure, what)
+                wake = min(deadline, out.keepalive_due(self.timeouts.keepalive_s))
+                done, _ = await asyncio.wait({task}, timeout=max(wake - now, 0))
+                if done:
+                    return task.result()
+                if self._now() >= out.keepalive_due(self.timeouts.keepalive_s):
+                    await out.keepalive()
+        finally:
+            if not task.done():
+                task.cancel()
+
+    def _finish_attempt(self, attempt: Attempt, error: AttemptError | None) -> None:
+        attempt.ended = self._now()
+        key = endpoint_key(attempt.endpoint)
+        if error is not None:
+            attempt.failure = error.failure
+            attempt.message = error.message
+            attempt.status = error.status or attempt.status
+            rule = error.rule
+            if error.failure is Failure.CANCELLED:
+                self.stats.release(key)
+                return
+            report = AttemptReport(
+                ok=False,
+                counts_against_uptime=rule.counts_against_uptime,
+                trips_breaker=rule.trips_breaker,
+                retry_after_s=error.retry_after_s,
+            )
+        else:
+            report = AttemptReport(
+                ok=True,
+                counts_against_uptime=True,
+                trips_breaker=False,
+                ttft_s=attempt.ttft_s,
+                latency_s=attempt.ended - attempt.started,
+                completion_tokens=attempt.usage.completion_tokens if attempt.usage else 0,
+                generation_s=attempt.generation_s,
+            )
+        self.stats.record(key, report, attempt.ended)
+
+    async def _open(self, attempt: Attempt, request: ChatRequest, deadline: float,
+                    out: ClientStream | None) -> UpstreamResponse:
+        endpoint = attempt.endpoint
+        provider = PROVIDERS["openai"]
+        built = provider.build(endpoint, self.catalog.api_key(endpoint), request)
+        headers_deadline = min(deadline, attempt.started + self.timeouts.headers_s)
+        response = await self._within(
+            self.upstream.send(built, self.timeouts.headers_s + 1), headers_deadline,
+            Failure.HEADERS_TIMEOUT, f"no response headers within {self.timeouts.headers_s:g} s",
+            out,
+        )
+        attempt.status = response.status
+        attempt.headers_at = self._now()
+        if response.status >= 300:
+            body = await self.upstream.error_body(response, 5.0)
+            raise provider.classify(response.status, response.headers, body)
+        return response
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def run(self, request: ChatRequest, plan: Plan, generation: Generation,
+                  out: ClientStream | None) -> bytes | None:
+        """Serve the request; returns the JSON body for a non-streamed answer."""
+        start = self._now()
+        total_deadline = start + self.timeouts.total_s
+        queue = list(plan.attempts)
+        min_context = 0
+        last_error: AttemptError | None = None
+        errors: list[AttemptError] = []
+        waited_for_rate_limit = False
+        while queue and len(generation.attempts) < self.settings.routing.max_attempts:
+            endpoint = queue.pop(0)
+            if endpoint.context_length <= min_context:
+                continue
+            now = self._now()
+            if now >= total_deadline:
+                break
+            if not self.stats.try_begin(endpoint_key(endpoint), now):
+                continue
+            attempt = Attempt(endpoint=endpoint, started=now)
+            generation.attempts.append(attempt)
+            has_fallback = any(e.context_length > min_context for e in queue)
+            first_token_deadline = (
+                min(total_deadline, now + self.timeouts.first_token_s)
+                if has_fallback else total_deadline
+            )
+            try:
+                if out is None:
+                    return await self._complete(attempt, request, generation,
+                                                first_token_deadline)
+                await self._stream(attempt, request, generation, out,
+                                   first_token_deadline, total_deadline)
+                return None
+            except AttemptError as error:
+                self._finish_attempt(attempt, error)
+                if out is not None and out.committed:
+                    await out.write(generation.error_event(
+                        endpoint, 502, f"The provider failed mid-stream: {error.message}",
+                        {"provider_name": endpoint.provider_name,
+                         "reason": error.failure.value}))
+                    self.sink(generation)
+                    return None
+                last_error = error
+                errors.append(error)
+                if not error.rule.fail_over:
+                    raise self._caller_error(error, attempt.endpoint) from None
+                if error.failure is Failure.CONTEXT_LENGTH:
+                    min_context = max(min_context, endpoint.context_length)
+                if (error.failure is Failure.RATE_LIMITED and not waited_for_rate_limit
+                        and not queue and error.retry_after_s is not None
+                        and error.retry_after_s <= self.timeouts.retry_after_max_wait_s):
+                    waited_for_rate_limit = True
+                    await asyncio.sleep(error.retry_after_s)
+                    queue.append(endpoint)
+            except asyncio.CancelledError:
+                self._finish_attempt(attempt, AttemptError(Failure.CANCELLED, "caller left"))
+                generation.cancelled = True
+                self.sink(generation)
+                raise
+        final = self._final_error(errors, last_error, plan)
+        if out is not None and out.started:
+            # Keep-alives already sent a 200: the error can only travel in-band.
+            await out.write(generation.error_event(None, final.status, final.message,
+                                                   final.metadata))
+            self.sink(generation)
+            return None
+        self.sink(generation)
+        raise final
+
+    # --- non-streaming ----------------------------------------------------------------------
+
+    async def _complete(self, attempt: Attempt, request: ChatRequest, generation: Generation,
+                        deadline: float) -> bytes:
+        response = await self._open(attempt, request, deadline, None)
+        try:
+            raw = await self._within(
+                response.read(self.settings.server.max_body_bytes), deadline,
+                Failure.RESPONSE_TIMEOUT, "the provider did not finish its answer in time",
+            )
+        except BaseException:
+            response.close()
+            raise
+        response.release()
+        parsed = PROVIDERS["openai"].parse_completion(raw)
+        attempt.first_token_at = self._now()
+        body = generation.complete_body(attempt, parsed, request)
+        self._finish_attempt(attempt, None)
+        self.sink(generation)
+        return body
+
+    # --- streaming --------------------------------------------------------------------------
+
+    async def _stream(self, attempt: Attempt, request: ChatRequest, generation: Generation,
+                      out: ClientStream, first_token_deadline: float,
+                      total_deadline: float) -> None:
+        response = await self._open(attempt, request, first_token_deadline, out)
+        session = StreamSession(attempt, generation, request, PROVIDERS["openai"],
+                                self.settings.server.max_body_bytes)
+        stall = self.timeouts.stall_s
+        try:
+            while not session.saw_done:
+                if out.committed:
+                    deadline = min(total_deadline, self._now() + stall)
+                    failure, what = Failure.STALL, f"the provider sent nothing for {stall:g} s"
+                else:
+                    deadline = first_token_deadline
+                    failure, what = Failure.FIRST_TOKEN_TIMEOUT, "no first token in time"
+                chunk = await self._within(response.next_chunk(), deadline, failure, what, out)
+                now = self._now()
+                events = session.feed(chunk, now) if chunk else session.end_of_body(now)
+                if events:
+                    if not out.committed:
+                        await out.commit()
+                    await out.write(b"".join(events))
+                if session.error is not None:
+                    raise session.error
+                if not chunk or session.complete_without_done():
+                    break
+        except BaseException:
+            response.close()
+            raise
+        if session.saw_done:
+            response.release()
+        else:
+            response.close()
+        tail = session.finish()
+        if not out.committed:
+            await out.commit()
+        await out.write(tail)
+        self._finish_attempt(attempt, None)
+        self.sink(generation)
+
+    # --- errors -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _caller_error(error: AttemptError, endpoint: Endpoint) -> CrossroadsError:
+        status = error.status if error.status and 400 <= error.status < 500 else 400
+        cls = ERROR_BY_STATUS.get(status, ERROR_BY_STATUS[400])
+        return cls(error.message, status=status, metadata={
+            "provider_name": endpoint.provider_name,
+            "reason": error.failure.value,
+        })
+
+    @staticmethod
+    def _final_error(errors: list[AttemptError], last: AttemptError | None,
+                     plan: Plan) -> CrossroadsError:
+        metadata: dict[str, object] = {
+            "attempts": [{"reason": e.failure.value, "status": e.status} for e in errors],
+        }
+        if not errors:
+            return ERROR_BY_STATUS[503](
+                "Every provider that can serve this request is cooling down after recent "
+                "failures; retry shortly.", metadata=metadata | {"cooling": list(plan.cooling)},
+                headers={"retry-after": "1"})
+        statuses = {e.rule.caller_status for e in errors}
+        if statuses == {429}:
+            waits = [e.retry_after_s for e in errors if e.retry_after_s is not None]
+            headers = {"retry-after": str(max(1, round(min(waits))))} if waits else {}
+            return RateLimited("Every provider for this request is rate limited; retry later.",
+                               metadata=metadata, headers=headers)
+        if statuses == {408}:
+            return ERROR_BY_STATUS[408]("Every provider timed out.", metadata=metadata)
+        message = last.message if last else "no provider answered"
+        return UpstreamFailed(f"Every provider failed; the last said: {message}",
+                              metadata=metadata)

@@ -1,0 +1,118 @@
+"""From a validated request to a plan: the ordered attempts, or an error that says why not.
+
+Pure: catalog, live health, the clock and a random source come in; a `Plan` comes out.
+"""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+
+from crossroads.catalog import Catalog, Endpoint, endpoint_key
+from crossroads.chat_request import ChatRequest
+from crossroads.errors import (
+    BadRequest,
+    ContextLengthExceeded,
+    CrossroadsError,
+    NoEndpoint,
+    NoProviderAvailable,
+)
+from crossroads.routing.filters import Funnel, Needs, apply_filters
+from crossroads.routing.order import Context, order_candidates
+from crossroads.settings import RoutingConfig
+from crossroads.stats import StatsView
+
+
+class Plan(msgspec.Struct, frozen=True):
+    attempts: tuple[Endpoint, ...]
+    funnels: tuple[Funnel, ...]
+    cooling: tuple[str, ...] = ()
+
+
+def _unknown_model(slug: str) -> BadRequest:
+    return BadRequest(f"{slug} is not a valid model ID", metadata={"param": "model"})
+
+
+def _explain_empty(request: ChatRequest, needs: Needs, funnels: list[Funnel],
+                   catalog: Catalog) -> CrossroadsError:
+    """The primary model's funnel decides the status; the metadata shows every funnel."""
+    funnel = funnels[0]
+    culprit = funnel.emptied_by()
+    metadata: dict[str, object] = {"funnels": [f.as_metadata() for f in funnels]}
+    if culprit == "available":
+        return NoProviderAvailable(
+            f"No provider is configured for {funnel.model} (no endpoint has an API key).",
+            metadata=metadata,
+        )
+    if culprit == "context":
+        largest = max((e.context_length for e in catalog.routable(funnel.model)), default=0)
+        return ContextLengthExceeded(
+            f"This request needs about {needs.prompt_tokens + (needs.max_tokens or 0)} tokens "
+            f"(prompt + max_tokens), more than any endpoint of {funnel.model} serves "
+            f"(largest context: {largest} tokens). Shorten the prompt or lower max_tokens.",
+            metadata=metadata,
+        )
+    if culprit == "max_output":
+        largest = max((e.max_output for e in catalog.routable(funnel.model)), default=0)
+        return BadRequest(
+            f"max_tokens {needs.max_tokens} exceeds every endpoint's maximum output for "
+            f"{funnel.model} (largest: {largest}).",
+            metadata=metadata,
+        )
+    if culprit == "image_input":
+        return NoEndpoint(
+            f"No endpoints found that support image input for {funnel.model}.", metadata=metadata
+        )
+    return NoEndpoint(
+        f"No endpoints found for {funnel.model} that match your request and provider "
+        f"preferences ({funnel.describe()}).",
+        metadata=metadata,
+    )
+
+
+def build_plan(
+    request: ChatRequest,
+    catalog: Catalog,
+    stats: StatsView,
+    routing: RoutingConfig,
+    rng: random.Random,
+    now: float,
+) -> Plan:
+    needs = Needs.of(request, routing.image_token_estimate)
+    attempts: list[Endpoint] = []
+    funnels: list[Funnel] = []
+    cooling: list[str] = []
+    soonest_retry: float | None = None
+    for slug in request.models:
+        model = catalog.model(slug)
+        endpoints = catalog.endpoints(slug)
+        if model is None and not endpoints:
+            if slug == request.models[0]:
+                raise _unknown_model(slug)
+            continue
+        candidates, funnel = apply_filters(slug, endpoints, needs)
+        funnels.append(funnel)
+        health = {endpoint_key(e): stats.health(endpoint_key(e), now) for e in candidates}
+        ctx = Context(
+            needs, health, rng, routing.expected_output_tokens,
+            routing.outage_min_failures, routing.outage_failure_ratio,
+        )
+        for endpoint in order_candidates(candidates, model, ctx):
+            until = health[endpoint_key(endpoint)].cooling_until
+            if until > now:
+                cooling.append(endpoint.tag)
+                soonest_retry = until if soonest_retry is None else min(soonest_retry, until)
+            else:
+                attempts.append(endpoint)
+    if attempts:
+        return Plan(tuple(attempts), tuple(funnels), tuple(cooling))
+    if cooling and soonest_retry is not None:
+        wait = max(1, round(soonest_retry - now + 0.5))
+        raise NoProviderAvailable(
+            "Every provider that can serve this request failed recently and is cooling down; "
+            f"retry in {wait} s.",
+            metadata={"cooling": cooling},
+            headers={"retry-after": str(wait)},
+        )
+    raise _explain_empty(request, needs, funnels, catalog)

@@ -1,0 +1,345 @@
+"""Configuration: the shipped catalog, an operator's TOML file and the environment → `Settings`.
+
+An operator's file uses the tables of `data/catalog.toml` to add or override models (by slug),
+providers (by slug) and endpoints (by model + tag), plus the `[server]`, `[routing]`,
+`[timeouts]`, `[breaker]` and `[limits]` tables below. Every mistake fails at start with the key
+path that caused it (`endpoints[2].price.prompt: Expected float, got str`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from crossroads.catalog import MICRO, Catalog, DataPolicy, Endpoint, Model, Pricing, endpoint_key
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message starts with the key path."""
+
+
+class _Table(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    pass
+
+
+class ServerConfig(_Table, frozen=True):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    state_dir: str = "."
+    # Bodies carry base64 images, so the default is generous but finite.
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_header_bytes: int = 64 * 1024
+
+
+class RoutingConfig(_Table, frozen=True):
+    seed: int | None = None
+    max_attempts: int = 6
+    # Balanced prices a request as prompt + this many output tokens when max_tokens is absent.
+    expected_output_tokens: int = 500
+    # An endpoint "has a significant outage" when, within the window, it failed at least
+    # `outage_min_failures` times and at least `outage_failure_ratio` of its attempts.
+    outage_window_s: float = 30.0
+    outage_min_failures: int = 3
+    outage_failure_ratio: float = 0.5
+    image_token_estimate: int = 1000
+
+
+class TimeoutConfig(_Table, frozen=True):
+    connect_s: float = 5.0
+    headers_s: float = 30.0
+    first_token_s: float = 30.0
+    stall_s: float = 30.0
+    total_s: float = 600.0
+    keepalive_s: float = 3.0
+    retry_after_max_wait_s: float = 2.0
+
+
+class BreakerConfig(_Table, frozen=True):
+    base_cooldown_s: float = 1.0
+    max_cooldown_s: float = 60.0
+
+
+class PriceConfig(_Table, frozen=True):
+    prompt: float
+    completion: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+    image: float = 0.0
+    request: float = 0.0
+
+
+class DataPolicyConfig(_Table, frozen=True):
+    training: bool = False
+    retains_prompts: bool = False
+    zdr: bool = False
+
+
+class ProviderConfig(_Table, frozen=True):
+    name: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    data_policy: DataPolicyConfig | None = None
+
+
+class ModelConfig(_Table, frozen=True):
+    slug: str
+    name: str | None = None
+    description: str | None = None
+    canonical_slug: str | None = None
+    hugging_face_id: str | None = None
+    created: int | None = None
+    context_length: int | None = None
+    input_modalities: list[str] | None = None
+    output_modalities: list[str] | None = None
+    knowledge_cutoff: str | None = None
+    price: PriceConfig | None = None
+    exacto_provider: str | None = None
+
+
+class EndpointConfig(_Table, frozen=True):
+    model: str
+    provider: str
+    tag: str | None = None
+    enabled: bool | None = None
+    upstream_model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    quantization: str | None = None
+    context_length: int | None = None
+    max_output: int | None = None
+    price: PriceConfig | None = None
+    supported_parameters: list[str] | None = None
+    input_modalities: list[str] | None = None
+    data_policy: DataPolicyConfig | None = None
+    nominal_throughput: float | None = None
+    nominal_ttft_ms: float | None = None
+
+
+class ConfigFile(_Table, frozen=True):
+    server: ServerConfig | None = None
+    routing: RoutingConfig | None = None
+    timeouts: TimeoutConfig | None = None
+    breaker: BreakerConfig | None = None
+    models: list[ModelConfig] = []
+    providers: dict[str, ProviderConfig] = {}
+    endpoints: list[EndpointConfig] = []
+
+
+class Settings(msgspec.Struct, frozen=True):
+    server: ServerConfig
+    routing: RoutingConfig
+    timeouts: TimeoutConfig
+    breaker: BreakerConfig
+    catalog: Catalog
+    config_path: str | None = None
+
+
+_S = TypeVar("_S", bound=msgspec.Struct)
+_V = TypeVar("_V")
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _read_toml(text: str, origin: str) -> ConfigFile:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+    try:
+        return msgspec.convert(raw, ConfigFile)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{origin}: {_key_path(str(exc))}") from None
+
+
+def _key_path(message: str) -> str:
+    """msgspec says "... - at `$.endpoints[2].price`"; lead with the path instead."""
+    text, sep, where = message.rpartition(" - at `$.")
+    if not sep:
+        return message
+    return f"{where.rstrip('`')}: {text}"
+
+
+def _overlay(base: _S | None, patch: _S) -> _S:
+    """Fields the patch sets (non-None) win; the rest come from base."""
+    if base is None:
+        return patch
+    changes = {
+        name: value
+        for name in patch.__struct_fields__
+        if (value := getattr(patch, name)) is not None
+    }
+    return msgspec.structs.replace(base, **changes)
+
+
+def _price(config: PriceConfig) -> Pricing:
+    def micro(value: float | None) -> int | None:
+        return None if value is None else round(value * MICRO)
+
+    return Pricing(
+        prompt=round(config.prompt * MICRO),
+        completion=round(config.completion * MICRO),
+        cache_read=micro(config.cache_read),
+        cache_write=micro(config.cache_write),
+        image=round(config.image * MICRO),
+        request=round(config.request * MICRO),
+    )
+
+
+def _policy(config: DataPolicyConfig | None) -> DataPolicy:
+    if config is None:
+        return DataPolicy()
+    return DataPolicy(training=config.training, retains_prompts=config.retains_prompts,
+                      zdr=config.zdr)
+
+
+def _build_model(config: ModelConfig, where: str) -> Model:
+    if config.name is None:
+        raise ConfigError(f"{where}.name: required for a new model")
+    return Model(
+        slug=config.slug,
+        name=config.name,
+        description=config.description or "",
+        canonical_slug=config.canonical_slug,
+        hugging_face_id=config.hugging_face_id,
+        created=config.created or 0,
+        context_length=config.context_length or 0,
+        input_modalities=frozenset(config.input_modalities or ["text"]),
+        output_modalities=frozenset(config.output_modalities or ["text"]),
+        knowledge_cutoff=config.knowledge_cutoff,
+        pricing=_price(config.price) if config.price else None,
+        exacto_provider=config.exacto_provider,
+    )
+
+
+def _require(value: _V | None, where: str, field: str) -> _V:
+    if value is None:
+        raise ConfigError(f"{where}.{field}: required for a new endpoint")
+    return value
+
+
+def _build_endpoint(
+    config: EndpointConfig,
+    provider: ProviderConfig,
+    where: str,
+    env: Mapping[str, str],
+    keys: dict[str, str],
+) -> Endpoint:
+    base_url = _require(config.base_url or provider.base_url, where, "base_url")
+    key_env = config.api_key_env or provider.api_key_env
+    missing_refs = [name for name in _ENV_REF.findall(base_url) if not env.get(name)]
+    base_url = _ENV_REF.sub(lambda m: env.get(m.group(1), ""), base_url).rstrip("/")
+    reason = None
+    if missing_refs:
+        reason = f"base URL needs {', '.join(missing_refs)}"
+    elif key_env and not env.get(key_env):
+        reason = f"no API key ({key_env} is not set)"
+    context_length = _require(config.context_length, where, "context_length")
+    for field, value in (("context_length", context_length), ("max_output", config.max_output)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"{where}.{field}: must be positive")
+    endpoint = Endpoint(
+        model=config.model,
+        provider=config.provider,
+        provider_name=provider.name or config.provider,
+        tag=config.tag or config.provider,
+        upstream_model=config.upstream_model or config.model,
+        base_url=base_url,
+        pricing=_price(_require(config.price, where, "price")),
+        context_length=context_length,
+        max_output=config.max_output or context_length,
+        quantization=(config.quantization or "unknown").lower(),
+        supported_parameters=frozenset(config.supported_parameters or ()),
+        input_modalities=frozenset(config.input_modalities or ["text"]),
+        data_policy=_policy(config.data_policy or provider.data_policy),
+        api_key_env=key_env,
+        nominal_throughput=config.nominal_throughput or 50.0,
+        nominal_ttft_ms=config.nominal_ttft_ms or 1000.0,
+        available=reason is None,
+        unavailable_reason=reason,
+    )
+    if reason is None and key_env:
+        keys[endpoint_key(endpoint)] = env[key_env]
+    return endpoint
+
+
+def _shipped() -> ConfigFile:
+    text = resources.files("crossroads").joinpath("data/catalog.toml").read_text("utf-8")
+    return _read_toml(text, "shipped catalog")
+
+
+def load_settings(path: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the shipped catalog, the operator's file (if any) and `env`."""
+    env = os.environ if env is None else env
+    layers = [("shipped catalog", _shipped())]
+    if path is not None:
+        try:
+            text = Path(path).read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        layers.append((path, _read_toml(text, path)))
+
+    tables: dict[str, Any] = {}
+    models: dict[str, tuple[ModelConfig, str]] = {}
+    providers: dict[str, ProviderConfig] = {}
+    endpoints: dict[tuple[str, str], tuple[EndpointConfig, str]] = {}
+    for origin, layer in layers:
+        for table in ("server", "routing", "timeouts", "breaker"):
+            if (value := getattr(layer, table)) is not None:
+                tables[table] = value
+        for slug, provider in layer.providers.items():
+            providers[slug] = _overlay(providers.get(slug), provider)
+        for i, model in enumerate(layer.models):
+            old = models.get(model.slug)
+            models[model.slug] = (_overlay(old[0] if old else None, model),
+                                  old[1] if old else f"{origin}: models[{i}]")
+        for i, ep in enumerate(layer.endpoints):
+            key = (ep.model, ep.tag or ep.provider)
+            old_ep = endpoints.get(key)
+            endpoints[key] = (_overlay(old_ep[0] if old_ep else None, ep),
+                              old_ep[1] if old_ep else f"{origin}: endpoints[{i}]")
+
+    keys: dict[str, str] = {}
+    built_models = [_build_model(cfg, where) for cfg, where in models.values()]
+    built_endpoints = []
+    for (model_slug, _tag), (cfg, where) in endpoints.items():
+        if cfg.enabled is False:
+            continue
+        if model_slug not in models:
+            raise ConfigError(f"{where}.model: unknown model {model_slug!r}")
+        if cfg.provider not in providers and cfg.base_url is None:
+            raise ConfigError(f"{where}.provider: unknown provider {cfg.provider!r}")
+        provider = providers.get(cfg.provider, ProviderConfig())
+        built_endpoints.append(_build_endpoint(cfg, provider, where, env, keys))
+
+    settings = Settings(
+        server=tables.get("server", ServerConfig()),
+        routing=tables.get("routing", RoutingConfig()),
+        timeouts=tables.get("timeouts", TimeoutConfig()),
+        breaker=tables.get("breaker", BreakerConfig()),
+        catalog=Catalog(built_models, built_endpoints, keys),
+        config_path=path,
+    )
+    _check_ranges(settings)
+    return settings
+
+
+def _check_ranges(settings: Settings) -> None:
+    checks = (
+        ("server.port", 0 <= settings.server.port <= 65535),
+        ("server.max_body_bytes", settings.server.max_body_bytes > 0),
+        ("routing.max_attempts", settings.routing.max_attempts >= 1),
+        ("routing.outage_failure_ratio", 0 <= settings.routing.outage_failure_ratio <= 1),
+        ("timeouts", all(v > 0 for v in msgspec.structs.astuple(settings.timeouts))),
+        ("breaker.base_cooldown_s", 0 <= settings.breaker.base_cooldown_s
+         <= settings.breaker.max_cooldown_s),
+    )
+    for path, ok in checks:
+        if not ok:
+            raise ConfigError(f"{path}: out of range")

@@ -1,0 +1,66 @@
+"""Server-sent events, both directions, with no I/O.
+
+Only what OpenAI-style streams use: `data:` fields (joined with newlines when an event has
+several), comment lines (keep-alives, ignored on the way in) and blank-line dispatch. Both `\\n`
+and `\\r\\n` line endings are accepted. The decoder refuses to buffer more than `max_event_bytes`
+without a dispatch, so an endless or newline-free stream cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+DONE = b"[DONE]"
+KEEPALIVE = b": CROSSROADS PROCESSING\n\n"
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+class SSEOverflowError(Exception):
+    """An event grew past the decoder's limit."""
+
+
+def encode(payload: bytes) -> bytes:
+    return b"data: " + payload + b"\n\n"
+
+
+class SSEDecoder:
+    __slots__ = ("_buf", "_data", "_max", "_size")
+
+    def __init__(self, max_event_bytes: int = 8 * 1024 * 1024) -> None:
+        self._buf = bytearray()
+        self._data: list[bytes] = []
+        self._size = 0
+        self._max = max_event_bytes
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Add bytes; return the payloads of every event completed by them."""
+        buf = self._buf
+        buf += chunk
+        events: list[bytes] = []
+        start = 0
+        while (nl := buf.find(b"\n", start)) >= 0:
+            line = bytes(buf[start:nl])
+            start = nl + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not line:
+                if self._data:
+                    events.append(b"\n".join(self._data))
+                    self._data = []
+                    self._size = 0
+            elif line.startswith(b"data:"):
+                value = line[6:] if line.startswith(b"data: ") else line[5:]
+                self._data.append(value)
+                self._size += len(value)
+        if start:
+            del buf[:start]
+        if len(buf) + self._size > self._max:
+            raise SSEOverflowError(f"an event exceeded {self._max} bytes")
+        return events
+
+    def close(self) -> bool:
+        """End of stream. An unfinished event is discarded (as the SSE spec says); returns
+        whether there was one, which for a chat stream means it was cut mid-event."""
+        pending = bool(self._data or self._buf.strip())
+        self._buf.clear()
+        self._data = []
+        self._size = 0
+        return pending

@@ -1,0 +1,171 @@
+"""One upstream stream turned into the caller's stream, with no I/O.
+
+`StreamSession` decodes the provider's SSE bytes, checks every event, rewrites it as ours
+(id, model, provider, priced usage) and tells the relay when real content has arrived, so the
+relay knows when to commit. `ClientStream` is the caller's side, implemented by the HTTP layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import orjson
+
+from crossroads.chat_request import ChatRequest
+from crossroads.failures import AttemptError, Failure
+from crossroads.generation import Attempt, Generation, estimate_usage
+from crossroads.pricing import usage_from_openai
+from crossroads.providers.base import Provider
+from crossroads.sse import DONE, DONE_EVENT, SSEDecoder, SSEOverflowError, encode
+
+
+class ClientStream(Protocol):
+    """The caller's end of a streamed response."""
+
+    @property
+    def started(self) -> bool:
+        """Response headers (200, text/event-stream) have been sent."""
+        ...
+
+    @property
+    def committed(self) -> bool:
+        """An endpoint's content has been sent; no failover is possible any more."""
+        ...
+
+    def keepalive_due(self, interval_s: float) -> float:
+        """Loop time at which the next keep-alive comment is due."""
+        ...
+
+    async def keepalive(self) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def write(self, data: bytes) -> None: ...
+
+
+def _has_content(choice: dict[str, Any]) -> bool:
+    delta = choice.get("delta")
+    if choice.get("finish_reason"):
+        return True
+    if not isinstance(delta, dict):
+        return False
+    return bool(delta.get("content") or delta.get("tool_calls") or delta.get("reasoning")
+                or delta.get("reasoning_content") or delta.get("function_call"))
+
+
+class StreamSession:
+    __slots__ = (
+        "_decoder", "_held", "_provider", "attempt", "chars", "chunks", "error", "finish_reason",
+        "generation", "has_content", "request", "saw_done", "usage_sent",
+    )
+
+    def __init__(self, attempt: Attempt, generation: Generation, request: ChatRequest,
+                 provider: Provider, max_event_bytes: int) -> None:
+        self.attempt = attempt
+        self.generation = generation
+        self.request = request
+        self._provider = provider
+        self._decoder = SSEDecoder(max_event_bytes)
+        self._held: list[bytes] = []
+        self.has_content = False
+        self.finish_reason: str | None = None
+        self.usage_sent = False
+        self.saw_done = False
+        self.chars = 0
+        self.chunks = 0
+        self.error: AttemptError | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.saw_done
+
+    def complete_without_done(self) -> bool:
+        """Finish reason and usage both arrived: the answer is whole even without [DONE]."""
+        return self.finish_reason is not None and self.usage_sent
+
+    def feed(self, chunk: bytes, now: float) -> list[bytes]:
+        """Events to send the caller, in order. Before content arrives they are held back.
+
+        A bad event stops processing; the events before it are still returned and the error is
+        left in `self.error` for the relay to raise once they are written. Before content, the
+        error is raised at once: nothing was sent, so the relay can still fail over.
+        """
+        try:
+            payloads = self._decoder.feed(chunk)
+        except SSEOverflowError as exc:
+            raise AttemptError(Failure.TOO_LARGE, str(exc)) from None
+        return self._consume(payloads, now)
+
+    def end_of_body(self, now: float) -> list[bytes]:
+        """The provider closed its body: decide whether the answer was whole."""
+        if self._decoder.close():
+            self.error = AttemptError(Failure.CUT, "the provider's stream ended mid-event")
+        if self.error is None and not self.has_content:
+            self.error = AttemptError(Failure.EMPTY, "the provider's stream ended with no content")
+        if self.error is None and self.finish_reason is None and not self.saw_done:
+            self.error = AttemptError(Failure.CUT, "the provider's stream ended mid-answer")
+        return self._consume([], now)
+
+    def _consume(self, payloads: list[bytes], now: float) -> list[bytes]:
+        out: list[bytes] = []
+        for data in payloads:
+            if data == DONE:
+                self.saw_done = True
+                if not self.has_content:
+                    self.error = AttemptError(Failure.EMPTY,
+                                              "the provider's stream ended with no content")
+                break
+            try:
+                event = self._event(self._provider.parse_chunk(data), now)
+            except AttemptError as error:
+                self.error = error
+                break
+            if event is not None:
+                out.append(event)
+        if not self.has_content:
+            self._held.extend(out)
+            if self.error is not None:
+                raise self.error
+            return []
+        if self._held:
+            out = self._held + out
+            self._held = []
+        return out
+
+    def _event(self, payload: dict[str, Any], now: float) -> bytes | None:
+        choices = payload.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            choice = choices[0]
+            if not self.has_content and _has_content(choice):
+                self.has_content = True
+                self.attempt.first_token_at = now
+            delta = choice.get("delta")
+            if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+                self.chars += len(delta["content"])
+                self.chunks += 1
+            if choice.get("finish_reason"):
+                self.finish_reason = str(choice["finish_reason"])
+        usage = usage_from_openai(payload.get("usage"), self.request.image_count)
+        self.generation.stamp(payload, self.attempt.endpoint)
+        if usage is not None:
+            self.generation.finish_reason = self.finish_reason
+            payload["usage"] = self.generation.price(self.attempt, usage)
+            self.usage_sent = True
+        elif "usage" in payload:
+            del payload["usage"]
+        return encode(orjson.dumps(payload))
+
+    def finish(self) -> bytes:
+        """The closing bytes of a complete stream: usage if the provider sent none, then DONE."""
+        self.generation.finish_reason = self.finish_reason or "stop"
+        if self.usage_sent:
+            return DONE_EVENT
+        usage = estimate_usage(self.request, self.chars, self.chunks)
+        payload: dict[str, Any] = {
+            "object": "chat.completion.chunk",
+            "created": self.generation.created,
+            "choices": [],
+        }
+        self.generation.stamp(payload, self.attempt.endpoint)
+        payload["usage"] = self.generation.price(self.attempt, usage)
+        return encode(orjson.dumps(payload)) + DONE_EVENT

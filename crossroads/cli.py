@@ -89,6 +89,9 @@ def serve(args: argparse.Namespace) -> int:
         if sim_process:
             sim_process.terminate()
         return 2
+    # Listening before the banner: a client that reads it can connect at once, and the kernel
+    # queues it until the server accepts.
+    sock.listen(4096)
     bound_port = sock.getsockname()[1]
     app = CrossroadsApp(settings, catalog, simulated=demo)
     config = uvicorn.Config(

@@ -1,0 +1,163 @@
+"""Real processes on loopback: the simulated fleet and the router, started like a user would."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+READY_SIM = "crossroads-sim listening on "
+READY_ROUTER = "listening on "
+
+
+def _read_ready_line(process: subprocess.Popen[str], marker: str, timeout_s: float = 30) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if marker in line:
+            return line.split(marker, 1)[1].strip()
+    process.kill()
+    raise RuntimeError(f"process did not become ready; output: {''.join(seen)!r}")
+
+
+def http_json(method: str, url: str, body: Any = None,
+              headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+    data = None if body is None else (body if isinstance(body, bytes) else
+                                      json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"content-type": "application/json",
+                                              **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = raw
+        return error.code, parsed, dict(error.headers)
+
+
+class Sim:
+    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
+        self.process = process
+        self.url = url
+
+    def base(self, name: str) -> str:
+        return f"{self.url}/{name}/v1"
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        status, parsed, _ = http_json(method, f"{self.url}/_sim/{path}", body)
+        assert status == 200, (status, parsed)
+        return parsed
+
+    def reset(self) -> None:
+        self.control("POST", "reset")
+
+    def script(self, name: str, *outcomes: str) -> None:
+        self.control("POST", f"endpoints/{name}/script", {"outcomes": list(outcomes)})
+
+    def patch(self, name: str, **fields: Any) -> None:
+        self.control("PATCH", f"endpoints/{name}", fields)
+
+    def requests(self, name: str) -> list[dict[str, Any]]:
+        return list(self.control("GET", f"endpoints/{name}/requests")["requests"])
+
+    def hits(self, name: str) -> int:
+        return len(self.requests(name))
+
+    def active(self, name: str) -> int:
+        return int(self.control("GET", f"endpoints/{name}")["active"])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def start_sim(fleet_toml: str, tmp: Path) -> Sim:
+    path = tmp / "fleet.toml"
+    path.write_text(textwrap.dedent(fleet_toml))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crossroads", "sim", "--port", "0", "--fleet", str(path)],
+        stdout=subprocess.PIPE, text=True)
+    return Sim(process, _read_ready_line(process, READY_SIM))
+
+
+class Router:
+    def __init__(self, process: subprocess.Popen[str], url: str, log: Path) -> None:
+        self.process = process
+        self.api = url  # …/api/v1
+        self.root = url.rsplit("/api/v1", 1)[0]
+        self.log = log
+
+    def post(self, path: str, body: Any, headers: dict[str, str] | None = None
+             ) -> tuple[int, Any, dict[str, str]]:
+        return http_json("POST", self.api + path, body,
+                         {"authorization": "Bearer test", **(headers or {})})
+
+    def get(self, path: str) -> tuple[int, Any, dict[str, str]]:
+        return http_json("GET", self.api + path)
+
+    def raw_stream(self, body: dict[str, Any]) -> Iterator[bytes]:
+        """The SSE bytes exactly as sent, line by line (comments included)."""
+        host, port = self.root.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.request("POST", "/api/v1/chat/completions", json.dumps({**body, "stream": True}),
+                     {"authorization": "Bearer t", "content-type": "application/json"})
+        response = conn.getresponse()
+        try:
+            if response.status != 200:
+                yield f"HTTP {response.status} ".encode() + response.read()
+                return
+            while line := response.readline():
+                yield line
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_router(config_toml: str, tmp: Path, *args: str,
+                 env: dict[str, str] | None = None) -> Router:
+    path = tmp / "crossroads.toml"
+    path.write_text(textwrap.dedent(config_toml))
+    log = tmp / "router.log"
+    environment = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    environment.update(env or {})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crossroads", "serve", "--port", "0", "--config", str(path),
+         *args],
+        stdout=subprocess.PIPE, stderr=log.open("w"), text=True, env=environment, cwd=tmp)
+    url = _read_ready_line(process, READY_ROUTER)
+    return Router(process, url, log)
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    """Poll a condition; for facts that settle asynchronously, never for timing claims."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()

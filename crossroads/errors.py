@@ -54,14 +54,14 @@ class CrossroadsError(Exception):
         self.headers = headers or {}
 
     def payload(self) -> dict[str, Any]:
-        error: dict[str, Any] = {
-            "message": self.message,
-            "type": self.error_type,
-            "code": self.status,
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "code": self.status,
+                "metadata": self.metadata,
+            }
         }
-        if self.metadata:
-            error["metadata"] = self.metadata
-        return {"error": error}
 
     def body(self) -> bytes:
         return orjson.dumps(self.payload())
@@ -148,5 +148,6 @@ ERROR_BY_STATUS: dict[int, type[CrossroadsError]] = {
 def internal_error_body() -> bytes:
     """The body for a bug: generic on purpose, the details go to the log, never the caller."""
     return orjson.dumps(
-        {"error": {"message": "Internal error", "type": "api_error", "code": 500}}
+        {"error": {"message": "Internal error", "type": "api_error", "code": 500,
+                   "metadata": {}}}
     )

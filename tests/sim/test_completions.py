@@ -100,8 +100,8 @@ def test_prompt_token_formula_counts_parts_images_and_utf8(sim: Sim) -> None:
     ]
     resp = sim.post("plain", {"model": "m", "messages": messages})
     assert resp.status_code == 200
-    expected = tokens_of("Be brief.") + tokens_of("Was ist das? ") + 2 * 765 + tokens_of(
-        "héllo wörld"
+    expected = (
+        tokens_of("Be brief.") + tokens_of("Was ist das? ") + 2 * 765 + tokens_of("héllo wörld")
     )
     assert resp.json()["usage"]["prompt_tokens"] == expected
     entry = sim.log("plain")[-1]

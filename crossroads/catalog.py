@@ -73,6 +73,11 @@ class Endpoint(msgspec.Struct, frozen=True):
     available: bool = True
     unavailable_reason: str | None = None
     simulated: bool = False
+    # Derived, never configured: the identity live stats and keys are filed under.
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "key", f"{self.model}::{self.tag}")
 
     def serves_images(self) -> bool:
         return "image" in self.input_modalities
@@ -141,4 +146,4 @@ class Catalog:
 
 
 def endpoint_key(endpoint: Endpoint) -> str:
-    return f"{endpoint.model}::{endpoint.tag}"
+    return endpoint.key

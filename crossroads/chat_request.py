@@ -145,7 +145,8 @@ def _check(body: dict[str, Any], name: str, ok: Callable[[Any], bool], expected:
         raise _fail(name, f"must be {expected}")
 
 
-_FIELD_CHECKS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+_FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    name: (ok, expected) for name, ok, expected in (
     ("stream", lambda v: isinstance(v, bool), "a boolean"),
     ("temperature", lambda v: _is_number(v) and 0 <= v <= 2, "a number between 0 and 2"),
     ("top_p", lambda v: _is_number(v) and 0 <= v <= 1, "a number between 0 and 1"),
@@ -161,7 +162,8 @@ _FIELD_CHECKS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("stream_options", lambda v: isinstance(v, dict), "an object"),
     ("frequency_penalty", lambda v: _is_number(v) and -2 <= v <= 2, "a number between -2 and 2"),
     ("presence_penalty", lambda v: _is_number(v) and -2 <= v <= 2, "a number between -2 and 2"),
-)
+    )
+}
 
 
 def _max_tokens(body: dict[str, Any]) -> int | None:
@@ -202,7 +204,8 @@ def parse_chat_request(raw: bytes, session_header: str | None = None) -> ChatReq
         raise BadRequest("Request body must be a JSON object")
     models = _models(body)
     chars, images = _scan_messages(body.get("messages"))
-    for name, ok, expected in _FIELD_CHECKS:
+    for name in body.keys() & _FIELD_CHECKS.keys():
+        ok, expected = _FIELD_CHECKS[name]
         _check(body, name, ok, expected)
     max_tokens = _max_tokens(body)
     session_id = body.get("session_id", session_header)

@@ -38,6 +38,9 @@ class Health(msgspec.Struct, frozen=True):
     latency_s: float | None = None
 
 
+_NEVER_SEEN = Health()
+
+
 class StatsView(Protocol):
     """What routing may know about an endpoint, keyed by `endpoint_key`."""
 
@@ -59,8 +62,8 @@ class AttemptReport(msgspec.Struct, frozen=True):
 
 class _EndpointState:
     __slots__ = (
-        "buckets", "consecutive_failures", "cooling_until", "latency_s", "probing", "recent",
-        "throughput", "ttft_s",
+        "bad", "buckets", "cached", "cached_until", "consecutive_failures", "cooling_until",
+        "good", "latency_s", "probing", "recent", "recent_failures", "throughput", "ttft_s",
     )
 
     def __init__(self) -> None:
@@ -68,10 +71,17 @@ class _EndpointState:
         self.cooling_until = 0.0
         self.probing = False
         self.recent: deque[tuple[float, bool]] = deque()
+        self.recent_failures = 0
         self.buckets: deque[list[int]] = deque()  # [minute, successes, failures]
+        self.good = 0
+        self.bad = 0
         self.throughput: float | None = None
         self.ttft_s: float | None = None
         self.latency_s: float | None = None
+        # Routing asks for health on every request; it only changes when an attempt ends or
+        # an old sample leaves a window, so the snapshot is reused until then.
+        self.cached: Health | None = None
+        self.cached_until = 0.0
 
 
 def _ewma(old: float | None, new: float) -> float:
@@ -95,30 +105,38 @@ class LiveStats:
     def _trim(self, state: _EndpointState, now: float) -> None:
         horizon = now - self._window
         while state.recent and state.recent[0][0] < horizon:
-            state.recent.popleft()
+            if not state.recent.popleft()[1]:
+                state.recent_failures -= 1
         minute = int(now // 60)
         while state.buckets and state.buckets[0][0] <= minute - UPTIME_MINUTES:
-            state.buckets.popleft()
+            _, good, bad = state.buckets.popleft()
+            state.good -= good
+            state.bad -= bad
 
     def health(self, key: str, now: float) -> Health:
         state = self._states.get(key)
         if state is None:
-            return Health()
+            return _NEVER_SEEN
+        if state.cached is not None and now < state.cached_until:
+            return state.cached
         self._trim(state, now)
-        failures = sum(1 for _, ok in state.recent if not ok)
-        good = sum(b[1] for b in state.buckets)
-        bad = sum(b[2] for b in state.buckets)
-        return Health(
+        samples = state.good + state.bad
+        state.cached = Health(
             cooling_until=state.cooling_until,
             probing=state.probing,
             recent_attempts=len(state.recent),
-            recent_failures=failures,
-            uptime=good / (good + bad) if good + bad else None,
-            uptime_samples=good + bad,
+            recent_failures=state.recent_failures,
+            uptime=state.good / samples if samples else None,
+            uptime_samples=samples,
             throughput=state.throughput,
             ttft_s=state.ttft_s,
             latency_s=state.latency_s,
         )
+        expiries = [(int(now // 60) + 1) * 60.0]
+        if state.recent:
+            expiries.append(state.recent[0][0] + self._window)
+        state.cached_until = min(expiries)
+        return state.cached
 
     def try_begin(self, key: str, now: float) -> bool:
         """May an attempt start now? False while cooling, or while another request probes."""
@@ -129,18 +147,26 @@ class LiveStats:
             if state.probing:
                 return False
             state.probing = True
+            state.cached = None
         return True
 
     def record(self, key: str, report: AttemptReport, now: float) -> None:
         state = self._state(key)
         state.probing = False
+        state.cached = None
         self._trim(state, now)
         if report.counts_against_uptime or report.ok:
             state.recent.append((now, report.ok))
             minute = int(now // 60)
             if not state.buckets or state.buckets[-1][0] != minute:
                 state.buckets.append([minute, 0, 0])
-            state.buckets[-1][1 if report.ok else 2] += 1
+            if report.ok:
+                state.buckets[-1][1] += 1
+                state.good += 1
+            else:
+                state.buckets[-1][2] += 1
+                state.bad += 1
+                state.recent_failures += 1
         if report.ok:
             state.consecutive_failures = 0
             state.cooling_until = 0.0
@@ -162,6 +188,7 @@ class LiveStats:
         state = self._states.get(key)
         if state is not None:
             state.probing = False
+            state.cached = None
 
     @staticmethod
     def _learn_speed(state: _EndpointState, report: AttemptReport) -> None:

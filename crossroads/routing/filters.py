@@ -95,17 +95,26 @@ def _max_price(e: Endpoint, n: Needs) -> bool:
     return True
 
 
-FILTERS: tuple[tuple[str, Predicate], ...] = (
-    ("available", _available),
-    ("only", _only),
-    ("ignore", _ignore),
-    ("quantizations", _quantization),
-    ("data_policy", _data_policy),
-    ("context", _context),
-    ("max_output", _max_output),
-    ("image_input", _images),
-    ("parameters", _parameters),
-    ("max_price", _max_price),
+Active = Callable[[Needs], bool]
+
+
+def _always(n: Needs) -> bool:
+    return True
+
+
+# (name, keep?, does this request make the filter matter at all?) in funnel order. Skipping
+# filters that cannot remove anything keeps routing cheap on the hot path.
+FILTERS: tuple[tuple[str, Predicate, Active], ...] = (
+    ("available", _available, _always),
+    ("only", _only, lambda n: n.prefs.only is not None),
+    ("ignore", _ignore, lambda n: bool(n.prefs.ignore)),
+    ("quantizations", _quantization, lambda n: n.prefs.quantizations is not None),
+    ("data_policy", _data_policy, lambda n: n.prefs.zdr or n.prefs.deny_data_collection),
+    ("context", _context, _always),
+    ("max_output", _max_output, lambda n: n.max_tokens is not None),
+    ("image_input", _images, lambda n: n.has_images),
+    ("parameters", _parameters, lambda n: n.prefs.require_parameters),
+    ("max_price", _max_price, lambda n: n.prefs.max_price is not None),
 )
 
 
@@ -143,17 +152,22 @@ class Funnel(msgspec.Struct, frozen=True):
 def apply_filters(
     model: str, endpoints: tuple[Endpoint, ...], needs: Needs
 ) -> tuple[list[Endpoint], Funnel]:
-    remaining = list(endpoints)
+    active = [(name, keep) for name, keep, matters in FILTERS if matters(needs)]
+    kept: list[Endpoint] = []
+    removed: dict[str, list[str]] = {}
+    for endpoint in endpoints:
+        for name, keep in active:
+            if not keep(endpoint, needs):
+                removed.setdefault(name, []).append(endpoint.tag)
+                break
+        else:
+            kept.append(endpoint)
     steps: list[tuple[str, int]] = []
-    removed: list[tuple[str, tuple[str, ...]]] = []
-    for name, keep in FILTERS:
-        kept = [e for e in remaining if keep(e, needs)]
-        if len(kept) != len(remaining):
-            kept_ids = {id(e) for e in kept}
-            dropped = tuple(e.tag for e in remaining if id(e) not in kept_ids)
-            removed.append((name, dropped))
-        steps.append((name, len(kept)))
-        remaining = kept
-        if not remaining:
+    left = len(endpoints)
+    for name, _ in active:
+        left -= len(removed.get(name, ()))
+        steps.append((name, left))
+        if not left:
             break
-    return remaining, Funnel(model, len(endpoints), tuple(steps), tuple(removed))
+    return kept, Funnel(model, len(endpoints), tuple(steps),
+                        tuple((name, tuple(tags)) for name, tags in removed.items()))

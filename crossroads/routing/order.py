@@ -21,6 +21,7 @@ goes first (and with `allow_fallbacks: false` alone), endpoints supporting reque
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Sequence
 
@@ -90,21 +91,13 @@ class Context:
 def weighted_permutation(
     endpoints: Sequence[Endpoint], weight: Callable[[Endpoint], float], rng: random.Random
 ) -> list[Endpoint]:
-    """Draw without replacement, each draw proportional to weight."""
-    pool = list(endpoints)
-    weights = [weight(e) for e in pool]
-    out: list[Endpoint] = []
-    while pool:
-        total = sum(weights)
-        pick = rng.random() * total
-        index = 0
-        acc = weights[0]
-        while acc < pick and index < len(pool) - 1:
-            index += 1
-            acc += weights[index]
-        out.append(pool.pop(index))
-        weights.pop(index)
-    return out
+    """Weighted sampling without replacement in one sort: an exponential race. Each item
+    arrives after an Exp(weight) time; the first arrival is a draw proportional to weight, the
+    next is a draw among the rest, and so on (Efraimidis & Spirakis, 2006, in log form so tiny
+    weights cannot underflow)."""
+    keyed = [(-math.log(1.0 - rng.random()) / weight(e), i) for i, e in enumerate(endpoints)]
+    keyed.sort()
+    return [endpoints[i] for _, i in keyed]
 
 
 def _balanced(candidates: list[Endpoint], ctx: Context) -> list[Endpoint]:
@@ -177,7 +170,8 @@ def order_candidates(
     ordered = STRATEGIES[prefs.effective_sort](candidates, ctx)
     wanted = PREFERRED_FEATURES & ctx.needs.parameters
     # Stable sorts: each key only moves endpoints across its own boundary.
-    ordered.sort(key=lambda e: _misses_soft_thresholds(e, ctx))
+    if prefs.min_throughput is not None or prefs.max_latency_s is not None:
+        ordered.sort(key=lambda e: _misses_soft_thresholds(e, ctx))
     if wanted:
         ordered.sort(key=lambda e: _lacks_preferred_features(e, wanted))
     ordered.sort(key=ctx.tier)

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from crossroads.catalog import Catalog, DataPolicy, Model
 from crossroads.errors import (
     BadRequest,
     ContextLengthExceeded,
@@ -156,8 +157,6 @@ def test_require_parameters_and_soft_tool_preference():
 
 
 def test_data_collection_deny_and_zdr():
-    from crossroads.catalog import DataPolicy
-
     cat = catalog(endpoint("trains", 0.1, data_policy=DataPolicy(training=True)),
                   endpoint("private", 1.0, data_policy=DataPolicy(zdr=True)),
                   endpoint("normal", 1.0))
@@ -188,8 +187,6 @@ def test_soft_thresholds_move_back_never_out():
 
 
 def test_model_fallbacks_follow_primary():
-    from crossroads.catalog import Catalog, Model
-
     a = endpoint("a", 1.0)
     other = endpoint("z", 1.0, model="other/model")
     cat = Catalog([Model(slug="test/model", name="T"), Model(slug="other/model", name="O")],

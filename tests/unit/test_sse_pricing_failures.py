@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from crossroads.catalog import Pricing
-from crossroads.failures import Failure
+from crossroads.failures import AttemptError, Failure
 from crossroads.pricing import Usage, cache_discount_micro, cost_micro, usage_from_openai
 from crossroads.providers.openai import OpenAIProvider, retry_after_seconds
 from crossroads.sse import SSEDecoder, SSEOverflowError, encode
@@ -103,8 +103,6 @@ def test_retry_after_forms():
 
 
 def test_in_band_and_malformed_chunks():
-    from crossroads.failures import AttemptError
-
     with pytest.raises(AttemptError) as info:
         P.parse_chunk(b'{"choices": [')
     assert info.value.failure is Failure.MALFORMED

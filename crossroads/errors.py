@@ -27,9 +27,22 @@ errors are reduced to provider name, status and a bounded excerpt of the upstrea
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import orjson
+
+# Things that look like API keys, whoever's they are: providers sometimes echo a key back.
+_KEY_SHAPED = re.compile(r"\b(?:sk|pk|gsk|rk|key)[-_][A-Za-z0-9_\-]{12,}|\bBearer\s+\S+",
+                         re.IGNORECASE)
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """Remove the given secrets, and anything shaped like a key, from text meant for callers."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return _KEY_SHAPED.sub("[redacted]", text)
 
 
 class CrossroadsError(Exception):

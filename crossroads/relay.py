@@ -50,7 +50,13 @@ from typing import TypeVar
 
 from crossroads.catalog import Catalog, Endpoint, endpoint_key
 from crossroads.chat_request import ChatRequest
-from crossroads.errors import ERROR_BY_STATUS, CrossroadsError, RateLimited, UpstreamFailed
+from crossroads.errors import (
+    ERROR_BY_STATUS,
+    CrossroadsError,
+    RateLimited,
+    UpstreamFailed,
+    redact,
+)
 from crossroads.failures import AttemptError, Failure
 from crossroads.generation import Attempt, Generation, ResultSink
 from crossroads.providers import PROVIDERS
@@ -194,6 +200,7 @@ class Relay:
                                    first_token_deadline, total_deadline)
                 return None
             except AttemptError as error:
+                error.message = redact(error.message, self.catalog.api_key(endpoint))
                 self._finish_attempt(attempt, error)
                 if out is not None and out.committed:
                     await out.write(generation.error_event(

@@ -223,3 +223,16 @@ def test_client_disconnect_cancels_upstream_at_once(router: Router, sim: Sim):
     # 400 tokens at 40/s would take 10 s; the upstream request must end long before that.
     assert wait_for(lambda: sim.active("alpha") == 0, timeout_s=3)
     assert complete(router).choices[0].finish_reason == "stop"
+
+
+def test_upstream_auth_failure_fails_over_and_never_leaks_the_key(router: Router, sim: Sim):
+    sim.patch("alpha", api_key="the-key-alpha-expects")
+    assert complete(router).provider == "Bravo"  # type: ignore[attr-defined]
+    assert sim.requests("alpha")[0]["outcome"] == "http_401"
+    for name in ("bravo", "charlie"):
+        sim.patch(name, api_key="another-key")
+    status, body, _ = router.post("/chat/completions", {"model": FLOOR, "messages": MESSAGES})
+    assert status == 502
+    assert "sim-secret-key" not in json.dumps(body)
+    router.stop()
+    assert "sim-secret-key" not in router.log.read_text()

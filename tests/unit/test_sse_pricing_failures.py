@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from crossroads.catalog import Pricing
+from crossroads.errors import redact
 from crossroads.failures import AttemptError, Failure
 from crossroads.pricing import Usage, cache_discount_micro, cost_micro, usage_from_openai
 from crossroads.providers.openai import OpenAIProvider, retry_after_seconds
@@ -112,3 +113,12 @@ def test_in_band_and_malformed_chunks():
     with pytest.raises(AttemptError) as info:
         P.parse_completion(b'{"choices": []}')
     assert info.value.failure is Failure.EMPTY
+
+
+def test_redact_removes_keys_from_provider_messages():
+    text = "Incorrect API key provided: my-very-secret-key. Also sk-abcdefghijklmnop and " \
+           "Authorization: Bearer xyz123"
+    clean = redact(text, "my-very-secret-key")
+    assert "my-very-secret-key" not in clean
+    assert "sk-abcdefghijklmnop" not in clean and "xyz123" not in clean
+    assert clean.startswith("Incorrect API key provided: [redacted]")

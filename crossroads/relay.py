@@ -251,7 +251,8 @@ class Relay:
             raise
         response.release()
         parsed = PROVIDERS["openai"].parse_completion(raw)
-        attempt.first_token_at = self._now()
+        # A non-streamed answer arrives whole: it has a latency but no honest TTFT or
+        # throughput, so it feeds neither.
         body = generation.complete_body(attempt, parsed, request)
         self._finish_attempt(attempt, None)
         self.sink(generation)

@@ -236,3 +236,18 @@ def test_upstream_auth_failure_fails_over_and_never_leaks_the_key(router: Router
     assert "sim-secret-key" not in json.dumps(body)
     router.stop()
     assert "sim-secret-key" not in router.log.read_text()
+
+
+def test_non_streamed_answers_do_not_fake_throughput(router: Router, sim: Sim):
+    # Bravo streams slowly; many quick non-streamed answers from it must not make Nitro think
+    # it is fast (a whole body has no time-to-first-token to divide by).
+    sim.patch("bravo", tokens_per_s=100, tps_sigma=0)
+    sim.patch("alpha", tokens_per_s=2000, tps_sigma=0)
+    body = {"model": MODEL, "messages": MESSAGES, "provider": {"order": ["bravo"]}}
+    for _ in range(5):
+        assert router.post("/chat/completions", body)[0] == 200
+    chunks, _ = stream_all(router, extra_body={"provider": {"order": ["alpha"]}})
+    chunks, _ = stream_all(router, extra_body={"provider": {"order": ["bravo"]}})
+    nitro = client(router).chat.completions.create(
+        model=f"{MODEL}:nitro", messages=MESSAGES, stream=True)
+    assert next(iter(nitro)).provider == "Alpha"  # type: ignore[attr-defined]

@@ -114,7 +114,7 @@ def test_models_list(sim: Sim) -> None:
     assert [m.id for m in models.data] == ["sim-model"]
 
 
-WEATHER_TOOL = {
+WEATHER_TOOL: Any = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -131,7 +131,7 @@ def test_tool_call_non_streaming(sim: Sim) -> None:
     resp = client(sim, "plain").chat.completions.create(
         model="m",
         messages=[{"role": "user", "content": "Please call a tool for Paris"}],
-        tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        tools=[WEATHER_TOOL],
     )
     choice = resp.choices[0]
     assert choice.finish_reason == "tool_calls"
@@ -147,7 +147,7 @@ def test_tool_call_streaming(sim: Sim) -> None:
     stream = client(sim, "plain").chat.completions.create(
         model="m",
         messages=[{"role": "user", "content": "call a tool now"}],
-        tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        tools=[WEATHER_TOOL],
         stream=True,
     )
     chunks = list(stream)

@@ -232,7 +232,8 @@ def test_disconnect_mid_stream_stops_the_stream(sim: Sim) -> None:
             headers={"Authorization": "Bearer k"},
         ) as resp,
     ):
-        next(line for line in resp.iter_lines() if line)
+        lines = resp.iter_lines()  # held: dropping the iterator would close the connection
+        assert next(line for line in lines if line).startswith("data: ")
         assert sim.control("GET", "/endpoints/plain").json()["active"] == 1
     # Leaving the block closed the connection; the sim must notice and drop the stream task.
     deadline = time.monotonic() + 5

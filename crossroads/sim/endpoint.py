@@ -1,0 +1,181 @@
+"""The live state of each simulated endpoint and the rule that picks a request's outcome.
+
+The order of the rule is part of the contract (tests elsewhere script against it):
+  0. a scripted outcome, if one is queued (FIFO);
+  1. an outage (`down`, or now inside an `outages` window) gives `outage_outcome`;
+  2. the request itself: too long for the context, `max_tokens` above `max_output`, images or
+     tools the endpoint does not take, or a `[[sim:OUTCOME]]` marker in a message;
+  3. one draw from the endpoint's seeded RNG against `fault_rates`;
+  4. ok.
+Outcomes and timing draw from two separate RNGs, so `time_scale` never changes which outcome a
+request gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import random
+import time
+from collections import Counter, deque
+from typing import Any, Final
+
+import msgspec
+
+from crossroads.sim.profile import Outcome, SimFleet, SimProfile
+from crossroads.sim.prompt import ChatRequest, PrefixCache
+
+__all__ = ["EndpointState", "LogEntry", "SimState", "derive_seed"]
+
+LOG_SIZE: Final = 1000
+_TIMING_SALT: Final = 0x5EED_71E5
+
+
+# gc=False: nothing a log entry holds can refer back to it, so the collector may skip it.
+class LogEntry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One chat request as the endpoint saw it (served by GET /_sim/endpoints/NAME/requests)."""
+
+    t: float
+    outcome: str
+    stream: bool
+    model: str | None
+    prompt_tokens: int
+    cached_tokens: int
+    max_tokens: int | None
+    has_images: bool
+    body: Any
+
+
+def derive_seed(fleet_seed: int, name: str) -> int:
+    # hash() of a str is salted per process; a digest keeps runs repeatable.
+    digest = hashlib.sha256(f"{fleet_seed}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+class EndpointState:
+    """Counters, log, script, prompt cache and RNGs of one endpoint; owned by one SimState."""
+
+    __slots__ = (
+        "active",
+        "cache",
+        "fleet_seed",
+        "log",
+        "name",
+        "original",
+        "outcomes",
+        "profile",
+        "requests",
+        "rng",
+        "script",
+        "timing_rng",
+    )
+
+    def __init__(self, profile: SimProfile, fleet_seed: int) -> None:
+        self.name = profile.name
+        self.original = profile
+        self.fleet_seed = fleet_seed
+        self.profile = profile
+        self.requests = 0
+        self.active = 0
+        self.outcomes: Counter[str] = Counter()
+        self.log: deque[LogEntry] = deque(maxlen=LOG_SIZE)
+        self.script: deque[Outcome] = deque()
+        self.cache = PrefixCache()
+        self.rng = random.Random()
+        self.timing_rng = random.Random()
+        self.reseed()
+
+    def reseed(self) -> None:
+        seed = self.profile.seed
+        if seed is None:
+            seed = derive_seed(self.fleet_seed, self.name)
+        self.rng.seed(seed)
+        self.timing_rng.seed(seed ^ _TIMING_SALT)
+
+    def reset(self) -> None:
+        self.profile = self.original
+        self.requests = 0
+        self.outcomes.clear()
+        self.log.clear()
+        self.script.clear()
+        self.cache.clear()
+        self.reseed()
+
+    def set_profile(self, profile: SimProfile) -> None:
+        reseed = profile.seed != self.profile.seed
+        self.profile = profile
+        if reseed:
+            self.reseed()
+
+    def decide(self, req: ChatRequest, elapsed_s: float) -> tuple[Outcome, str | None]:
+        """The outcome for this request, and a message when the request itself caused a 400."""
+        if self.script:
+            return self.script.popleft(), None
+        p = self.profile
+        if p.down or (p.outages and any(a <= elapsed_s < b for a, b in p.outages)):
+            return p.outage_outcome, None
+        if req.prompt_tokens + (req.max_tokens or 0) > p.context_length:
+            return "context_length", None
+        if req.max_tokens is not None and req.max_tokens > p.max_output:
+            return "http_400", (
+                f"max_tokens is too large: {req.max_tokens}. This endpoint supports at most "
+                f"{p.max_output} completion tokens."
+            )
+        if req.images and not p.supports_images:
+            return "http_400", "This endpoint does not support image input."
+        if req.tools and not p.supports_tools:
+            return "http_400", "This endpoint does not support tool use."
+        if req.marker is not None:
+            return req.marker, None
+        if p.fault_rates:
+            draw = self.rng.random()
+            for outcome, rate in p.fault_rates.items():
+                draw -= rate
+                if draw < 0:
+                    return outcome, None
+        return "ok", None
+
+    def sample_timing(self, time_scale: float) -> tuple[float, float]:
+        """(seconds to first token, seconds per token), lognormal around the profile's medians."""
+        if time_scale == 0:
+            return 0.0, 0.0
+        p = self.profile
+        rng = self.timing_rng
+        ttft = p.ttft_ms / 1000.0
+        if p.ttft_sigma > 0:
+            ttft *= math.exp(rng.gauss(0.0, p.ttft_sigma))
+        tps = p.tokens_per_s
+        if p.tps_sigma > 0:
+            tps *= math.exp(rng.gauss(0.0, p.tps_sigma))
+        return ttft * time_scale, time_scale / tps
+
+    def finished(self, _task: asyncio.Task[None]) -> None:
+        """Done-callback of a request's task: it is no longer in flight."""
+        self.active -= 1
+
+    def record(self, entry: LogEntry) -> None:
+        self.outcomes[entry.outcome] += 1
+        self.log.append(entry)
+
+
+class SimState:
+    """Every endpoint of one running sim, the sim's clock, and its time scale."""
+
+    __slots__ = ("endpoints", "fleet", "started", "time_scale")
+
+    def __init__(self, fleet: SimFleet) -> None:
+        self.fleet = fleet
+        self.endpoints = {p.name: EndpointState(p, fleet.seed) for p in fleet.endpoints}
+        self.time_scale = fleet.time_scale
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def reset(self) -> None:
+        # The clock restarts too, so outage windows can be written relative to a reset.
+        for ep in self.endpoints.values():
+            ep.reset()
+        self.time_scale = self.fleet.time_scale
+        self.started = time.monotonic()

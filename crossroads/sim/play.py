@@ -1,0 +1,303 @@
+"""Acting out a served request: the timing of a healthy answer and of every stream fault.
+
+A healthy stream sends its headers with the first token after the sampled TTFT, then paces tokens
+at the sampled rate. Sleeps are at least `MIN_STEP` long; tokens that fell due meanwhile go out
+together as separate events in one write, which keeps a 2600 tok/s stream cheap while still
+showing the gaps a client measures. With no delays at all a play answers synchronously and the
+connection never creates a task.
+
+Outcomes that end in an error status never get here; the chat handler answers those itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, Final, Literal
+
+from crossroads.sim.profile import Outcome, SimProfile
+from crossroads.sim.prompt import ChatRequest
+from crossroads.sim.render import (
+    DONE,
+    MALFORMED_EVENT,
+    MALFORMED_JSON,
+    TextFrames,
+    ToolFrames,
+    chunk_head,
+    completion_body,
+    completion_text,
+    tool_call,
+    usage_event,
+)
+from crossroads.sim.wire import Exchange
+
+__all__ = ["BLOCK_PLAYS", "MIN_STEP", "STREAM_PLAYS", "Play", "Reply"]
+
+MIN_STEP: Final = 0.005
+_MALFORMED_AFTER: Final = 3
+
+Pending = Coroutine[Any, Any, None] | None
+
+
+class Reply:
+    """One request about to be answered: what to say, and when."""
+
+    __slots__ = (
+        "call",
+        "completion_id",
+        "created",
+        "ex",
+        "finish_reason",
+        "n",
+        "per_token",
+        "req",
+        "slow_first_s",
+        "started",
+        "ttft",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        ex: Exchange,
+        req: ChatRequest,
+        profile: SimProfile,
+        *,
+        completion_id: str,
+        created: int,
+        cached: int,
+        timing: tuple[float, float],
+    ) -> None:
+        self.ex = ex
+        self.req = req
+        self.completion_id = completion_id
+        self.created = created
+        self.ttft, self.per_token = timing
+        self.slow_first_s = profile.slow_first_token_s
+        self.started = time.monotonic()
+        limit = req.max_tokens
+        self.call: dict[str, Any] | None = None
+        if req.tools and req.wants_tool_call and profile.supports_tools:
+            self.call = tool_call(req.tools, "call_" + completion_id[9:])
+            fn = self.call["function"]
+            n = 8 + (len(fn["name"]) + len(fn["arguments"]) + 3) // 4
+            self.n = n if limit is None else min(n, limit)
+            self.finish_reason = "tool_calls"
+        else:
+            full = profile.completion_tokens
+            self.n = full if limit is None else min(full, limit)
+            self.finish_reason = "length" if self.n < full else "stop"
+        prompt = (
+            req.prompt_tokens
+            if profile.usage_prompt_includes_cached
+            else req.prompt_tokens - cached
+        )
+        self.usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": self.n,
+            "total_tokens": prompt + self.n,
+        }
+        if profile.cache:
+            self.usage["prompt_tokens_details"] = {"cached_tokens": cached, "cache_write_tokens": 0}
+
+    @property
+    def generation_s(self) -> float:
+        return self.per_token * self.n
+
+    def body(self) -> bytes:
+        message: dict[str, Any]
+        if self.call is not None:
+            message = {"role": "assistant", "content": None, "tool_calls": [self.call]}
+        else:
+            message = {"role": "assistant", "content": completion_text(self.n)}
+        return completion_body(
+            self.completion_id,
+            self.created,
+            self.req.model,
+            message=message,
+            finish_reason=self.finish_reason,
+            usage=self.usage,
+        )
+
+    def frames(self) -> TextFrames | ToolFrames:
+        head = chunk_head(self.completion_id, self.created, self.req.model)
+        if self.call is not None:
+            return ToolFrames(head, self.call)
+        return TextFrames(head, self.n, self.finish_reason)
+
+    def tail(self, done: bool) -> bytes:
+        usage = b""
+        if self.req.include_usage:
+            usage = usage_event(self.completion_id, self.created, self.req.model, self.usage)
+        return usage + DONE if done else usage
+
+
+Play = Callable[[Reply], Pending]
+
+
+async def _later(delay: float, action: Callable[[], None]) -> None:
+    await asyncio.sleep(delay)
+    action()
+
+
+def _at(delay: float, action: Callable[[], None]) -> Pending:
+    if delay <= 0:
+        action()
+        return None
+    return _later(delay, action)
+
+
+# Non-streaming plays.
+
+
+def _block_ok(r: Reply) -> Pending:
+    delay = r.ttft + r.generation_s
+    if delay > 0:
+        return _later(delay, lambda: r.ex.send(200, r.body()))
+    r.ex.send(200, r.body())  # the time_scale=0 hot path: no closure, no task
+    return None
+
+
+def _block_slow(r: Reply) -> Pending:
+    return _at(max(r.slow_first_s, r.ttft + r.generation_s), lambda: r.ex.send(200, r.body()))
+
+
+async def _block_cut(r: Reply) -> None:
+    await asyncio.sleep(r.ttft + r.generation_s)
+    body = r.body()
+    r.ex.send_partial(200, body[: len(body) // 2], len(body))
+    r.ex.abort(rst=False)
+
+
+async def _block_stall(r: Reply) -> None:
+    await asyncio.sleep(r.ttft)
+    r.ex.send_partial(200, b"", len(r.body()))
+    await r.ex.wait_closed()
+
+
+def _block_malformed(r: Reply) -> Pending:
+    return _at(r.ttft + r.generation_s, lambda: r.ex.send(200, MALFORMED_JSON))
+
+
+def _block_empty(r: Reply) -> Pending:
+    return _at(r.ttft, lambda: r.ex.send(200, b""))
+
+
+def _reset(r: Reply) -> Pending:
+    r.ex.abort(rst=True)
+    return None
+
+
+def _no_answer(r: Reply) -> Pending:
+    return r.ex.wait_closed()
+
+
+# Streaming plays.
+
+
+def _events(frames: TextFrames | ToolFrames, start: int, stop: int, inject_after: int) -> bytes:
+    out = []
+    for k in range(start, stop):
+        out.append(frames.event(k))
+        if k + 1 == inject_after:
+            out.append(MALFORMED_EVENT)
+    return b"".join(out)
+
+
+def _stream(
+    r: Reply,
+    *,
+    cut: Literal["abort", "stall"] | None = None,
+    inject_after: int = -1,
+    done: bool = True,
+    slow: bool = False,
+) -> Pending:
+    frames = r.frames()
+    if r.ttft == 0 and r.per_token == 0 and cut is None and not slow:
+        r.ex.send_stream(_events(frames, 0, frames.n, inject_after) + r.tail(done))
+        return None
+    stop = max(1, frames.n // 2) if cut else frames.n
+    return _paced(
+        r, frames, stop=stop, cut=cut, inject_after=inject_after, tail=r.tail(done), slow=slow
+    )
+
+
+async def _paced(
+    r: Reply,
+    frames: TextFrames | ToolFrames,
+    *,
+    stop: int,
+    cut: Literal["abort", "stall"] | None,
+    inject_after: int,
+    tail: bytes,
+    slow: bool,
+) -> None:
+    ex = r.ex
+    loop = asyncio.get_running_loop()
+    if r.ttft > 0:
+        await asyncio.sleep(r.ttft)
+    started = slow
+    if slow:
+        # Headers on time, then silence until the first token: the shape that needs a
+        # first-token timeout distinct from the header timeout.
+        ex.start_stream()
+        wait = r.started + r.slow_first_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+    t0 = loop.time()
+    sent = 0
+    while True:
+        due = stop
+        if r.per_token > 0:
+            due = min(stop, int((loop.time() - t0) / r.per_token) + 1)
+        data = _events(frames, sent, due, inject_after)
+        sent = due
+        if sent >= stop and cut is None:
+            if started:
+                ex.end_stream(data + tail)
+            else:
+                ex.send_stream(data + tail)
+            return
+        if started:
+            ex.stream(data)
+        else:
+            ex.start_stream(data)
+            started = True
+        if sent >= stop:
+            break
+        await ex.drain()
+        await asyncio.sleep(max(MIN_STEP, t0 + sent * r.per_token - loop.time()))
+    if cut == "abort":
+        ex.abort(rst=False)
+    else:
+        await ex.wait_closed()
+
+
+def _empty_stream(r: Reply) -> Pending:
+    return _at(r.ttft, lambda: r.ex.send_stream(DONE))
+
+
+BLOCK_PLAYS: Final[dict[Outcome, Play]] = {
+    "ok": _block_ok,
+    "no_done": _block_ok,
+    "slow_first_token": _block_slow,
+    "stream_cut": _block_cut,
+    "stream_stall": _block_stall,
+    "malformed_sse": _block_malformed,
+    "empty_200": _block_empty,
+    "reset": _reset,
+    "no_answer": _no_answer,
+}
+
+STREAM_PLAYS: Final[dict[Outcome, Play]] = {
+    "ok": _stream,
+    "no_done": lambda r: _stream(r, done=False),
+    "slow_first_token": lambda r: _stream(r, slow=True),
+    "stream_cut": lambda r: _stream(r, cut="abort"),
+    "stream_stall": lambda r: _stream(r, cut="stall"),
+    "malformed_sse": lambda r: _stream(r, inject_after=min(_MALFORMED_AFTER, r.n)),
+    "empty_200": _empty_stream,
+    "reset": _reset,
+    "no_answer": _no_answer,
+}

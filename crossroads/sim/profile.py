@@ -1,0 +1,167 @@
+"""What a simulated endpoint is: its profile, the fleet of them, and the TOML file that holds both.
+
+    seed = 1                      # outcome and timing RNGs derive from (seed, endpoint name)
+    time_scale = 1.0              # multiplies sampled latencies; 0 = no delays at all
+
+    [[endpoint]]
+    name = "fast"                 # URL prefix: http://HOST:PORT/fast/v1
+    context_length = 131072       # required
+    max_output = 8192             # required
+    ttft_ms = 300                 # median; lognormal with ttft_sigma (0 = fixed)
+    tokens_per_s = 600            # median; lognormal with tps_sigma
+    cache = true                  # prompt caching of message prefixes >= cache_min_tokens
+    fault_rates = { http_429_retry_after = 0.05, http_500 = 0.01 }
+    outages = [[60, 90]]          # seconds since sim start (or since POST /_sim/reset)
+
+Every SimProfile field may appear in an `[[endpoint]]` table; see the class for defaults.
+Profiles are frozen values. The running sim keeps the current profile of each endpoint next to the
+original one, so `PATCH /_sim/endpoints/NAME` replaces a value and `POST /_sim/reset` puts the
+original back; nothing here is ever mutated.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Annotated, Any, Final, Literal, get_args
+
+import msgspec
+
+__all__ = [
+    "OUTCOMES",
+    "Outcome",
+    "SimConfigError",
+    "SimFleet",
+    "SimProfile",
+    "load_fleet",
+    "parse_fleet",
+    "patch_profile",
+]
+
+# The outcome names are a contract with the router's test suite: add names, never rename one.
+Outcome = Literal[
+    "ok",
+    "http_400",
+    "context_length",
+    "content_filter",
+    "http_401",
+    "http_402",
+    "http_404",
+    "http_408",
+    "http_413",
+    "http_429",
+    "http_429_retry_after",
+    "http_500",
+    "http_502",
+    "http_503",
+    "reset",
+    "no_answer",
+    "slow_first_token",
+    "stream_cut",
+    "stream_stall",
+    "malformed_sse",
+    "no_done",
+    "empty_200",
+]
+OUTCOMES: Final[tuple[Outcome, ...]] = get_args(Outcome)
+
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+# Names become the first path segment of every URL, and "_sim" is the control API.
+EndpointName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)]
+
+
+class SimConfigError(ValueError):
+    """A fleet file or a profile patch that does not validate; the message names the key path."""
+
+
+class SimProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One simulated provider endpoint. Times are in milliseconds or seconds as the name says."""
+
+    name: EndpointName
+    context_length: PositiveInt
+    max_output: PositiveInt
+    model: str = "sim-model"
+    ttft_ms: NonNegative = 500.0
+    ttft_sigma: NonNegative = 0.2
+    tokens_per_s: Positive = 100.0
+    tps_sigma: NonNegative = 0.15
+    completion_tokens: PositiveInt = 64
+    supports_images: bool = True
+    supports_tools: bool = True
+    image_tokens: Annotated[int, msgspec.Meta(ge=0)] = 765
+    cache: bool = False
+    cache_min_tokens: Annotated[int, msgspec.Meta(ge=0)] = 1024
+    usage_prompt_includes_cached: bool = True
+    api_key: str | None = None
+    fault_rates: dict[Outcome, Probability] = msgspec.field(default_factory=dict)
+    outages: tuple[tuple[NonNegative, NonNegative], ...] = ()
+    down: bool = False
+    outage_outcome: Outcome = "http_503"
+    retry_after_s: NonNegative = 1.0
+    slow_first_token_s: NonNegative = 30.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        # msgspec reports a ValueError raised here with the path of this struct.
+        if sum(self.fault_rates.values()) > 1.0 + 1e-9:
+            raise ValueError("fault_rates must sum to at most 1")
+        for start, end in self.outages:
+            if end < start:
+                raise ValueError(f"outage window [{start}, {end}] ends before it starts")
+
+
+class SimFleet(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Every endpoint the sim serves, one global seed, and one clock multiplier.
+
+    `time_scale` multiplies every sampled latency (TTFT and token pacing): 0 removes all delays.
+    Fault durations (`slow_first_token_s`) and outage windows are wall-clock and not scaled, since
+    they exist to outlast a client's timeout.
+    """
+
+    endpoints: tuple[SimProfile, ...] = msgspec.field(name="endpoint", default=())
+    seed: int = 0
+    time_scale: NonNegative = 1.0
+
+    def __post_init__(self) -> None:
+        # Constraints in Annotated metadata only bind on decode; direct construction checks here.
+        if self.time_scale < 0:
+            raise ValueError("time_scale must be >= 0")
+        seen: set[str] = set()
+        for profile in self.endpoints:
+            if profile.name in seen:
+                raise ValueError(f"endpoint name {profile.name!r} appears twice")
+            seen.add(profile.name)
+
+
+def parse_fleet(data: Any, source: str = "fleet") -> SimFleet:
+    """Validate already-decoded fleet data (the TOML document as a dict)."""
+    try:
+        return msgspec.convert(data, SimFleet)
+    except msgspec.ValidationError as exc:
+        raise SimConfigError(f"{source}: {exc}") from exc
+
+
+def load_fleet(path: str) -> SimFleet:
+    """Read a fleet TOML file: top-level `seed`, `time_scale` and `[[endpoint]]` tables."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SimConfigError(f"{path}: {exc}") from exc
+    return parse_fleet(data, path)
+
+
+def patch_profile(profile: SimProfile, patch: Any) -> SimProfile:
+    """Merge a partial profile (decoded JSON) into `profile`, validating the result as a whole."""
+    if not isinstance(patch, dict):
+        raise SimConfigError("patch: expected a JSON object of profile fields")
+    if "name" in patch and patch["name"] != profile.name:
+        raise SimConfigError("patch: an endpoint cannot be renamed - at `$.name`")
+    merged = msgspec.to_builtins(profile)
+    merged.update(patch)
+    try:
+        return msgspec.convert(merged, SimProfile)
+    except msgspec.ValidationError as exc:
+        raise SimConfigError(f"patch: {exc}") from exc

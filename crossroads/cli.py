@@ -102,6 +102,7 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
         log_level="warning",
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=10,
         backlog=4096,
     )
     server = uvicorn.Server(config)

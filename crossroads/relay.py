@@ -69,6 +69,12 @@ from crossroads.upstream import Upstream, UpstreamResponse
 T = TypeVar("T")
 
 
+def _close_unclaimed(result: object) -> None:
+    """A response nobody will read (the caller left, or a deadline passed) must not leak."""
+    if isinstance(result, UpstreamResponse):
+        result.close()
+
+
 class Relay:
     def __init__(
         self,
@@ -102,20 +108,27 @@ class Relay:
             except TimeoutError:
                 raise AttemptError(failure, what) from None
         task = asyncio.ensure_future(aw)
+        handed_over = False
         try:
             while True:
+                # A finished task is consumed before any deadline check, so a response that
+                # arrived during a keep-alive write is never dropped on the floor.
+                if task.done():
+                    handed_over = True
+                    return task.result()
                 now = self._now()
                 if now >= deadline:
                     raise AttemptError(failure, what)
                 wake = min(deadline, out.keepalive_due(self.timeouts.keepalive_s))
-                done, _ = await asyncio.wait({task}, timeout=max(wake - now, 0))
-                if done:
-                    return task.result()
-                if self._now() >= out.keepalive_due(self.timeouts.keepalive_s):
+                await asyncio.wait({task}, timeout=max(wake - now, 0))
+                if not task.done() and self._now() >= out.keepalive_due(
+                        self.timeouts.keepalive_s):
                     await out.keepalive()
         finally:
             if not task.done():
                 task.cancel()
+            elif not handed_over and not task.cancelled() and task.exception() is None:
+                _close_unclaimed(task.result())
 
     def _finish_attempt(self, attempt: Attempt, error: AttemptError | None) -> None:
         attempt.ended = self._now()
@@ -219,7 +232,10 @@ class Relay:
                         and not queue and error.retry_after_s is not None
                         and error.retry_after_s <= self.timeouts.retry_after_max_wait_s):
                     waited_for_rate_limit = True
-                    await asyncio.sleep(error.retry_after_s)
+                    # Sleep to the breaker's own deadline (not just Retry-After) so the retry
+                    # is never refused by clock rounding.
+                    until = self.stats.health(endpoint_key(endpoint), self._now()).cooling_until
+                    await asyncio.sleep(max(until - self._now(), 0.0) + 0.002)
                     queue.append(endpoint)
             except asyncio.CancelledError:
                 self._finish_attempt(attempt, AttemptError(Failure.CANCELLED, "caller left"))

@@ -1,8 +1,8 @@
 """The only code that talks to providers over the network: one shared keep-alive client.
 
 Transport failures become `AttemptError`s here and nowhere else, so the relay reasons about
-failure kinds, never about aiohttp's exception zoo. A response that is abandoned mid-body is
-closed, not released, so a half-read connection never goes back into the pool.
+failure kinds, never about the HTTP client's exceptions. A response that is abandoned mid-body
+is closed, not released, so a half-read connection never goes back into the pool.
 """
 
 from __future__ import annotations
@@ -10,14 +10,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-import aiohttp
-
 from crossroads import __version__
 from crossroads.failures import AttemptError, Failure
+from crossroads.http_client import (
+    BodyTooLarge,
+    HeadersTimeout,
+    HttpClient,
+    HttpError,
+    HttpResponse,
+)
 from crossroads.providers.base import UpstreamRequest
 from crossroads.settings import TimeoutConfig
 
 MAX_ERROR_BODY = 64 * 1024
+KEEPALIVE_S = 60.0
 
 
 class UpstreamResponse:
@@ -25,38 +31,27 @@ class UpstreamResponse:
 
     __slots__ = ("_response", "headers", "status")
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: HttpResponse) -> None:
         self._response = response
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
 
     async def read(self, limit: int) -> bytes:
         """The whole body, refusing more than `limit` bytes."""
-        chunks: list[bytes] = []
-        size = 0
         try:
-            while chunk := await self._response.content.read(65536):
-                size += len(chunk)
-                if size > limit:
-                    raise AttemptError(Failure.TOO_LARGE,
-                                       f"the provider's response exceeded {limit} bytes")
-                chunks.append(chunk)
-        except aiohttp.ClientPayloadError:
-            raise AttemptError(Failure.CUT, "the provider closed the connection mid-body") \
-                from None
-        except aiohttp.ClientError as exc:
-            raise AttemptError(Failure.CUT, f"reading the response failed: {type(exc).__name__}") \
-                from None
-        return b"".join(chunks)
+            return await self._response.read(limit)
+        except BodyTooLarge:
+            raise AttemptError(Failure.TOO_LARGE,
+                               f"the provider's response exceeded {limit} bytes") from None
+        except HttpError as exc:
+            raise AttemptError(Failure.CUT, f"the provider cut the response: {exc}") from None
 
     async def next_chunk(self) -> bytes:
         """Whatever bytes are available next; b"" at a clean end of body."""
         try:
-            return await self._response.content.readany()
-        except aiohttp.ClientPayloadError:
-            raise AttemptError(Failure.CUT, "the provider cut the stream") from None
-        except aiohttp.ClientError as exc:
-            raise AttemptError(Failure.CUT, f"the stream broke: {type(exc).__name__}") from None
+            return await self._response.next_chunk()
+        except HttpError as exc:
+            raise AttemptError(Failure.CUT, f"the provider cut the stream: {exc}") from None
 
     def close(self) -> None:
         self._response.close()
@@ -66,54 +61,35 @@ class UpstreamResponse:
 
 
 class Upstream:
-    """Owns the shared aiohttp session; created and closed by the app's lifespan."""
+    """Owns the shared HTTP client; created and closed by the app's lifespan."""
 
     def __init__(self, timeouts: TimeoutConfig) -> None:
         self._timeouts = timeouts
-        self._session: aiohttp.ClientSession | None = None
+        self._client: HttpClient | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=0,
-            limit_per_host=0,
-            keepalive_timeout=60,
-            ttl_dns_cache=300,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._timeouts.connect_s),
-            headers={"user-agent": f"crossroads/{__version__}"},
-            skip_auto_headers=("content-type",),
-            auto_decompress=True,
+        self._client = HttpClient(
+            connect_timeout_s=self._timeouts.connect_s,
+            keepalive_s=KEEPALIVE_S,
+            user_agent=f"crossroads/{__version__}",
         )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     async def send(self, request: UpstreamRequest, headers_timeout_s: float) -> UpstreamResponse:
         """POST and wait for the response headers (bounded by `headers_timeout_s`)."""
-        assert self._session is not None, "Upstream.start() was not awaited"
+        assert self._client is not None, "Upstream.start() was not awaited"
         try:
-            async with asyncio.timeout(headers_timeout_s):
-                response = await self._session.post(
-                    request.url, data=request.body, headers=request.headers,
-                    allow_redirects=False,
-                )
-        except TimeoutError:
+            response = await self._client.post(request.url, request.headers, request.body,
+                                               headers_timeout_s)
+        except HeadersTimeout:
             raise AttemptError(Failure.HEADERS_TIMEOUT,
                                f"no response headers within {headers_timeout_s:g} s") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise AttemptError(Failure.CONNECT,
-                               f"could not connect: {exc.os_error.strerror or 'refused'}") \
-                from None
-        except aiohttp.ServerDisconnectedError:
-            raise AttemptError(Failure.CONNECT,
-                               "the provider closed the connection before answering") from None
-        except aiohttp.ClientError as exc:
-            raise AttemptError(Failure.CONNECT, f"request failed: {type(exc).__name__}") \
-                from None
+        except HttpError as exc:
+            raise AttemptError(Failure.CONNECT, str(exc)) from None
         return UpstreamResponse(response)
 
     async def error_body(self, response: UpstreamResponse, timeout_s: float) -> bytes:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import LatencyReport, fixed_rate  # noqa: E402
+from loadgen import LatencyReport, fixed_rate
 
 MODEL = "bench/echo"
 BODY = json.dumps({

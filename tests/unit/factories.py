@@ -16,7 +16,7 @@ MODEL = "test/model"
 def endpoint(tag: str, prompt: float = 1.0, completion: float | None = None, **kw: Any) -> Endpoint:
     defaults: dict[str, Any] = {
         "model": MODEL,
-        "provider": tag.split("/")[0],
+        "provider": tag.split("/", maxsplit=1)[0],
         "provider_name": tag.title(),
         "tag": tag,
         "upstream_model": "up",

@@ -101,6 +101,10 @@ def serve(args: argparse.Namespace) -> int:
         lifespan="on",
         access_log=False,
         log_level="warning",
+        # Nothing sits in front of the router by default; trusting X-Forwarded-* costs a
+        # middleware layer on every request and would let callers spoof their address.
+        proxy_headers=False,
+        server_header=False,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=10,
         backlog=4096,

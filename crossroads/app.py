@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import orjson
 
 from crossroads import __version__
 from crossroads.api.chat import chat_completions
+from crossroads.api.generation import get_generation
 from crossroads.api.http import Receive, Scope, Send, send_error, send_json
 from crossroads.api.models import list_models, model_endpoints
 from crossroads.api.state import AppState
 from crossroads.catalog import Catalog
 from crossroads.errors import MethodNotAllowed, NotFound, internal_error_body
 from crossroads.generation import Generation
+from crossroads.ledger import SQLiteLedger, record_of
 from crossroads.relay import Relay
 from crossroads.settings import Settings
 from crossroads.stats import LiveStats
@@ -46,15 +51,12 @@ async def _root(state: AppState, scope: Scope, receive: Receive, send: Send) -> 
 ROUTES: dict[str, dict[str, Handler]] = {
     "/chat/completions": {"POST": chat_completions},
     "/models": {"GET": list_models},
+    "/generation": {"GET": get_generation},
 }
 BARE_ROUTES: dict[str, dict[str, Handler]] = {
     "/": {"GET": _root},
     "/healthz": {"GET": _health},
 }
-
-
-def _discard(generation: Generation) -> None:
-    """Result sink until the ledger exists: live stats are fed by the relay itself."""
 
 
 class CrossroadsApp:
@@ -67,6 +69,7 @@ class CrossroadsApp:
         self.simulated = simulated
         self.state: AppState | None = None
         self._upstream: Upstream | None = None
+        self._ledger: SQLiteLedger | None = None
 
     async def startup(self) -> None:
         seed = self.settings.routing.seed
@@ -74,12 +77,23 @@ class CrossroadsApp:
         stats = LiveStats(self.settings.routing, self.settings.breaker)
         self._upstream = Upstream(self.settings.timeouts)
         await self._upstream.start()
-        relay = Relay(self.settings, self.catalog, self._upstream, stats, _discard, rng)
-        self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated)
+        wall_offset = time.time() - asyncio.get_running_loop().time()
+        ledger = self._ledger = SQLiteLedger(
+            Path(self.settings.server.state_dir) / "crossroads.db")
+
+        def sink(generation: Generation) -> None:
+            ledger.submit(record_of(generation, wall_offset))
+
+        relay = Relay(self.settings, self.catalog, self._upstream, stats, sink, rng)
+        self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated,
+                              ledger, wall_offset)
 
     async def shutdown(self) -> None:
+        # uvicorn has stopped serving by now: every finished generation is already submitted.
         if self._upstream is not None:
             await self._upstream.close()
+        if self._ledger is not None:
+            await asyncio.to_thread(self._ledger.close)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -225,6 +225,7 @@ class Relay:
                 last_error = error
                 errors.append(error)
                 if not error.rule.fail_over:
+                    self.sink(generation)
                     raise self._caller_error(error, attempt.endpoint) from None
                 if error.failure is Failure.CONTEXT_LENGTH:
                     min_context = max(min_context, endpoint.context_length)

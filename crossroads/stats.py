@@ -1,16 +1,22 @@
 """Live health and speed of every endpoint, measured on real traffic, held in memory.
 
-Three things per endpoint, all bounded in memory however long the router runs:
+Per endpoint, all bounded in memory however long the router runs:
 
 * a circuit breaker: a provider-caused failure opens it for a cooldown that doubles with each
-  consecutive failure (base → max), or for the upstream's Retry-After when that is longer. Once
+  consecutive failure (base → max), or exactly the upstream's Retry-After when it gave one. Once
   the cooldown has passed, exactly one request at a time may probe the endpoint; a success closes
   the breaker. This is what keeps a failing endpoint from being hammered.
-* recent outcomes (the outage window, 30 s by default) for Balanced's outage demotion, and
-  per-minute success/failure buckets for uptime tiers;
-* exponentially weighted speed (throughput, TTFT, latency), seeded by the catalog's priors.
+* the outage window (30 s by default): recent outcomes, for Balanced's outage demotion, and the
+  time of the last outage;
+* uptime over 5 minutes, 30 minutes and 1 day: successes ÷ (successes + provider-caused
+  failures); caller errors (400, 413) and rate limits (429) never count;
+* percentiles (p50/p75/p90/p99) of time to first token, latency (the attempt's full round trip)
+  and throughput (completion tokens ÷ generation time, streamed answers only) over 5 and 30
+  minutes, from rolling log-scale histograms (`windows.py`, ±2.5 %).
 
-Routing reads it through `StatsView`, which never blocks and never performs I/O.
+Routing reads `health()`, which never blocks: breaker and outage fields are always current; the
+percentile and uptime part is recomputed at most once per `SNAPSHOT_S` per endpoint, because
+routing asks on every request and a second-old percentile routes just as well.
 """
 
 from __future__ import annotations
@@ -21,9 +27,43 @@ from typing import Protocol
 import msgspec
 
 from crossroads.settings import BreakerConfig, RoutingConfig
+from crossroads.windows import RollingCounts, RollingHistogram
 
-UPTIME_MINUTES = 30
-SPEED_ALPHA = 0.2
+SLOT_S = 30.0
+SLOTS_5M = 10
+SLOTS_30M = 60
+DAY_SLOT_S = 300.0
+DAY_SLOTS = 288
+SNAPSHOT_S = 1.0
+MIN_SPEED_SAMPLES = 3
+
+
+class Percentiles(msgspec.Struct, frozen=True):
+    p50: float
+    p75: float
+    p90: float
+    p99: float
+    samples: int
+
+    def at(self, name: str) -> float:
+        value: float = getattr(self, name)
+        return value
+
+
+class Uptime(msgspec.Struct, frozen=True):
+    ratio: float | None
+    samples: int
+
+
+class Speed(msgspec.Struct, frozen=True):
+    """The slow-moving part of health: percentiles and uptimes."""
+
+    throughput: Percentiles | None = None  # tokens/s, 5 min (30 min when 5 min is too thin)
+    ttft_s: Percentiles | None = None
+    latency_s: Percentiles | None = None
+    uptime_5m: Uptime = Uptime(None, 0)
+    uptime_30m: Uptime = Uptime(None, 0)
+    uptime_1d: Uptime = Uptime(None, 0)
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -31,11 +71,35 @@ class Health(msgspec.Struct, frozen=True):
     probing: bool = False
     recent_attempts: int = 0
     recent_failures: int = 0
-    uptime: float | None = None
-    uptime_samples: int = 0
-    throughput: float | None = None
-    ttft_s: float | None = None
-    latency_s: float | None = None
+    speed: Speed = Speed()
+
+    @property
+    def uptime(self) -> float | None:
+        return self.speed.uptime_30m.ratio
+
+    @property
+    def uptime_samples(self) -> int:
+        return self.speed.uptime_30m.samples
+
+    @property
+    def throughput(self) -> float | None:
+        return self.speed.throughput.p50 if self.speed.throughput else None
+
+    @property
+    def ttft(self) -> float | None:
+        return self.speed.ttft_s.p50 if self.speed.ttft_s else None
+
+
+class EndpointStats(msgspec.Struct, frozen=True):
+    """Everything the endpoints API and the model page show, over 30 minutes."""
+
+    throughput: Percentiles | None
+    ttft_s: Percentiles | None
+    latency_s: Percentiles | None
+    uptime_5m: Uptime
+    uptime_30m: Uptime
+    uptime_1d: Uptime
+    last_outage_at: float | None
 
 
 _NEVER_SEEN = Health()
@@ -62,8 +126,8 @@ class AttemptReport(msgspec.Struct, frozen=True):
 
 class _EndpointState:
     __slots__ = (
-        "bad", "buckets", "cached", "cached_until", "consecutive_failures", "cooling_until",
-        "good", "latency_s", "probing", "recent", "recent_failures", "throughput", "ttft_s",
+        "consecutive_failures", "cooling_until", "day", "fine", "last_outage_at", "latency",
+        "probing", "recent", "recent_failures", "speed", "speed_until", "throughput", "ttft",
     )
 
     def __init__(self) -> None:
@@ -72,20 +136,31 @@ class _EndpointState:
         self.probing = False
         self.recent: deque[tuple[float, bool]] = deque()
         self.recent_failures = 0
-        self.buckets: deque[list[int]] = deque()  # [minute, successes, failures]
-        self.good = 0
-        self.bad = 0
-        self.throughput: float | None = None
-        self.ttft_s: float | None = None
-        self.latency_s: float | None = None
-        # Routing asks for health on every request; it only changes when an attempt ends or
-        # an old sample leaves a window, so the snapshot is reused until then.
-        self.cached: Health | None = None
-        self.cached_until = 0.0
+        self.last_outage_at: float | None = None
+        self.fine = RollingCounts(SLOT_S, SLOTS_30M)
+        self.day = RollingCounts(DAY_SLOT_S, DAY_SLOTS)
+        self.ttft = RollingHistogram(SLOT_S, SLOTS_30M)
+        self.latency = RollingHistogram(SLOT_S, SLOTS_30M)
+        self.throughput = RollingHistogram(SLOT_S, SLOTS_30M)
+        self.speed = Speed()
+        self.speed_until = 0.0
 
 
-def _ewma(old: float | None, new: float) -> float:
-    return new if old is None else old + SPEED_ALPHA * (new - old)
+def _percentiles(histogram: RollingHistogram, now: float, slots: int) -> Percentiles | None:
+    values, samples = histogram.percentiles(now, slots)
+    if samples < MIN_SPEED_SAMPLES:
+        return None
+    p50, p75, p90, p99 = values
+    return Percentiles(p50=p50, p75=p75, p90=p90, p99=p99, samples=samples)
+
+
+def _recent_first(histogram: RollingHistogram, now: float) -> Percentiles | None:
+    return _percentiles(histogram, now, SLOTS_5M) or _percentiles(histogram, now, SLOTS_30M)
+
+
+def _uptime(counts: RollingCounts, now: float, slots: int) -> Uptime:
+    ok, failed = counts.totals(now, slots)
+    return Uptime(ok / (ok + failed) if ok + failed else None, ok + failed)
 
 
 class LiveStats:
@@ -93,6 +168,8 @@ class LiveStats:
 
     def __init__(self, routing: RoutingConfig, breaker: BreakerConfig) -> None:
         self._window = routing.outage_window_s
+        self._outage_failures = routing.outage_min_failures
+        self._outage_ratio = routing.outage_failure_ratio
         self._breaker = breaker
         self._states: dict[str, _EndpointState] = {}
 
@@ -107,36 +184,44 @@ class LiveStats:
         while state.recent and state.recent[0][0] < horizon:
             if not state.recent.popleft()[1]:
                 state.recent_failures -= 1
-        minute = int(now // 60)
-        while state.buckets and state.buckets[0][0] <= minute - UPTIME_MINUTES:
-            _, good, bad = state.buckets.popleft()
-            state.good -= good
-            state.bad -= bad
+
+    def _speed(self, state: _EndpointState, now: float) -> Speed:
+        if now >= state.speed_until:
+            state.speed = Speed(
+                throughput=_recent_first(state.throughput, now),
+                ttft_s=_recent_first(state.ttft, now),
+                latency_s=_recent_first(state.latency, now),
+                uptime_5m=_uptime(state.fine, now, SLOTS_5M),
+                uptime_30m=_uptime(state.fine, now, SLOTS_30M),
+                uptime_1d=_uptime(state.day, now, DAY_SLOTS),
+            )
+            state.speed_until = now + SNAPSHOT_S
+        return state.speed
 
     def health(self, key: str, now: float) -> Health:
         state = self._states.get(key)
         if state is None:
             return _NEVER_SEEN
-        if state.cached is not None and now < state.cached_until:
-            return state.cached
         self._trim(state, now)
-        samples = state.good + state.bad
-        state.cached = Health(
+        return Health(
             cooling_until=state.cooling_until,
             probing=state.probing,
             recent_attempts=len(state.recent),
             recent_failures=state.recent_failures,
-            uptime=state.good / samples if samples else None,
-            uptime_samples=samples,
-            throughput=state.throughput,
-            ttft_s=state.ttft_s,
-            latency_s=state.latency_s,
+            speed=self._speed(state, now),
         )
-        expiries = [(int(now // 60) + 1) * 60.0]
-        if state.recent:
-            expiries.append(state.recent[0][0] + self._window)
-        state.cached_until = min(expiries)
-        return state.cached
+
+    def endpoint_stats(self, key: str, now: float) -> EndpointStats:
+        state = self._state(key)
+        return EndpointStats(
+            throughput=_percentiles(state.throughput, now, SLOTS_30M),
+            ttft_s=_percentiles(state.ttft, now, SLOTS_30M),
+            latency_s=_percentiles(state.latency, now, SLOTS_30M),
+            uptime_5m=_uptime(state.fine, now, SLOTS_5M),
+            uptime_30m=_uptime(state.fine, now, SLOTS_30M),
+            uptime_1d=_uptime(state.day, now, DAY_SLOTS),
+            last_outage_at=state.last_outage_at,
+        )
 
     def try_begin(self, key: str, now: float) -> bool:
         """May an attempt start now? False while cooling, or while another request probes."""
@@ -147,30 +232,25 @@ class LiveStats:
             if state.probing:
                 return False
             state.probing = True
-            state.cached = None
         return True
 
     def record(self, key: str, report: AttemptReport, now: float) -> None:
         state = self._state(key)
         state.probing = False
-        state.cached = None
         self._trim(state, now)
         if report.counts_against_uptime or report.ok:
             state.recent.append((now, report.ok))
-            minute = int(now // 60)
-            if not state.buckets or state.buckets[-1][0] != minute:
-                state.buckets.append([minute, 0, 0])
-            if report.ok:
-                state.buckets[-1][1] += 1
-                state.good += 1
-            else:
-                state.buckets[-1][2] += 1
-                state.bad += 1
+            state.fine.add(report.ok, now)
+            state.day.add(report.ok, now)
+            if not report.ok:
                 state.recent_failures += 1
+                if (state.recent_failures >= self._outage_failures
+                        and state.recent_failures >= self._outage_ratio * len(state.recent)):
+                    state.last_outage_at = now
         if report.ok:
             state.consecutive_failures = 0
             state.cooling_until = 0.0
-            self._learn_speed(state, report)
+            self._learn_speed(state, report, now)
         elif report.trips_breaker:
             state.consecutive_failures += 1
             if report.retry_after_s is not None:
@@ -188,15 +268,12 @@ class LiveStats:
         state = self._states.get(key)
         if state is not None:
             state.probing = False
-            state.cached = None
 
     @staticmethod
-    def _learn_speed(state: _EndpointState, report: AttemptReport) -> None:
+    def _learn_speed(state: _EndpointState, report: AttemptReport, now: float) -> None:
         if report.ttft_s is not None:
-            state.ttft_s = _ewma(state.ttft_s, report.ttft_s)
+            state.ttft.add(report.ttft_s, now)
         if report.latency_s is not None:
-            state.latency_s = _ewma(state.latency_s, report.latency_s)
+            state.latency.add(report.latency_s, now)
         if report.generation_s and report.completion_tokens > 1:
-            state.throughput = _ewma(
-                state.throughput, report.completion_tokens / report.generation_s
-            )
+            state.throughput.add(report.completion_tokens / report.generation_s, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from crossroads.api.http import Receive, Scope, Send, send_error, send_json
 from crossroads.api.state import AppState
 from crossroads.catalog import Endpoint, Model, Pricing, endpoint_key
 from crossroads.errors import NotFound
+from crossroads.stats import Percentiles, Uptime
 
 _PER_TOKEN = Decimal(10) ** 12  # micro-dollars per 1M tokens → USD per token
 
@@ -82,8 +84,24 @@ async def list_models(state: AppState, scope: Scope, receive: Receive, send: Sen
     await send_json(send, 200, orjson.dumps({"data": data}))
 
 
+def _percentiles(p: Percentiles | None, scale: float = 1.0,
+                 digits: int = 1) -> dict[str, float] | None:
+    if p is None:
+        return None
+    return {name: round(p.at(name) * scale, digits) for name in ("p50", "p75", "p90", "p99")}
+
+
+def _uptime(u: Uptime) -> float | None:
+    return None if u.ratio is None else round(u.ratio * 100, 2)
+
+
 def _endpoint_entry(state: AppState, endpoint: Endpoint, now: float) -> dict[str, Any]:
     health = state.stats.health(endpoint_key(endpoint), now)
+    live = state.stats.endpoint_stats(endpoint_key(endpoint), now)
+    last_outage = None
+    if live.last_outage_at is not None:
+        last_outage = datetime.fromtimestamp(live.last_outage_at + state.wall_offset,
+                                             tz=UTC).isoformat(timespec="seconds")
     if not endpoint.available:
         status = "unavailable"
     elif health.cooling_until > now:
@@ -110,7 +128,13 @@ def _endpoint_entry(state: AppState, endpoint: Endpoint, now: float) -> dict[str
         },
         "status": status,
         "unavailable_reason": endpoint.unavailable_reason,
-        "uptime_last_30m": None if health.uptime is None else round(health.uptime * 100, 2),
+        "uptime_last_5m": _uptime(live.uptime_5m),
+        "uptime_last_30m": _uptime(live.uptime_30m),
+        "uptime_last_1d": _uptime(live.uptime_1d),
+        "latency_last_30m": _percentiles(live.latency_s, 1000),
+        "ttft_last_30m": _percentiles(live.ttft_s, 1000),
+        "throughput_last_30m": _percentiles(live.throughput),
+        "last_outage_at": last_outage,
         "supports_implicit_caching": endpoint.pricing.cache_read is not None,
         "simulated": endpoint.simulated,
     }

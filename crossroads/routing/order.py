@@ -65,13 +65,13 @@ class Context:
         output = self.needs.max_tokens or self.expected_output
         return max(endpoint.pricing.blended(self.needs.prompt_tokens, output), MIN_PRICE)
 
-    def throughput(self, endpoint: Endpoint) -> float:
-        measured = self.of(endpoint).throughput
-        return measured if measured is not None else endpoint.nominal_throughput
+    def throughput(self, endpoint: Endpoint, percentile: str = "p50") -> float:
+        measured = self.of(endpoint).speed.throughput
+        return measured.at(percentile) if measured else endpoint.nominal_throughput
 
-    def ttft_s(self, endpoint: Endpoint) -> float:
-        measured = self.of(endpoint).ttft_s
-        return measured if measured is not None else endpoint.nominal_ttft_ms / 1000
+    def ttft_s(self, endpoint: Endpoint, percentile: str = "p50") -> float:
+        measured = self.of(endpoint).speed.ttft_s
+        return measured.at(percentile) if measured else endpoint.nominal_ttft_ms / 1000
 
     def tier(self, endpoint: Endpoint) -> int:
         """0 = healthy, 1 = demoted (outage or uptime 80-95 %), 2 = fallback only (< 80 %)."""
@@ -126,13 +126,12 @@ STRATEGIES: dict[Sort | None, Callable[[list[Endpoint], Context], list[Endpoint]
 
 def _misses_soft_thresholds(endpoint: Endpoint, ctx: Context) -> bool:
     prefs = ctx.needs.prefs
-    # Until percentiles per window exist, the running estimate stands in for every percentile.
     if prefs.min_throughput is not None and any(
-        ctx.throughput(endpoint) < v for _, v in prefs.min_throughput.items()
+        ctx.throughput(endpoint, name) < v for name, v in prefs.min_throughput.items()
     ):
         return True
     if prefs.max_latency_s is not None:
-        return any(ctx.ttft_s(endpoint) > v for _, v in prefs.max_latency_s.items())
+        return any(ctx.ttft_s(endpoint, name) > v for name, v in prefs.max_latency_s.items())
     return False
 
 

@@ -8,7 +8,7 @@ import orjson
 
 from crossroads.catalog import Catalog, DataPolicy, Endpoint, Model, Pricing
 from crossroads.chat_request import ChatRequest, parse_chat_request
-from crossroads.stats import Health
+from crossroads.stats import Health, Percentiles, Speed, Uptime
 
 MODEL = "test/model"
 
@@ -50,3 +50,14 @@ class FakeStats:
 
     def health(self, key: str, now: float) -> Health:
         return self.table.get(key.split("::")[1], Health())
+
+
+def health(uptime: float | None = None, samples: int = 0, throughput: float | None = None,
+           ttft_s: float | None = None, **kw: Any) -> Health:
+    """A Health whose percentiles are all the given value (tests care about ordering)."""
+    def flat(value: float | None) -> Percentiles | None:
+        return None if value is None else Percentiles(value, value, value, value, samples=10)
+
+    speed = Speed(throughput=flat(throughput), ttft_s=flat(ttft_s),
+                  uptime_30m=Uptime(uptime, samples))
+    return Health(speed=speed, **kw)

@@ -18,7 +18,7 @@ from crossroads.routing.plan import build_plan
 from crossroads.settings import RoutingConfig
 from crossroads.stats import Health
 
-from .factories import FakeStats, catalog, endpoint, request
+from .factories import FakeStats, catalog, endpoint, health, request
 
 ROUTING = RoutingConfig(expected_output_tokens=100)
 # chi-square critical values at p = 0.001 by degrees of freedom
@@ -59,12 +59,12 @@ def test_balanced_puts_outage_endpoints_last():
 def test_low_uptime_tiers_demote_with_enough_samples():
     cat = catalog(endpoint("a", 0.1), endpoint("b", 1.0), endpoint("c", 2.0))
     stats = FakeStats({
-        "a": Health(uptime=0.5, uptime_samples=200),   # fallback only
-        "b": Health(uptime=0.9, uptime_samples=200),   # demoted
-        "c": Health(uptime=0.99, uptime_samples=200),
+        "a": health(uptime=0.5, samples=200),   # fallback only
+        "b": health(uptime=0.9, samples=200),   # demoted
+        "c": health(uptime=0.99, samples=200),
     })
     assert plan_tags(cat, request(), stats) == ["c", "b", "a"]
-    few = FakeStats({"a": Health(uptime=0.5, uptime_samples=10)})
+    few = FakeStats({"a": health(uptime=0.5, samples=10)})
     assert Counter(plan_tags(cat, request(), few, s)[0] for s in range(200))["a"] > 100
 
 
@@ -83,7 +83,7 @@ def test_nitro_and_floor_pick_fastest_and_cheapest():
 def test_measured_throughput_overrides_prior():
     cat = catalog(endpoint("a", 1.0, nominal_throughput=2000), endpoint("b", 1.0,
                                                                       nominal_throughput=10))
-    stats = FakeStats({"a": Health(throughput=20.0), "b": Health(throughput=500.0)})
+    stats = FakeStats({"a": health(throughput=20.0), "b": health(throughput=500.0)})
     assert plan_tags(cat, request(model="test/model:nitro"), stats) == ["b", "a"]
 
 

@@ -1,0 +1,28 @@
+"""GET /generation?id=: the stored record of one generation, OpenRouter-shaped."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import orjson
+
+from crossroads.api.http import Receive, Scope, Send, send_error, send_json
+from crossroads.api.state import AppState
+from crossroads.errors import BadRequest, NotFound
+from crossroads.ledger import generation_payload
+
+MAX_ID_LENGTH = 128
+
+
+async def get_generation(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    ids = query.get("id", [])
+    if len(ids) != 1 or not ids[0] or len(ids[0]) > MAX_ID_LENGTH:
+        await send_error(send, BadRequest("id: exactly one generation id is required",
+                                          metadata={"param": "id"}))
+        return
+    record = state.ledger.get(ids[0])
+    if record is None:
+        await send_error(send, NotFound(f"Generation {ids[0]} not found"))
+        return
+    await send_json(send, 200, orjson.dumps({"data": generation_payload(record)}))

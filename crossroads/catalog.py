@@ -67,6 +67,9 @@ class Endpoint(msgspec.Struct, frozen=True):
     input_modalities: frozenset[str] = frozenset({"text"})
     data_policy: DataPolicy = DataPolicy()
     api_key_env: str | None = None
+    # OpenAI's convention: usage.prompt_tokens includes cached tokens. Some providers report
+    # only the uncached part; their endpoints set this false and the adapter adds them back.
+    usage_prompt_includes_cached: bool = True
     # Priors for speed-based routing until live measurements exist.
     nominal_throughput: float = 50.0
     nominal_ttft_ms: float = 1000.0

@@ -116,7 +116,8 @@ class Generation:
                       request: ChatRequest) -> bytes:
         choice = parsed["choices"][0]
         self.finish_reason = choice.get("finish_reason") if isinstance(choice, dict) else None
-        usage = usage_from_openai(parsed.get("usage"), request.image_count)
+        usage = usage_from_openai(parsed.get("usage"), request.image_count,
+                                  attempt.endpoint.usage_prompt_includes_cached)
         if usage is None:
             usage = estimate_usage(request, _content_length(choice))
         self.stamp(parsed, attempt.endpoint)

@@ -31,19 +31,29 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def usage_from_openai(raw: Any, images: int = 0) -> Usage | None:
-    """Read an OpenAI-style usage object; None when there is none."""
+def usage_from_openai(raw: Any, images: int = 0,
+                      prompt_includes_cached: bool = True) -> Usage | None:
+    """Read an OpenAI-style usage object; None when there is none.
+
+    The result always counts cached and cache-written tokens inside `prompt_tokens`, whichever
+    convention the provider reports in (`prompt_includes_cached=False`: they are extra).
+    """
     if not isinstance(raw, dict):
         return None
     prompt_details = raw.get("prompt_tokens_details")
     prompt_details = prompt_details if isinstance(prompt_details, dict) else {}
     completion_details = raw.get("completion_tokens_details")
     completion_details = completion_details if isinstance(completion_details, dict) else {}
+    cached = _int(prompt_details.get("cached_tokens"))
+    written = _int(prompt_details.get("cache_write_tokens"))
+    prompt = _int(raw.get("prompt_tokens"))
+    if not prompt_includes_cached:
+        prompt += cached + written
     return Usage(
-        prompt_tokens=_int(raw.get("prompt_tokens")),
+        prompt_tokens=prompt,
         completion_tokens=_int(raw.get("completion_tokens")),
-        cached_tokens=_int(prompt_details.get("cached_tokens")),
-        cache_write_tokens=_int(prompt_details.get("cache_write_tokens")),
+        cached_tokens=cached,
+        cache_write_tokens=written,
         reasoning_tokens=_int(completion_details.get("reasoning_tokens")),
         images=images,
     )

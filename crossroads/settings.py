@@ -120,6 +120,7 @@ class EndpointConfig(_Table, frozen=True):
     data_policy: DataPolicyConfig | None = None
     nominal_throughput: float | None = None
     nominal_ttft_ms: float | None = None
+    usage_prompt_includes_cached: bool | None = None
 
 
 class ConfigFile(_Table, frozen=True):
@@ -261,6 +262,7 @@ def _build_endpoint(
         api_key_env=key_env,
         nominal_throughput=config.nominal_throughput or 50.0,
         nominal_ttft_ms=config.nominal_ttft_ms or 1000.0,
+        usage_prompt_includes_cached=config.usage_prompt_includes_cached is not False,
         available=reason is None,
         unavailable_reason=reason,
     )

@@ -145,7 +145,8 @@ class StreamSession:
                 self.chunks += 1
             if choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
-        usage = usage_from_openai(payload.get("usage"), self.request.image_count)
+        usage = usage_from_openai(payload.get("usage"), self.request.image_count,
+                                  self.attempt.endpoint.usage_prompt_includes_cached)
         self.generation.stamp(payload, self.attempt.endpoint)
         if usage is not None:
             self.generation.finish_reason = self.finish_reason

@@ -122,3 +122,13 @@ def test_redact_removes_keys_from_provider_messages():
     assert "my-very-secret-key" not in clean
     assert "sk-abcdefghijklmnop" not in clean and "xyz123" not in clean
     assert clean.startswith("Incorrect API key provided: [redacted]")
+
+
+@pytest.mark.parametrize("includes", [True, False])
+def test_both_usage_conventions_normalise_to_the_same_bill(includes):
+    # 1000 prompt tokens of which 800 cached; a provider that excludes cached reports 200.
+    raw = {"prompt_tokens": 1000 if includes else 200, "completion_tokens": 10,
+           "prompt_tokens_details": {"cached_tokens": 800}}
+    usage = usage_from_openai(raw, prompt_includes_cached=includes)
+    assert usage == Usage(prompt_tokens=1000, completion_tokens=10, cached_tokens=800)
+    assert cost_micro(usage, PRICE) == 20 + 20 + 3  # 200 uncached + 800 cached + 10 out

@@ -22,6 +22,7 @@ from crossroads.errors import MethodNotAllowed, NotFound, internal_error_body
 from crossroads.generation import Generation
 from crossroads.ledger import SQLiteLedger, record_of
 from crossroads.relay import Relay
+from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
 from crossroads.stats import LiveStats
 from crossroads.upstream import Upstream
@@ -81,12 +82,18 @@ class CrossroadsApp:
         ledger = self._ledger = SQLiteLedger(
             Path(self.settings.server.state_dir) / "crossroads.db")
 
+        sticky = StickyTable(self.settings.routing.sticky_idle_s)
+
         def sink(generation: Generation) -> None:
+            served = generation.served
+            if (served is not None and served.ended is not None and generation.conversation
+                    and generation.finish_reason != "error"):
+                sticky.remember(generation.conversation, served.endpoint, served.ended)
             ledger.submit(record_of(generation, wall_offset))
 
         relay = Relay(self.settings, self.catalog, self._upstream, stats, sink, rng)
         self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated,
-                              ledger, wall_offset)
+                              ledger, wall_offset, sticky)
 
     async def shutdown(self) -> None:
         # uvicorn has stopped serving by now: every finished generation is already submitted.

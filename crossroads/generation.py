@@ -72,7 +72,8 @@ class Generation:
     """One caller request, across all its attempts."""
 
     __slots__ = (
-        "app_referer", "app_title", "attempts", "cancelled", "cost_micro", "created",
+        "app_referer", "app_title", "attempts", "cancelled", "conversation", "cost_micro",
+        "created",
         "discount_micro", "finish_reason", "id", "model_requested", "served", "streamed",
         "usage",
     )
@@ -92,6 +93,8 @@ class Generation:
         self.discount_micro = 0
         self.finish_reason: str | None = None
         self.cancelled = False
+        # The sticky-routing key of the conversation this generation belongs to, if any.
+        self.conversation: str | None = None
 
     def price(self, attempt: Attempt, usage: Usage) -> dict[str, Any]:
         """Settle usage and cost on the attempt that served; return the caller's usage object."""

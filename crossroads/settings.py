@@ -49,6 +49,9 @@ class RoutingConfig(_Table, frozen=True):
     outage_min_failures: int = 3
     outage_failure_ratio: float = 0.5
     image_token_estimate: int = 1000
+    # Sticky routing for prompt caches (routing/sticky.py).
+    sticky: bool = True
+    sticky_idle_s: float = 600.0
 
 
 class TimeoutConfig(_Table, frozen=True):

@@ -19,6 +19,7 @@ from crossroads.chat_request import parse_chat_request
 from crossroads.errors import CrossroadsError, Unauthorized
 from crossroads.generation import Generation
 from crossroads.routing.plan import build_plan
+from crossroads.routing.sticky import conversation_key
 
 SIMULATED_HEADER = (b"x-crossroads-simulated", b"true")
 
@@ -37,8 +38,10 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         _check_auth(scope)
         raw = await read_body(scope, receive, state.settings.server.max_body_bytes)
         request = parse_chat_request(raw, header(scope, b"x-session-id"))
+        now = loop_time()
+        conversation = conversation_key(request) if state.settings.routing.sticky else None
         plan = build_plan(request, state.catalog, state.stats, state.settings.routing,
-                          state.rng, loop_time())
+                          state.rng, now, state.sticky.lookup(conversation, now))
     except CrossroadsError as error:
         await send_error(send, error)
         return
@@ -49,6 +52,7 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         app_referer=header(scope, b"http-referer") or header(scope, b"referer"),
         app_title=header(scope, b"x-title") or header(scope, b"x-openrouter-title"),
     )
+    generation.conversation = conversation
     extra: Headers = [(b"x-generation-id", generation.id.encode())]
     if any(e.simulated for e in plan.attempts):
         extra.append(SIMULATED_HEADER)

@@ -8,18 +8,20 @@ import random
 from crossroads.catalog import Catalog
 from crossroads.ledger import Store
 from crossroads.relay import Relay
+from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
 from crossroads.stats import LiveStats
 
 
 class AppState:
     __slots__ = ("catalog", "ledger", "relay", "rng", "settings", "simulated", "stats",
-                 "wall_offset")
+                 "sticky", "wall_offset")
 
     def __init__(self, settings: Settings, catalog: Catalog, stats: LiveStats, relay: Relay,
                  rng: random.Random, simulated: bool, ledger: Store,
-                 wall_offset: float) -> None:
+                 wall_offset: float, sticky: StickyTable) -> None:
         self.settings = settings
+        self.sticky = sticky
         self.ledger = ledger
         # unix time = loop time + wall_offset (loop time is monotonic, records need wall time)
         self.wall_offset = wall_offset

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from crossroads.catalog import Endpoint, Model, endpoint_key
 from crossroads.routing.filters import Needs
 from crossroads.routing.prefs import Sort, Variant
+from crossroads.routing.sticky import caches_cheaper
 from crossroads.stats import Health
 
 UPTIME_MIN_SAMPLES = 100
@@ -40,7 +41,8 @@ MIN_PRICE = 1  # micro-dollars per 1M tokens; keeps free endpoints finite in 1/p
 class Context:
     """Everything ordering may consult: the request's needs, live health, the clock, the dice."""
 
-    __slots__ = ("expected_output", "failure_ratio", "health", "min_failures", "needs", "rng")
+    __slots__ = ("expected_output", "failure_ratio", "health", "min_failures", "needs", "rng",
+                 "sticky")
 
     def __init__(
         self,
@@ -50,7 +52,9 @@ class Context:
         expected_output: int,
         min_failures: int,
         failure_ratio: float,
+        sticky: str | None = None,
     ) -> None:
+        self.sticky = sticky
         self.needs = needs
         self.health = health
         self.rng = rng
@@ -152,6 +156,21 @@ def _exacto_choice(candidates: list[Endpoint], model: Model | None, ctx: Context
     return min(candidates, key=quality)
 
 
+# Stickiness saves money; it would defeat a caller who asked for the fastest endpoint.
+STICKY_SORTS = frozenset({None, Sort.PRICE})
+
+
+def _pin_sticky(ordered: list[Endpoint], ctx: Context) -> None:
+    """The conversation's cache lives at one endpoint: go back there while it is healthy."""
+    if ctx.needs.prefs.order:
+        return
+    for index, endpoint in enumerate(ordered):
+        if endpoint.key == ctx.sticky:
+            if index and ctx.tier(endpoint) == 0 and caches_cheaper(endpoint):
+                ordered.insert(0, ordered.pop(index))
+            return
+
+
 def order_candidates(
     candidates: list[Endpoint], model: Model | None, ctx: Context
 ) -> list[Endpoint]:
@@ -174,6 +193,8 @@ def order_candidates(
     if wanted:
         ordered.sort(key=lambda e: _lacks_preferred_features(e, wanted))
     ordered.sort(key=ctx.tier)
+    if ctx.sticky and prefs.effective_sort in STICKY_SORTS:
+        _pin_sticky(ordered, ctx)
 
     if prefs.order:
         first = [

@@ -78,6 +78,7 @@ def build_plan(
     routing: RoutingConfig,
     rng: random.Random,
     now: float,
+    sticky: str | None = None,
 ) -> Plan:
     needs = Needs.of(request, routing.image_token_estimate)
     attempts: list[Endpoint] = []
@@ -96,7 +97,7 @@ def build_plan(
         health = {endpoint_key(e): stats.health(endpoint_key(e), now) for e in candidates}
         ctx = Context(
             needs, health, rng, routing.expected_output_tokens,
-            routing.outage_min_failures, routing.outage_failure_ratio,
+            routing.outage_min_failures, routing.outage_failure_ratio, sticky,
         )
         for endpoint in order_candidates(candidates, model, ctx):
             until = health[endpoint_key(endpoint)].cooling_until

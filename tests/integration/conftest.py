@@ -46,7 +46,7 @@ supports_images = false
 MODEL = "test/echo"
 
 
-def router_config(sim: Sim, extra: str = "") -> str:
+def router_config(sim: Sim, extra: str = "", routing: str = "") -> str:
     endpoints = "".join(
         f"""
 [providers.{name}]
@@ -73,6 +73,7 @@ supported_parameters = ["max_tokens", "temperature", "tools"]
     return f"""
 [routing]
 seed = 1
+{routing}
 
 [timeouts]
 headers_s = 1.5
@@ -113,8 +114,8 @@ def fresh_sim(sim: Sim) -> Sim:
 def make_router(tmp_path: Path, fresh_sim: Sim) -> Iterator[Callable[..., Router]]:
     started: list[Router] = []
 
-    def make(extra: str = "") -> Router:
-        router = start_router(router_config(fresh_sim, extra), tmp_path,
+    def make(extra: str = "", routing: str = "") -> Router:
+        router = start_router(router_config(fresh_sim, extra, routing), tmp_path,
                               env={"SIM_KEY": "sim-secret-key"})
         started.append(router)
         return router

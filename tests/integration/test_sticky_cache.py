@@ -69,7 +69,8 @@ def test_sticky_routing_raises_cache_hits_and_lowers_the_price(
     hit_sticky, hit_plain = cached_s / prompt_s, cached_p / prompt_p
     assert hit_sticky > hit_plain + 0.05, (hit_sticky, hit_plain)
     assert cost_s < cost_p, (cost_s, cost_p)
+    price_s = (cost_s - 8 * TURNS) / prompt_s
+    price_p = (cost_p - 8 * TURNS) / prompt_p
     print(f"\ncache-hit share of prompt tokens: sticky {hit_sticky:.1%}, plain {hit_plain:.1%};"
           f" cost sticky {cost_s} µ$, plain {cost_p} µ$; effective prompt price "
-          f"sticky ${(cost_s - 8 * TURNS) / prompt_s:.3f}/M vs ${(cost_p - 8 * TURNS) / prompt_p:.3f}"
-          "/M")
+          f"sticky ${price_s:.3f}/M vs ${price_p:.3f}/M")

@@ -311,11 +311,13 @@ class Relay:
         else:
             response.close()
         tail = session.finish()
+        # Recorded before the caller sees [DONE]: an answer the caller has in full is never
+        # missing from the ledger.
+        self._finish_attempt(attempt, None)
+        self.sink(generation)
         if not out.committed:
             await out.commit()
         await out.write(tail)
-        self._finish_attempt(attempt, None)
-        self.sink(generation)
 
     # --- errors -----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import socket
 import sys
 from collections.abc import Sequence
@@ -65,12 +66,20 @@ def _banner(settings: Settings, catalog: Catalog, host: str, port: int, demo: bo
     return "\n".join(lines)
 
 
+def _raise_file_limit() -> None:
+    """Every stream holds two sockets; let the process use all the descriptors it may."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def serve(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
         print(f"crossroads: invalid configuration: {exc}", file=sys.stderr)
         return 2
+    _raise_file_limit()
     host = args.host or settings.server.host
     port = settings.server.port if args.port is None else args.port
     demo = args.demo or not has_any_key(settings.catalog)

@@ -303,6 +303,10 @@ class Relay:
                     raise session.error
                 if not chunk or session.complete_without_done():
                     break
+        except asyncio.CancelledError:
+            response.close()
+            session.settle_partial()
+            raise
         except BaseException:
             response.close()
             raise

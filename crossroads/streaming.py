@@ -156,6 +156,13 @@ class StreamSession:
             del payload["usage"]
         return encode(orjson.dumps(payload))
 
+    def settle_partial(self) -> None:
+        """The caller left mid-answer: bill what was generated and sent, marked as estimated,
+        unless the provider's own usage already arrived."""
+        if self.has_content and not self.usage_sent:
+            usage = estimate_usage(self.request, self.chars, self.chunks)
+            self.generation.price(self.attempt, usage)
+
     def finish(self) -> bytes:
         """The closing bytes of a complete stream: usage if the provider sent none, then DONE."""
         self.generation.finish_reason = self.finish_reason or "stop"

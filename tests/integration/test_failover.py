@@ -213,7 +213,9 @@ def test_client_disconnect_cancels_upstream_at_once(router: Router, sim: Sim):
     sim.patch("alpha", completion_tokens=400, tokens_per_s=40, tps_sigma=0)
     stream = client(router).chat.completions.create(model=FLOOR, messages=MESSAGES, stream=True)
     seen = 0
+    generation_id = ""
     for chunk in stream:
+        generation_id = chunk.id
         if chunk.choices and chunk.choices[0].delta.content:
             seen += 1
         if seen == 3:
@@ -223,6 +225,14 @@ def test_client_disconnect_cancels_upstream_at_once(router: Router, sim: Sim):
     # 400 tokens at 40/s would take 10 s; the upstream request must end long before that.
     assert wait_for(lambda: sim.active("alpha") == 0, timeout_s=3)
     assert complete(router).choices[0].finish_reason == "stop"
+    # What was generated before the caller left is billed, marked as an estimate.
+    status, record, _ = router.get(f"/generation?id={generation_id}")
+    assert status == 200, record
+    data = record["data"]
+    assert data["cancelled"] is True and data["streamed"] is True
+    assert data["usage_estimated"] is True
+    assert 3 <= data["native_tokens_completion"] < 400
+    assert data["total_cost"] > 0 and data["provider_name"] == "Alpha"
 
 
 def test_upstream_auth_failure_fails_over_and_never_leaks_the_key(router: Router, sim: Sim):

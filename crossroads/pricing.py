@@ -47,7 +47,9 @@ def usage_from_openai(raw: Any, images: int = 0,
     cached = _int(prompt_details.get("cached_tokens"))
     written = _int(prompt_details.get("cache_write_tokens"))
     prompt = _int(raw.get("prompt_tokens"))
-    if not prompt_includes_cached:
+    # More cached than prompt tokens can only mean the provider counts them apart, whatever
+    # the catalog says: normalise rather than bill a negative uncached prompt.
+    if not prompt_includes_cached or cached + written > prompt:
         prompt += cached + written
     return Usage(
         prompt_tokens=prompt,

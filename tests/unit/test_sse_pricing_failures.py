@@ -132,3 +132,10 @@ def test_both_usage_conventions_normalise_to_the_same_bill(includes):
     usage = usage_from_openai(raw, prompt_includes_cached=includes)
     assert usage == Usage(prompt_tokens=1000, completion_tokens=10, cached_tokens=800)
     assert cost_micro(usage, PRICE) == 20 + 20 + 3  # 200 uncached + 800 cached + 10 out
+
+
+def test_misconfigured_convention_is_detected_when_cached_exceeds_prompt():
+    raw = {"prompt_tokens": 8, "completion_tokens": 1,
+           "prompt_tokens_details": {"cached_tokens": 85}}
+    assert usage_from_openai(raw, prompt_includes_cached=True) == Usage(
+        prompt_tokens=93, completion_tokens=1, cached_tokens=85)

@@ -18,7 +18,7 @@ from crossroads.api.http import Receive, Scope, Send, send_error, send_json
 from crossroads.api.models import list_models, model_endpoints
 from crossroads.api.state import AppState
 from crossroads.catalog import Catalog
-from crossroads.errors import MethodNotAllowed, NotFound, internal_error_body
+from crossroads.errors import HeadersTooLarge, MethodNotAllowed, NotFound, internal_error_body
 from crossroads.generation import Generation
 from crossroads.ledger import SQLiteLedger, record_of
 from crossroads.relay import Relay
@@ -132,7 +132,7 @@ class CrossroadsApp:
                     rest = path[len(prefix):]
                     break
             else:
-                raise NotFound(f"No route for {path}")
+                raise NotFound(f"No route for {path[:200]}")
             table = ROUTES.get(rest)
         if table is None:
             if rest.startswith("/models/") and rest.endswith("/endpoints"):
@@ -141,7 +141,7 @@ class CrossroadsApp:
                     raise MethodNotAllowed(f"{method} is not allowed on {path}")
                 return lambda state, scope, receive, send: model_endpoints(
                     state, scope, receive, send, slug)
-            raise NotFound(f"No route for {path}")
+            raise NotFound(f"No route for {path[:200]}")
         handler = table.get(method)
         if handler is None:
             raise MethodNotAllowed(f"{method} is not allowed on {path}; use {', '.join(table)}")
@@ -149,6 +149,12 @@ class CrossroadsApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.state is not None, "lifespan startup did not run"
+        size = sum(len(name) + len(value) for name, value in scope["headers"])
+        if size > self.settings.server.max_header_bytes:
+            await send_error(send, HeadersTooLarge(
+                f"Request headers total {size} bytes; the limit is "
+                f"{self.settings.server.max_header_bytes}"))
+            return
         try:
             handler = self._resolve(scope["method"], scope["path"])
         except (NotFound, MethodNotAllowed) as error:

@@ -129,7 +129,7 @@ def _scan_messages(messages: Any) -> tuple[int, int]:
         if not isinstance(message, dict):
             raise _fail(at, "must be an object")
         role = message.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise _fail(f"{at}.role", f"must be one of {', '.join(sorted(ROLES))}")
         if "content" not in message and role != "assistant":
             raise _fail(f"{at}.content", "is required")

@@ -14,6 +14,7 @@ The tree, drawn once::
     ├── RequestTimeout              408     timeout_error           every attempt timed out
     ├── PayloadTooLarge             413     invalid_request_error
     ├── RateLimited                 429     rate_limit_error        carries Retry-After
+    ├── HeadersTooLarge             431     invalid_request_error
     ├── UpstreamFailed              502     upstream_error          providers failed or sent garbage
     └── NoProviderAvailable         503     service_unavailable     all candidates cooling down
 
@@ -132,6 +133,11 @@ class PayloadTooLarge(CrossroadsError):
 class RateLimited(CrossroadsError):
     status = 429
     error_type = "rate_limit_error"
+
+
+class HeadersTooLarge(CrossroadsError):
+    status = 431
+    error_type = "invalid_request_error"
 
 
 class UpstreamFailed(CrossroadsError):

@@ -52,6 +52,7 @@ from crossroads.catalog import Catalog, Endpoint, endpoint_key
 from crossroads.chat_request import ChatRequest
 from crossroads.errors import (
     ERROR_BY_STATUS,
+    ContextLengthExceeded,
     CrossroadsError,
     RateLimited,
     UpstreamFailed,
@@ -243,6 +244,13 @@ class Relay:
                 generation.cancelled = True
                 self.sink(generation)
                 raise
+            except BaseException:
+                # Anything else is a refusal (CrossroadsError) or a bug: either way the probe
+                # slot must be freed and the generation kept, or the endpoint stays wedged.
+                attempt.ended = self._now()
+                self.stats.release(endpoint_key(endpoint))
+                self.sink(generation)
+                raise
         final = self._final_error(errors, last_error, plan)
         if out is not None and out.started:
             # Keep-alives already sent a 200: the error can only travel in-band.
@@ -345,6 +353,10 @@ class Relay:
                 "Every provider that can serve this request is cooling down after recent "
                 "failures; retry shortly.", metadata=metadata | {"cooling": list(plan.cooling)},
                 headers={"retry-after": "1"})
+        if all(e.failure is Failure.CONTEXT_LENGTH for e in errors):
+            return ContextLengthExceeded(
+                "Every provider that could serve this request refused the prompt as longer "
+                f"than its context; the last said: {errors[-1].message}", metadata=metadata)
         statuses = {e.rule.caller_status for e in errors}
         if statuses == {429}:
             waits = [e.retry_after_s for e in errors if e.retry_after_s is not None]

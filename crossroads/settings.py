@@ -62,6 +62,8 @@ class TimeoutConfig(_Table, frozen=True):
     total_s: float = 600.0
     keepalive_s: float = 3.0
     retry_after_max_wait_s: float = 2.0
+    # How long a caller may take to send its request body once the headers are in.
+    client_body_s: float = 30.0
 
 
 class BreakerConfig(_Table, frozen=True):

@@ -257,10 +257,10 @@ class LiveStats:
                 # The provider said exactly when to come back; believe it (within reason).
                 cooldown = min(report.retry_after_s, self._breaker.max_cooldown_s)
             else:
-                cooldown = min(
-                    self._breaker.base_cooldown_s * 2 ** (state.consecutive_failures - 1),
-                    self._breaker.max_cooldown_s,
-                )
+                # The exponent is capped: a long outage must not overflow the float.
+                doublings = min(state.consecutive_failures - 1, 32)
+                cooldown = min(self._breaker.base_cooldown_s * 2.0**doublings,
+                               self._breaker.max_cooldown_s)
             state.cooling_until = now + cooldown
 
     def release(self, key: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crossroads.api.http import (
     ASGIClientStream,
+    ClientGone,
     Headers,
     Receive,
     Scope,
@@ -36,7 +37,8 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     loop_time = state.clock
     try:
         _check_auth(scope)
-        raw = await read_body(scope, receive, state.settings.server.max_body_bytes)
+        raw = await read_body(scope, receive, state.settings.server.max_body_bytes,
+                              state.settings.timeouts.client_body_s)
         request = parse_chat_request(raw, header(scope, b"x-session-id"))
         now = loop_time()
         conversation = conversation_key(request) if state.settings.routing.sticky else None
@@ -44,6 +46,8 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
                           state.rng, now, state.sticky.lookup(conversation, now))
     except CrossroadsError as error:
         await send_error(send, error)
+        return
+    except ClientGone:
         return
 
     generation = Generation(

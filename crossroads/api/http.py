@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from crossroads.errors import CrossroadsError, PayloadTooLarge
+from crossroads.errors import CrossroadsError, PayloadTooLarge, RequestTimeout
 from crossroads.sse import KEEPALIVE
 
 Scope = MutableMapping[str, Any]
@@ -34,17 +34,30 @@ def header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body, refused with 413 as soon as it is known to exceed `limit`."""
+class ClientGone(Exception):
+    """The caller disconnected before its request was complete; there is no one to answer."""
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, timeout_s: float) -> bytes:
+    """The whole request body, refused with 413 as soon as it is known to exceed `limit`, and
+    with 408 if it does not arrive within `timeout_s`."""
     declared = header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_chunks(receive, limit)
+    except TimeoutError:
+        raise RequestTimeout(f"The request body did not arrive within {timeout_s:g} s") from None
+
+
+async def _read_chunks(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise asyncio.CancelledError
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

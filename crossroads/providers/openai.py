@@ -12,6 +12,7 @@ import orjson
 
 from crossroads.catalog import Endpoint
 from crossroads.chat_request import ROUTER_FIELDS, ChatRequest
+from crossroads.errors import BadRequest
 from crossroads.failures import STATUS_FAILURE, AttemptError, Failure
 from crossroads.providers.base import UpstreamRequest
 
@@ -95,10 +96,15 @@ class OpenAIProvider:
             headers["accept"] = "text/event-stream"
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
+        try:
+            encoded = orjson.dumps(body)
+        except orjson.JSONEncodeError:
+            # orjson reads 1024 levels of nesting but writes only 254: refuse, don't crash.
+            raise BadRequest("Request body is nested too deeply") from None
         return UpstreamRequest(
             url=f"{endpoint.base_url}/chat/completions",
             headers=headers,
-            body=orjson.dumps(body),
+            body=encoded,
         )
 
     def parse_completion(self, raw: bytes) -> dict[str, Any]:

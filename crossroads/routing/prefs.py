@@ -7,7 +7,7 @@ Parsing is strict: a misspelt key in `provider` is a 400 naming it, because sile
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -44,13 +44,17 @@ class Percentiles(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         )
 
 
+# No price is a trillion dollars; the bound keeps caps finite in integer micro-dollars.
+Cap = Annotated[float, msgspec.Meta(ge=0, le=1e12)]
+
+
 class MaxPrice(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Hard caps in USD per 1M tokens (image: per image; request: per request)."""
 
-    prompt: float | None = None
-    completion: float | None = None
-    image: float | None = None
-    request: float | None = None
+    prompt: Cap | None = None
+    completion: Cap | None = None
+    image: Cap | None = None
+    request: Cap | None = None
 
     def micro(self, name: str) -> int | None:
         value: float | None = getattr(self, name)

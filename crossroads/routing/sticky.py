@@ -32,7 +32,11 @@ def conversation_key(request: ChatRequest) -> str | None:
             break
     if "user" not in first:
         return None
-    digest = hashlib.blake2b(orjson.dumps(first, option=orjson.OPT_SORT_KEYS), digest_size=16)
+    try:
+        encoded = orjson.dumps(first, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return None  # too deeply nested to name; the provider build refuses it with a 400
+    digest = hashlib.blake2b(encoded, digest_size=16)
     return "h:" + digest.hexdigest()
 
 

@@ -46,7 +46,13 @@ supports_images = false
 MODEL = "test/echo"
 
 
-def router_config(sim: Sim, extra: str = "", routing: str = "") -> str:
+TIMEOUTS = {"headers_s": 1.5, "first_token_s": 1.0, "stall_s": 0.8, "keepalive_s": 0.25,
+            "total_s": 20, "retry_after_max_wait_s": 0.5}
+
+
+def router_config(sim: Sim, extra: str = "", routing: str = "",
+                  timeouts: dict[str, float] | None = None) -> str:
+    timeout_lines = "\n".join(f"{k} = {v}" for k, v in {**TIMEOUTS, **(timeouts or {})}.items())
     endpoints = "".join(
         f"""
 [providers.{name}]
@@ -76,12 +82,7 @@ seed = 1
 {routing}
 
 [timeouts]
-headers_s = 1.5
-first_token_s = 1.0
-stall_s = 0.8
-keepalive_s = 0.25
-total_s = 20
-retry_after_max_wait_s = 0.5
+{timeout_lines}
 
 [breaker]
 base_cooldown_s = 60
@@ -114,8 +115,9 @@ def fresh_sim(sim: Sim) -> Sim:
 def make_router(tmp_path: Path, fresh_sim: Sim) -> Iterator[Callable[..., Router]]:
     started: list[Router] = []
 
-    def make(extra: str = "", routing: str = "") -> Router:
-        router = start_router(router_config(fresh_sim, extra, routing), tmp_path,
+    def make(extra: str = "", routing: str = "",
+             timeouts: dict[str, float] | None = None) -> Router:
+        router = start_router(router_config(fresh_sim, extra, routing, timeouts), tmp_path,
                               env={"SIM_KEY": "sim-secret-key"})
         started.append(router)
         return router

@@ -136,3 +136,10 @@ def test_outage_window_forgets_old_failures():
         s.record("k", FAIL, float(t))
     assert s.health("k", 5.0).recent_failures == 5
     assert s.health("k", 40.0).recent_failures == 0
+
+
+def test_breaker_survives_a_very_long_outage():
+    s = _stats(base=1.0, maximum=60.0)
+    for t in range(5000):
+        s.record("k", FAIL, float(t))
+    assert s.health("k", 5000.0).cooling_until == 4999.0 + 60.0

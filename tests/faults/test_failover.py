@@ -12,9 +12,8 @@ import json
 import openai
 import pytest
 
+from tests.integration.conftest import MODEL
 from tests.support import Router, Sim, wait_for
-
-from .conftest import MODEL
 
 FLOOR = f"{MODEL}:floor"
 MESSAGES = [{"role": "user", "content": "tell me something"}]

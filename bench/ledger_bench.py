@@ -11,6 +11,11 @@
 - throughput: records submitted back to back, then close(); records ÷ time from the first
   submit until the last one is committed. That is the writer's sustained rate: it writes
   `batch_size` records per transaction, rollup UPSERTs included.
+- Each measure twice: without the journal (`journal=False`, a SIGKILL loses the uncommitted
+  batch) and with it (the default: one `os.write` per submit, fdatasync every 5 ms on the
+  journal's own thread). Runs alternate, so drift on a shared machine hits both columns.
+- fdatasync: how long one sync of a freshly appended journal takes on this disk — the term that
+  sets, with the 5 ms interval, what a power loss can take (see `crossroads/ledger/sqlite.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+import msgspec
 
 from crossroads.catalog import Endpoint, Pricing
 from crossroads.failures import Failure
@@ -76,10 +83,11 @@ def _record_of_us(generations: list[Generation]) -> float:
     return (time.perf_counter() - began) / len(generations) * 1e6
 
 
-def _run(records: list[GenerationRecord], folder: Path) -> tuple[float, list[float], int]:
+def _run(records: list[GenerationRecord], folder: Path,
+         journal: bool) -> tuple[float, list[float], int]:
     """Submit all, close; returns (records/s, per-submit µs, rows)."""
-    db = folder / "crossroads.db"
-    ledger = SQLiteLedger(db)
+    db = folder / f"run-{journal}.db"
+    ledger = SQLiteLedger(db, journal=journal)
     clock = time.perf_counter_ns
     costs = []
     began = time.perf_counter()
@@ -94,12 +102,18 @@ def _run(records: list[GenerationRecord], folder: Path) -> tuple[float, list[flo
     return len(records) / elapsed, costs, rows
 
 
-def _paced(records: list[GenerationRecord], folder: Path, rate: int) -> list[float]:
-    """Submit at a steady `rate` per second (a busy router), timing each submit."""
-    ledger = SQLiteLedger(folder / "paced.db")
+def _paced(records: list[GenerationRecord], folder: Path, rate: int,
+           journal: bool) -> tuple[list[float], float]:
+    """Submit at a steady `rate` per second (a busy router), timing each submit.
+
+    Also returns the process's CPU time per record over the run, all threads (submit, the
+    writer, the journal's sync thread) and the kernel's work for them included.
+    """
+    ledger = SQLiteLedger(folder / f"paced-{journal}.db", journal=journal)
     clock = time.perf_counter_ns
     costs = []
     chunk = rate // 100  # one chunk every 10 ms
+    cpu = time.process_time()
     began = time.perf_counter()
     for i in range(0, len(records), chunk):
         for record in records[i:i + chunk]:
@@ -108,7 +122,32 @@ def _paced(records: list[GenerationRecord], folder: Path, rate: int) -> list[flo
             costs.append((clock() - t0) / 1000)
         time.sleep(max(0.0, began + (i + chunk) / rate - time.perf_counter()))
     ledger.close()
-    return sorted(costs)
+    return sorted(costs), (time.process_time() - cpu) / len(records) * 1e6
+
+
+def _fdatasync_ms(folder: Path, payload: bytes, samples: int) -> list[float]:
+    """One append then one fdatasync, as the journal's sync thread does it under load."""
+    fd = os.open(folder / "sync-probe", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    out = []
+    try:
+        for _ in range(samples):
+            for _ in range(25):  # ~5 ms of records at 5,000/s
+                os.write(fd, payload)
+            t0 = time.perf_counter()
+            os.fdatasync(fd)
+            out.append((time.perf_counter() - t0) * 1000)
+            time.sleep(0.005)
+    finally:
+        os.close(fd)
+    return sorted(out)
+
+
+def _stats(sample: list[float]) -> tuple[str, str, str]:
+    """(mean, p50 / p99 / p99.9, max) of a sorted sample, formatted."""
+    n = len(sample)
+    return (f"{statistics.fmean(sample):.2f}",
+            f"{sample[n // 2]:.2f} / {sample[int(n * 0.99)]:.2f} / {sample[int(n * 0.999)]:.2f}",
+            f"{sample[-1]:.0f}")
 
 
 def _timer_overhead_us() -> float:
@@ -131,28 +170,43 @@ def main() -> None:
     # The bench holds every record alive at once, which a router never does; freezing them
     # keeps full GC passes over the bench's own objects out of the submit timings.
     gc.freeze()
-    with tempfile.TemporaryDirectory() as folder:
-        rate, costs, rows = _run(records, Path(folder))
-        paced_rate = 5_000
-        paced = _paced(records[: paced_rate * (1 if args.smoke else 4)], Path(folder),
-                       paced_rate)
-    assert rows == n, f"{rows} rows for {n} records"
-    costs.sort()
+    paced_rate = 5_000
+    modes = (False, True)
+    rates: dict[bool, float] = {}
+    flat: dict[bool, list[float]] = {}
+    paced: dict[bool, list[float]] = {}
+    paced_cpu: dict[bool, float] = {}
+    # The bench's own temporary folder, on the disk a router's state dir would use.
+    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent) as folder:
+        for journal in modes:
+            rates[journal], flat[journal], rows = _run(records, Path(folder), journal)
+            assert rows == n, f"{rows} rows for {n} records"
+            flat[journal].sort()
+        for journal in modes:
+            paced[journal], paced_cpu[journal] = _paced(
+                records[: paced_rate * (1 if args.smoke else 4)], Path(folder), paced_rate,
+                journal)
+        payload = msgspec.msgpack.encode(records[0])
+        syncs = _fdatasync_ms(Path(folder), payload, 50 if args.smoke else 400)
     overhead = _timer_overhead_us()
     print(f"ledger bench: {n} generations, Python {platform.python_version()}, "
           f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, "
           f"timer overhead {overhead:.2f} µs (included below)\n")
-    print("| measure | value |")
-    print("|---|---|")
-    print(f"| record_of per generation | {record_us:.2f} µs |")
-    for label, sample in ((f"submit, flat out ({n} back to back)", costs),
-                          (f"submit, paced at {paced_rate}/s", paced)):
-        print(f"| {label}: mean | {statistics.fmean(sample):.2f} µs |")
-        print(f"| {label}: p50 / p99 / p99.9 | {sample[len(sample) // 2]:.2f} / "
-              f"{sample[int(len(sample) * 0.99)]:.2f} / "
-              f"{sample[int(len(sample) * 0.999)]:.2f} µs |")
-        print(f"| {label}: max | {sample[-1]:.0f} µs |")
-    print(f"| writer throughput (submit → committed) | {rate:,.0f} records/s |")
+    print("| measure | no journal | journal (default) |")
+    print("|---|---|---|")
+    print(f"| record_of per generation | {record_us:.2f} µs | same |")
+    for label, samples in ((f"submit, flat out ({n} back to back)", flat),
+                           (f"submit, paced at {paced_rate}/s", paced)):
+        without, with_journal = _stats(samples[False]), _stats(samples[True])
+        for i, what in enumerate(("mean", "p50 / p99 / p99.9", "max")):
+            print(f"| {label}: {what} | {without[i]} µs | {with_journal[i]} µs |")
+    print(f"| CPU per record at {paced_rate}/s, all threads | {paced_cpu[False]:.1f} µs | "
+          f"{paced_cpu[True]:.1f} µs |")
+    print(f"| writer throughput (submit → committed) | {rates[False]:,.0f} records/s | "
+          f"{rates[True]:,.0f} records/s |")
+    mean, percentiles, worst = _stats(syncs)
+    print(f"| journal fdatasync after ~5 ms of records: mean, p50 / p99 / p99.9, max | - | "
+          f"{mean}, {percentiles}, {worst} ms |")
 
 
 if __name__ == "__main__":

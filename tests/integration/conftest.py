@@ -51,7 +51,9 @@ TIMEOUTS = {"headers_s": 1.5, "first_token_s": 1.0, "stall_s": 0.8, "keepalive_s
 
 
 def router_config(sim: Sim, extra: str = "", routing: str = "",
-                  timeouts: dict[str, float] | None = None) -> str:
+                  timeouts: dict[str, float] | None = None,
+                  cooldowns: tuple[float, float] = (60, 120)) -> str:
+    base_cooldown, max_cooldown = cooldowns
     timeout_lines = "\n".join(f"{k} = {v}" for k, v in {**TIMEOUTS, **(timeouts or {})}.items())
     endpoints = "".join(
         f"""
@@ -85,8 +87,8 @@ seed = 1
 {timeout_lines}
 
 [breaker]
-base_cooldown_s = 60
-max_cooldown_s = 120
+base_cooldown_s = {base_cooldown}
+max_cooldown_s = {max_cooldown}
 
 [[models]]
 slug = "{MODEL}"
@@ -115,10 +117,10 @@ def fresh_sim(sim: Sim) -> Sim:
 def make_router(tmp_path: Path, fresh_sim: Sim) -> Iterator[Callable[..., Router]]:
     started: list[Router] = []
 
-    def make(extra: str = "", routing: str = "",
-             timeouts: dict[str, float] | None = None) -> Router:
-        router = start_router(router_config(fresh_sim, extra, routing, timeouts), tmp_path,
-                              env={"SIM_KEY": "sim-secret-key"})
+    def make(extra: str = "", routing: str = "", timeouts: dict[str, float] | None = None,
+             cooldowns: tuple[float, float] = (60, 120)) -> Router:
+        router = start_router(router_config(fresh_sim, extra, routing, timeouts, cooldowns),
+                              tmp_path, env={"SIM_KEY": "sim-secret-key"})
         started.append(router)
         return router
 

@@ -46,10 +46,16 @@ async def _one(session: aiohttp.ClientSession, url: str, body: bytes, headers: d
 
 
 async def fixed_rate(url: str, body: bytes, rate: float, duration_s: float,
-                     warmup_s: float = 1.0) -> LatencyReport:
-    headers = {"content-type": "application/json", "authorization": "Bearer bench"}
+                     warmup_s: float = 1.0, headers: dict[str, str] | None = None,
+                     read_timeout_s: float | None = None) -> LatencyReport:
+    """`headers` replace the default bearer; `read_timeout_s` bounds each request's silence so
+    a gateway that stops answering shows up as errors, not as a hung benchmark."""
+    headers = {"content-type": "application/json",
+               **(headers or {"authorization": "Bearer bench"})}
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=read_timeout_s,
+                                    sock_read=read_timeout_s)
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         # Warm the pool and the server at the same rate, unmeasured.
         await _run(session, url, body, headers, rate, warmup_s, [], [])
         latencies: list[float] = []

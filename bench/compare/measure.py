@@ -14,7 +14,8 @@ from pathlib import Path
 
 import aiohttp
 from configs import body
-from loadgen import LatencyReport, _run, percentile
+from loadgen import LatencyReport, percentile
+from loadgen import fixed_rate as loadgen_fixed_rate
 from targets import Target, pin, post, spawn, wait_ready
 
 # ---------------------------------------------------------------- gateway CPU and RSS
@@ -153,28 +154,9 @@ def _ms(m: re.Match[str] | None) -> float:
 
 
 async def fixed_rate(target: Target, rate: float, duration_s: float) -> LatencyReport:
-    """bench/loadgen.py's schedule, with the target's headers and bounded per-request time."""
-    headers = {"content-type": "application/json", **target.headers}
-    data = body(target.fast_model)
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=5)
-    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        await _run(session, target.url, data, headers, rate, 1.0, [], [])
-        latencies: list[float] = []
-        errors: list[int] = []
-        started = time.perf_counter()
-        sent = await _run(session, target.url, data, headers, rate, duration_s, latencies, errors)
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    return LatencyReport(
-        sent=sent,
-        ok=len(latencies),
-        errors=len(errors),
-        p50_ms=percentile(latencies, 0.5) * 1000,
-        p90_ms=percentile(latencies, 0.9) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
-        achieved_rps=len(latencies) / elapsed,
-    )
+    """bench/loadgen.py's open-loop schedule, with the target's headers and 5 s per request."""
+    return await loadgen_fixed_rate(target.url, body(target.fast_model), rate, duration_s,
+                                    headers=target.headers, read_timeout_s=5)
 
 
 # ---------------------------------------------------------------- streaming

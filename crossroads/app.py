@@ -21,6 +21,7 @@ from crossroads.catalog import Catalog
 from crossroads.errors import HeadersTooLarge, MethodNotAllowed, NotFound, internal_error_body
 from crossroads.generation import Generation
 from crossroads.ledger import SQLiteLedger, record_of
+from crossroads.metrics import CONTENT_TYPE, Metrics
 from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
@@ -49,6 +50,12 @@ async def _root(state: AppState, scope: Scope, receive: Receive, send: Send) -> 
     await send_json(send, 200, orjson.dumps(body))
 
 
+async def _metrics(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", CONTENT_TYPE)]})
+    await send({"type": "http.response.body", "body": state.metrics.render()})
+
+
 ROUTES: dict[str, dict[str, Handler]] = {
     "/chat/completions": {"POST": chat_completions},
     "/models": {"GET": list_models},
@@ -57,6 +64,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
 BARE_ROUTES: dict[str, dict[str, Handler]] = {
     "/": {"GET": _root},
     "/healthz": {"GET": _health},
+    "/metrics": {"GET": _metrics},
 }
 
 
@@ -93,7 +101,7 @@ class CrossroadsApp:
 
         relay = Relay(self.settings, self.catalog, self._upstream, stats, sink, rng)
         self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated,
-                              ledger, wall_offset, sticky)
+                              ledger, wall_offset, sticky, Metrics())
 
     async def shutdown(self) -> None:
         # uvicorn has stopped serving by now: every finished generation is already submitted.

@@ -60,6 +60,7 @@ from crossroads.errors import (
 )
 from crossroads.failures import AttemptError, Failure
 from crossroads.generation import Attempt, Generation, ResultSink
+from crossroads.metrics import OverheadTimer
 from crossroads.providers import PROVIDERS
 from crossroads.routing.plan import Plan
 from crossroads.settings import Settings
@@ -100,14 +101,25 @@ class Relay:
         return asyncio.get_running_loop().time()
 
     async def _within(self, aw: Awaitable[T], deadline: float, failure: Failure,
-                      what: str, out: ClientStream | None = None) -> T:
-        """Await `aw` until `deadline`, sending keep-alives to `out` meanwhile if given."""
-        if out is None or out.committed:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    return await aw
-            except TimeoutError:
-                raise AttemptError(failure, what) from None
+                      what: str, timer: OverheadTimer, out: ClientStream | None = None) -> T:
+        """Await `aw` until `deadline`, sending keep-alives to `out` meanwhile if given.
+
+        `aw` is always a wait on a provider, so its duration goes to `timer.waited`: it is not
+        the router's overhead."""
+        timer.begin_wait()
+        try:
+            if out is None or out.committed:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        return await aw
+                except TimeoutError:
+                    raise AttemptError(failure, what) from None
+            return await self._with_keepalives(aw, deadline, failure, what, out)
+        finally:
+            timer.end_wait()
+
+    async def _with_keepalives(self, aw: Awaitable[T], deadline: float, failure: Failure,
+                               what: str, out: ClientStream) -> T:
         task = asyncio.ensure_future(aw)
         handed_over = False
         try:
@@ -161,7 +173,7 @@ class Relay:
         self.stats.record(key, report, attempt.ended)
 
     async def _open(self, attempt: Attempt, request: ChatRequest, deadline: float,
-                    out: ClientStream | None) -> UpstreamResponse:
+                    out: ClientStream | None, timer: OverheadTimer) -> UpstreamResponse:
         endpoint = attempt.endpoint
         provider = PROVIDERS["openai"]
         built = provider.build(endpoint, self.catalog.api_key(endpoint), request)
@@ -169,12 +181,16 @@ class Relay:
         response = await self._within(
             self.upstream.send(built, self.timeouts.headers_s + 1), headers_deadline,
             Failure.HEADERS_TIMEOUT, f"no response headers within {self.timeouts.headers_s:g} s",
-            out,
+            timer, out,
         )
         attempt.status = response.status
         attempt.headers_at = self._now()
         if response.status >= 300:
-            body = await self.upstream.error_body(response, 5.0)
+            timer.begin_wait()
+            try:
+                body = await self.upstream.error_body(response, 5.0)
+            finally:
+                timer.end_wait()
             raise provider.classify(response.status, response.headers, body)
         return response
 
@@ -237,7 +253,11 @@ class Relay:
                     # Sleep to the breaker's own deadline (not just Retry-After) so the retry
                     # is never refused by clock rounding.
                     until = self.stats.health(endpoint_key(endpoint), self._now()).cooling_until
-                    await asyncio.sleep(max(until - self._now(), 0.0) + 0.002)
+                    generation.overhead.begin_wait()
+                    try:
+                        await asyncio.sleep(max(until - self._now(), 0.0) + 0.002)
+                    finally:
+                        generation.overhead.end_wait()
                     queue.append(endpoint)
             except asyncio.CancelledError:
                 self._finish_attempt(attempt, AttemptError(Failure.CANCELLED, "caller left"))
@@ -265,11 +285,13 @@ class Relay:
 
     async def _complete(self, attempt: Attempt, request: ChatRequest, generation: Generation,
                         deadline: float) -> bytes:
-        response = await self._open(attempt, request, deadline, None)
+        timer = generation.overhead
+        response = await self._open(attempt, request, deadline, None, timer)
         try:
             raw = await self._within(
                 response.read(self.settings.server.max_body_bytes), deadline,
                 Failure.RESPONSE_TIMEOUT, "the provider did not finish its answer in time",
+                timer,
             )
         except BaseException:
             response.close()
@@ -288,7 +310,8 @@ class Relay:
     async def _stream(self, attempt: Attempt, request: ChatRequest, generation: Generation,
                       out: ClientStream, first_token_deadline: float,
                       total_deadline: float) -> None:
-        response = await self._open(attempt, request, first_token_deadline, out)
+        timer = generation.overhead
+        response = await self._open(attempt, request, first_token_deadline, out, timer)
         session = StreamSession(attempt, generation, request, PROVIDERS["openai"],
                                 self.settings.server.max_body_bytes)
         stall = self.timeouts.stall_s
@@ -300,7 +323,8 @@ class Relay:
                 else:
                     deadline = first_token_deadline
                     failure, what = Failure.FIRST_TOKEN_TIMEOUT, "no first token in time"
-                chunk = await self._within(response.next_chunk(), deadline, failure, what, out)
+                chunk = await self._within(response.next_chunk(), deadline, failure, what,
+                                           timer, out)
                 now = self._now()
                 events = session.feed(chunk, now) if chunk else session.end_of_body(now)
                 if events:

@@ -19,6 +19,7 @@ from crossroads.api.state import AppState
 from crossroads.chat_request import parse_chat_request
 from crossroads.errors import CrossroadsError, Unauthorized
 from crossroads.generation import Generation
+from crossroads.metrics import OverheadTimer
 from crossroads.routing.plan import build_plan
 from crossroads.routing.sticky import conversation_key
 
@@ -39,6 +40,7 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         _check_auth(scope)
         raw = await read_body(scope, receive, state.settings.server.max_body_bytes,
                               state.settings.timeouts.client_body_s)
+        overhead = OverheadTimer()
         request = parse_chat_request(raw, header(scope, b"x-session-id"))
         now = loop_time()
         conversation = conversation_key(request) if state.settings.routing.sticky else None
@@ -55,30 +57,34 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         request.stream,
         app_referer=header(scope, b"http-referer") or header(scope, b"referer"),
         app_title=header(scope, b"x-title") or header(scope, b"x-openrouter-title"),
+        overhead=overhead,
     )
     generation.conversation = conversation
     extra: Headers = [(b"x-generation-id", generation.id.encode())]
     if any(e.simulated for e in plan.attempts):
         extra.append(SIMULATED_HEADER)
 
-    if not request.stream:
-        try:
-            left, body = await cancel_on_disconnect(
-                receive, state.relay.run(request, plan, generation, None))
-        except CrossroadsError as error:
-            await send_error(send, error, extra)
-            return
-        if not left and body is not None:
-            await send_json(send, 200, body, extra)
-        return
-
-    out = ASGIClientStream(send, extra, loop_time())
     try:
-        left, _ = await cancel_on_disconnect(
-            receive, state.relay.run(request, plan, generation, out))
-    except CrossroadsError as error:
-        # Raised only while nothing was sent: a plain JSON error with the real status.
-        await send_error(send, error, extra)
-        return
-    if not left:
-        await out.end()
+        if not request.stream:
+            try:
+                left, body = await cancel_on_disconnect(
+                    receive, state.relay.run(request, plan, generation, None))
+            except CrossroadsError as error:
+                await send_error(send, error, [*extra, overhead.header()])
+                return
+            if not left and body is not None:
+                await send_json(send, 200, body, [*extra, overhead.header()])
+            return
+
+        out = ASGIClientStream(send, extra, loop_time(), overhead)
+        try:
+            left, _ = await cancel_on_disconnect(
+                receive, state.relay.run(request, plan, generation, out))
+        except CrossroadsError as error:
+            # Raised only while nothing was sent: a plain JSON error with the real status.
+            await send_error(send, error, [*extra, overhead.header()])
+            return
+        if not left:
+            await out.end()
+    finally:
+        state.metrics.observe_overhead(request.stream, overhead)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from crossroads.errors import CrossroadsError, PayloadTooLarge, RequestTimeout
+from crossroads.metrics import OverheadTimer
 from crossroads.sse import KEEPALIVE
 
 Scope = MutableMapping[str, Any]
@@ -68,7 +69,10 @@ async def _read_chunks(receive: Receive, limit: int) -> bytes:
 
 
 async def send_json(send: Send, status: int, body: bytes, extra: Headers | None = None) -> None:
-    headers = JSON_HEADERS + extra if extra else JSON_HEADERS
+    # With a length the server writes the body as is, not as chunks, and clients know its end.
+    headers = [*JSON_HEADERS, (b"content-length", b"%d" % len(body))]
+    if extra:
+        headers += extra
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -81,11 +85,13 @@ async def send_error(send: Send, error: CrossroadsError, extra: Headers | None =
 class ASGIClientStream:
     """`streaming.ClientStream` over an ASGI `send`."""
 
-    __slots__ = ("_committed", "_extra", "_last_sent", "_send", "_started")
+    __slots__ = ("_committed", "_extra", "_last_sent", "_overhead", "_send", "_started")
 
-    def __init__(self, send: Send, extra: Headers, now: float) -> None:
+    def __init__(self, send: Send, extra: Headers, now: float,
+                 overhead: OverheadTimer | None = None) -> None:
         self._send = send
         self._extra = extra
+        self._overhead = overhead
         self._started = False
         self._committed = False
         self._last_sent = now
@@ -104,8 +110,11 @@ class ASGIClientStream:
     async def _start(self) -> None:
         if not self._started:
             self._started = True
+            headers = SSE_HEADERS + self._extra
+            if self._overhead is not None:
+                headers.append(self._overhead.header())
             await self._send({"type": "http.response.start", "status": 200,
-                              "headers": SSE_HEADERS + self._extra})
+                              "headers": headers})
 
     async def keepalive(self) -> None:
         await self._start()

@@ -7,6 +7,7 @@ import random
 
 from crossroads.catalog import Catalog
 from crossroads.ledger import Store
+from crossroads.metrics import Metrics
 from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
@@ -14,12 +15,13 @@ from crossroads.stats import LiveStats
 
 
 class AppState:
-    __slots__ = ("catalog", "ledger", "relay", "rng", "settings", "simulated", "stats",
-                 "sticky", "wall_offset")
+    __slots__ = ("catalog", "ledger", "metrics", "relay", "rng", "settings", "simulated",
+                 "stats", "sticky", "wall_offset")
 
     def __init__(self, settings: Settings, catalog: Catalog, stats: LiveStats, relay: Relay,
                  rng: random.Random, simulated: bool, ledger: Store,
-                 wall_offset: float, sticky: StickyTable) -> None:
+                 wall_offset: float, sticky: StickyTable, metrics: Metrics) -> None:
+        self.metrics = metrics
         self.settings = settings
         self.sticky = sticky
         self.ledger = ledger

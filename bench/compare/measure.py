@@ -154,9 +154,11 @@ def _ms(m: re.Match[str] | None) -> float:
 
 
 async def fixed_rate(target: Target, rate: float, duration_s: float) -> LatencyReport:
-    """bench/loadgen.py's open-loop schedule, with the target's headers and 5 s per request."""
+    """bench/loadgen.py's open-loop schedule, with the target's headers, 5 s per request, and
+    the target's self-reported overhead header collected where it has one."""
     return await loadgen_fixed_rate(target.url, body(target.fast_model), rate, duration_s,
-                                    headers=target.headers, read_timeout_s=5)
+                                    headers=target.headers, read_timeout_s=5,
+                                    overhead_header=target.overhead_header)
 
 
 # ---------------------------------------------------------------- streaming

@@ -1,9 +1,9 @@
-"""The comparison's targets: starting each gateway and upstream simulator, pinned to its core,
-and waiting until it answers."""
+"""A comparison target (a gateway, or the upstream itself) and the process plumbing every one
+shares: pinning to a core, spawning, waiting until it answers, the upstream simulators.
+Which gateways exist and how each is started is in gateways.py."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -14,12 +14,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from configs import CROSSROADS_CONFIG, LITELLM_CONFIG, body
+from configs import body
 
-HERE = Path(__file__).resolve().parent
-LITELLM_VENV = Path(os.environ.get("LITELLM_VENV", "/tmp/litellm-venv"))
-PORTKEY_DIR = Path(os.environ.get("PORTKEY_DIR", "/tmp/portkey"))
-PORTKEY_JS = "node_modules/@portkey-ai/gateway/build/start-server.js"
 LAUNCHED: list[Target] = []  # every gateway started, so `finally` can stop them all
 
 
@@ -41,19 +37,28 @@ class Target:
     cwd: Path | None = None
     log: Path | None = None
     restarts: int = 0
-    cpu_us: dict[int, list[float]] = field(default_factory=dict)
+    # A response header in which the gateway reports its own time per request (ms), if any.
+    overhead_header: str | None = None
+
+
+# The CPUs this process could use when it started (before run.py pins itself to core 1):
+# the comparison's core 0 is the first of them, core 1 the second, as a CI container's cpuset
+# need not start at CPU 0.
+CORES = tuple(sorted(os.sched_getaffinity(0)))
 
 
 def pin(core: int) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        return ["taskset", "-c", str(core)]
+    """taskset for the comparison's core 0 (gateways) or 1 (upstream and load); nothing on a
+    one-CPU machine, where pinning would only serialise everything."""
+    if shutil.which("taskset") and len(CORES) >= 2:
+        return ["taskset", "-c", str(CORES[core])]
     return []
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def post(url: str, data: bytes, headers: dict[str, str], timeout: float = 5) -> int:
@@ -63,7 +68,7 @@ def post(url: str, data: bytes, headers: dict[str, str], timeout: float = 5) -> 
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             r.read()
-            return r.status
+            return int(r.status)
     except urllib.error.HTTPError as e:
         return e.code
     except OSError:
@@ -79,7 +84,7 @@ def spawn(
         )
 
 
-def _launch(
+def launch(
     t: Target, command: list[str], log: Path, env: dict[str, str] | None, cwd: Path
 ) -> None:
     t.command, t.log, t.env, t.cwd = command, log, env, cwd
@@ -103,7 +108,7 @@ def wait_ready(target: Target, log: Path, seconds: float) -> None:
 
 def start_sim(fleet: str, tmp: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
     (tmp / f"{name}.toml").write_text(fleet)
-    port = _free_port()
+    port = free_port()
     proc = spawn(
         [
             *pin(1),
@@ -131,7 +136,7 @@ def start_sim(fleet: str, tmp: Path, name: str) -> tuple[subprocess.Popen[bytes]
     raise RuntimeError(f"sim {name} did not start")
 
 
-def _version_of(python: str, dist: str) -> str:
+def version_of(python: str, dist: str) -> str:
     try:
         return subprocess.run(
             [python, "-c", f"import importlib.metadata as m; print(m.version({dist!r}))"],
@@ -142,145 +147,3 @@ def _version_of(python: str, dist: str) -> str:
         ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return "?"
-
-
-def build_targets(
-    tmp: Path, fast: str, slow: str, want: list[str], smoke: bool
-) -> tuple[list[Target], list[str]]:
-    targets: list[Target] = []
-    skipped: list[str] = []
-    auth = {"authorization": "Bearer bench"}
-    if "direct" in want:
-        targets.append(
-            Target(
-                "direct",
-                f"{fast}/echo/v1/chat/completions",
-                auth,
-                auth,
-                "bench/echo",
-                "bench/stream",
-                version="crossroads sim",
-                stream_url=f"{slow}/stream/v1/chat/completions",
-            )
-        )
-    if "crossroads" in want:
-        (tmp / "crossroads.toml").write_text(CROSSROADS_CONFIG.format(fast=fast, slow=slow))
-        port = _free_port()
-        t = Target(
-            "crossroads",
-            f"http://127.0.0.1:{port}/v1/chat/completions",
-            auth,
-            auth,
-            "bench/echo",
-            "bench/stream",
-            version=_version_of(sys.executable, "crossroads"),
-        )
-        state = tmp / "crossroads-state"
-        state.mkdir()
-        _launch(
-            t,
-            [
-                *pin(0),
-                sys.executable,
-                "-m",
-                "crossroads",
-                "serve",
-                "--port",
-                str(port),
-                "--config",
-                str(tmp / "crossroads.toml"),
-            ],
-            tmp / "crossroads.log",
-            {**os.environ, "BENCH_KEY": "bench"},
-            state,
-        )
-        targets.append(t)
-    litellm = LITELLM_VENV / "bin" / "litellm"
-    if "litellm" in want and not litellm.exists():
-        skipped.append(f"litellm (no {litellm}; run bench/compare/setup.sh)")
-    elif "litellm" in want:
-        (tmp / "litellm.yaml").write_text(LITELLM_CONFIG.format(fast=fast, slow=slow))
-        port = _free_port()
-        key = {"authorization": "Bearer sk-bench-0123456789abcdef0123456789abcdef"}
-        t = Target(
-            "litellm",
-            f"http://127.0.0.1:{port}/v1/chat/completions",
-            key,
-            key,
-            "bench/echo",
-            "bench/stream",
-            version=_version_of(str(LITELLM_VENV / "bin" / "python"), "litellm"),
-        )
-        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-        env.update(
-            {
-                "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no fetch of the price map
-                "LITELLM_LOG": "ERROR",
-                "LITELLM_TELEMETRY": "False",
-                "LITELLM_DONT_SHOW_FEEDBACK_BOX": "True",
-                "DISABLE_SCHEMA_UPDATE": "True",
-                "USE_PRISMA_MIGRATE": "False",
-                "NO_PROXY": "*",
-                "no_proxy": "*",
-            }
-        )
-        _launch(
-            t,
-            [
-                *pin(0),
-                str(litellm),
-                "--config",
-                str(tmp / "litellm.yaml"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--num_workers",
-                "1",
-                "--telemetry",
-                "False",
-            ],
-            tmp / "litellm.log",
-            env,
-            tmp,
-        )
-        targets.append(t)
-    portkey = PORTKEY_DIR / PORTKEY_JS
-    if "portkey" in want and not portkey.exists():
-        skipped.append(f"portkey (no {portkey}; run bench/compare/setup.sh)")
-    elif "portkey" in want:
-        port = _free_port()
-        pkg = json.loads(
-            (PORTKEY_DIR / "node_modules/@portkey-ai/gateway/package.json").read_text()
-        )
-        node = subprocess.run(
-            ["node", "--version"], capture_output=True, text=True, check=False
-        ).stdout
-        t = Target(
-            "portkey",
-            f"http://127.0.0.1:{port}/v1/chat/completions",
-            {**auth, "x-portkey-provider": "openai", "x-portkey-custom-host": f"{fast}/echo/v1"},
-            {**auth, "x-portkey-provider": "openai", "x-portkey-custom-host": f"{slow}/stream/v1"},
-            "echo",
-            "stream",
-            version=f"{pkg['version']} (node {node.strip()})",
-        )
-        env = {**os.environ, "NODE_ENV": "production", "NO_PROXY": "*", "no_proxy": "*"}
-        _launch(
-            t,
-            [
-                *pin(0),
-                "node",
-                "--import",
-                str(HERE / "portkey_fetch_shim.mjs"),
-                str(portkey),
-                f"--port={port}",
-            ],
-            tmp / "portkey.log",
-            env,
-            PORTKEY_DIR,
-        )
-        targets.append(t)
-    for t in targets:
-        wait_ready(t, tmp / f"{t.name}.log", 30 if smoke else 120)
-    return targets, skipped

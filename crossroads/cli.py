@@ -17,6 +17,7 @@ from crossroads import __version__
 from crossroads.app import CrossroadsApp
 from crossroads.catalog import Catalog
 from crossroads.demo import has_any_key, simulated_catalog, start_sim_process
+from crossroads.http_server import RouterHttpProtocol
 from crossroads.settings import ConfigError, Settings, load_settings
 from crossroads.sim.fleet import scout_fleet
 from crossroads.sim.profile import load_fleet
@@ -106,7 +107,7 @@ def serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         app,
         loop="none",
-        http="httptools",
+        http=RouterHttpProtocol,
         lifespan="on",
         access_log=False,
         log_level="warning",

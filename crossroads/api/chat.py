@@ -68,7 +68,7 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         if not request.stream:
             try:
                 left, body = await cancel_on_disconnect(
-                    receive, state.relay.run(request, plan, generation, None))
+                    scope, receive, state.relay.run(request, plan, generation, None))
             except CrossroadsError as error:
                 await send_error(send, error, [*extra, overhead.header()])
                 return
@@ -79,7 +79,7 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         out = ASGIClientStream(send, extra, loop_time(), overhead)
         try:
             left, _ = await cancel_on_disconnect(
-                receive, state.relay.run(request, plan, generation, out))
+                scope, receive, state.relay.run(request, plan, generation, out))
         except CrossroadsError as error:
             # Raised only while nothing was sent: a plain JSON error with the real status.
             await send_error(send, error, [*extra, overhead.header()])

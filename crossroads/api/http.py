@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from crossroads.errors import CrossroadsError, PayloadTooLarge, RequestTimeout
+from crossroads.http_server import DISCONNECT_EXTENSION
 from crossroads.metrics import OverheadTimer
 from crossroads.sse import KEEPALIVE
 
@@ -143,12 +144,23 @@ async def _wait_for_disconnect(receive: Receive, victim: asyncio.Task[Any],
             return
 
 
-async def cancel_on_disconnect(receive: Receive, work: Awaitable[Any]) -> tuple[bool, Any]:
-    """Run `work`; if the client disconnects first, cancel it. Returns (disconnected, result)."""
+async def cancel_on_disconnect(scope: Scope, receive: Receive,
+                               work: Awaitable[Any]) -> tuple[bool, Any]:
+    """Run `work`; if the client disconnects first, cancel it. Returns (disconnected, result).
+
+    Under our own protocol (`http_server.py`) the connection itself calls back; under any other
+    ASGI server a watcher task waits on `receive()` for `http.disconnect`."""
     task = asyncio.current_task()
     assert task is not None
     fired: list[bool] = []
-    watcher = asyncio.create_task(_wait_for_disconnect(receive, task, fired))
+    watch = scope.get("extensions", {}).get(DISCONNECT_EXTENSION)
+    if watch is not None:
+        def left() -> None:
+            fired.append(True)
+            task.cancel()
+        stop: Callable[[], object] = watch(left)
+    else:
+        stop = asyncio.create_task(_wait_for_disconnect(receive, task, fired)).cancel
     try:
         return False, await work
     except asyncio.CancelledError:
@@ -157,4 +169,4 @@ async def cancel_on_disconnect(receive: Receive, work: Awaitable[Any]) -> tuple[
         task.uncancel()
         return True, None
     finally:
-        watcher.cancel()
+        stop()

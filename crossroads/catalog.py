@@ -110,10 +110,61 @@ class Model(msgspec.Struct, frozen=True):
     knowledge_cutoff: str | None = None
 
 
+class EndpointTable(msgspec.Struct, frozen=True):
+    """A model's available endpoints with the columns routing reads on every request.
+
+    Derived once, when the catalog is built, so a routing decision reads prices, keys and the
+    smallest limits from tuples instead of walking attribute chains of every endpoint; the
+    extremes let routing see at a glance that a filter cannot remove anything.
+    """
+
+    endpoints: tuple[Endpoint, ...]  # available only, in catalog order
+    keys: tuple[str, ...]
+    positions: tuple[int, ...]  # each endpoint's index among all of the model's endpoints
+    prompt: tuple[int, ...]
+    completion: tuple[int, ...]
+    prompt_f: tuple[float, ...]  # the same prices as floats, for float-only arithmetic
+    completion_f: tuple[float, ...]
+    initial: int  # endpoints of the model, available or not
+    unavailable: tuple[str, ...]  # tags of the unavailable ones, in catalog order
+    first_unavailable: int  # position of the first unavailable endpoint; -1 when none
+    min_context: int
+    min_max_output: int
+    min_price: int  # lowest prompt or completion price
+    all_serve_images: bool
+
+    @classmethod
+    def of(cls, endpoints: tuple[Endpoint, ...]) -> EndpointTable:
+        available = [(i, e) for i, e in enumerate(endpoints) if e.available]
+        kept = tuple(e for _, e in available)
+        unavailable = [(i, e.tag) for i, e in enumerate(endpoints) if not e.available]
+        prompt = tuple(e.pricing.prompt for e in kept)
+        completion = tuple(e.pricing.completion for e in kept)
+        return cls(
+            endpoints=kept,
+            keys=tuple(e.key for e in kept),
+            positions=tuple(i for i, _ in available),
+            prompt=prompt,
+            completion=completion,
+            prompt_f=tuple(float(p) for p in prompt),
+            completion_f=tuple(float(c) for c in completion),
+            initial=len(endpoints),
+            unavailable=tuple(tag for _, tag in unavailable),
+            first_unavailable=unavailable[0][0] if unavailable else -1,
+            min_context=min((e.context_length for e in kept), default=0),
+            min_max_output=min((e.max_output for e in kept), default=0),
+            min_price=min((*prompt, *completion), default=0),
+            all_serve_images=all(e.serves_images() for e in kept),
+        )
+
+
+_NO_ENDPOINTS = EndpointTable.of(())
+
+
 class Catalog:
     """Models and their endpoints, looked up by slug. Immutable once built."""
 
-    __slots__ = ("_by_model", "_keys", "_models")
+    __slots__ = ("_by_model", "_keys", "_models", "_tables")
 
     def __init__(
         self,
@@ -126,6 +177,7 @@ class Catalog:
         for endpoint in endpoints:
             by_model.setdefault(endpoint.model, []).append(endpoint)
         self._by_model = {slug: tuple(eps) for slug, eps in by_model.items()}
+        self._tables = {slug: EndpointTable.of(eps) for slug, eps in self._by_model.items()}
         self._keys = dict(keys)
 
     def model(self, slug: str) -> Model | None:
@@ -139,7 +191,11 @@ class Catalog:
         return self._by_model.get(slug, ())
 
     def routable(self, slug: str) -> tuple[Endpoint, ...]:
-        return tuple(e for e in self._by_model.get(slug, ()) if e.available)
+        return self.table(slug).endpoints
+
+    def table(self, slug: str) -> EndpointTable:
+        """The model's available endpoints as routing reads them (empty for an unknown slug)."""
+        return self._tables.get(slug, _NO_ENDPOINTS)
 
     def api_key(self, endpoint: Endpoint) -> str | None:
         return self._keys.get(endpoint_key(endpoint))

@@ -17,10 +17,16 @@ Per endpoint, all bounded in memory however long the router runs:
 Routing reads `health()`, which never blocks: breaker and outage fields are always current; the
 percentile and uptime part is recomputed at most once per `SNAPSHOT_S` per endpoint, because
 routing asks on every request and a second-old percentile routes just as well.
+
+Reads are cheap because nothing is rebuilt that did not change: each endpoint keeps its last
+`Health` until a report, a probe, its outage window or its snapshot moves, and `health_set()`
+keeps the health of a fixed tuple of endpoints (a model's routable endpoints, asked on every
+request) current by re-reading only the endpoints that changed since it was last asked.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Protocol
 
@@ -36,6 +42,8 @@ DAY_SLOT_S = 300.0
 DAY_SLOTS = 288
 SNAPSHOT_S = 1.0
 MIN_SPEED_SAMPLES = 3
+# Health sets kept current at once; routing asks one per model, so this only bounds misuse.
+MAX_HEALTH_SETS = 4096
 
 
 class Percentiles(msgspec.Struct, frozen=True):
@@ -105,10 +113,47 @@ class EndpointStats(msgspec.Struct, frozen=True):
 _NEVER_SEEN = Health()
 
 
+class HealthSet(msgspec.Struct, frozen=True):
+    """The health of several endpoints at one moment, in the order asked, with the extremes
+    routing checks first: when none of them is cooling or failing, it can skip looking."""
+
+    healths: tuple[Health, ...]
+    latest_cooling: float  # the largest `cooling_until`; 0.0 for no endpoints
+    most_recent_failures: int
+    failing: tuple[int, ...]  # indices of those with recent failures, ascending
+    lowest_uptime: float | None  # the lowest 30-minute uptime among those that have one
+    most_uptime_samples: int
+
+    @classmethod
+    def of(cls, healths: tuple[Health, ...]) -> HealthSet:
+        if not healths:
+            return cls((), 0.0, 0, (), None, 0)
+        uptimes = [h.speed.uptime_30m for h in healths]
+        ratios = [u.ratio for u in uptimes if u.ratio is not None]
+        return cls(
+            healths,
+            max(h.cooling_until for h in healths),
+            max(h.recent_failures for h in healths),
+            tuple(i for i, h in enumerate(healths) if h.recent_failures),
+            min(ratios) if ratios else None,
+            max(u.samples for u in uptimes),
+        )
+
+
 class StatsView(Protocol):
     """What routing may know about an endpoint, keyed by `endpoint_key`."""
 
     def health(self, key: str, now: float) -> Health: ...
+
+
+def read_health(view: StatsView, keys: tuple[str, ...], now: float,
+                stable: bool = False) -> HealthSet:
+    """`view.health(key, now)` for every key, as a set. `stable`: this same tuple is asked again
+    and again (a model's routable endpoints), so live stats may keep its set current."""
+    if stable and isinstance(view, LiveStats):
+        return view.health_set(keys, now)
+    health = view.health
+    return HealthSet.of(tuple([health(key, now) for key in keys]))
 
 
 class AttemptReport(msgspec.Struct, frozen=True):
@@ -126,8 +171,9 @@ class AttemptReport(msgspec.Struct, frozen=True):
 
 class _EndpointState:
     __slots__ = (
-        "consecutive_failures", "cooling_until", "day", "fine", "last_outage_at", "latency",
-        "probing", "recent", "recent_failures", "speed", "speed_until", "throughput", "ttft",
+        "consecutive_failures", "cooling_until", "day", "fine", "health", "last_outage_at",
+        "latency", "probing", "recent", "recent_failures", "speed", "speed_until", "throughput",
+        "ttft",
     )
 
     def __init__(self) -> None:
@@ -144,6 +190,32 @@ class _EndpointState:
         self.throughput = RollingHistogram(SLOT_S, SLOTS_30M)
         self.speed = Speed()
         self.speed_until = 0.0
+        self.health: Health | None = None  # the last Health read; None once anything moved
+
+
+class _Watched:
+    """One health set kept current: per member, its health, what `HealthSet` summarises, and
+    when time alone will change it (its oldest outage-window outcome ages out, or its snapshot
+    is due). Members whose state changed are listed in `stale` by `LiveStats._touch`."""
+
+    __slots__ = ("coolings", "failing", "failures", "healths", "keys", "oldest", "ratios",
+                 "samples", "snapshot", "snapshot_due", "speed_until", "stale", "trims_at")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        n = len(keys)
+        self.keys = keys
+        self.stale: set[int] = set(range(n))
+        self.healths: list[Health] = [_NEVER_SEEN] * n
+        self.coolings = [0.0] * n
+        self.failures = [0] * n
+        self.failing: set[int] = set()
+        self.ratios = [math.inf] * n  # inf: no uptime yet
+        self.samples = [0] * n
+        self.trims_at = [math.inf] * n  # time of the oldest outcome in the outage window
+        self.speed_until = [math.inf] * n
+        self.oldest = math.inf
+        self.snapshot_due = math.inf
+        self.snapshot = HealthSet.of(())
 
 
 def _percentiles(histogram: RollingHistogram, now: float, slots: int) -> Percentiles | None:
@@ -172,18 +244,36 @@ class LiveStats:
         self._outage_ratio = routing.outage_failure_ratio
         self._breaker = breaker
         self._states: dict[str, _EndpointState] = {}
+        self._sets: dict[tuple[str, ...], _Watched] = {}
+        self._watchers: dict[str, list[tuple[_Watched, int]]] = {}
 
     def _state(self, key: str) -> _EndpointState:
         state = self._states.get(key)
         if state is None:
             state = self._states[key] = _EndpointState()
+            self._touch(key)
         return state
 
-    def _trim(self, state: _EndpointState, now: float) -> None:
+    def _touch(self, key: str) -> None:
+        """Something `health(key)` shows may have changed: the sets holding it re-read it."""
+        watchers = self._watchers.get(key)
+        if watchers:
+            for watched, index in watchers:
+                watched.stale.add(index)
+
+    def _changed(self, key: str, state: _EndpointState) -> None:
+        state.health = None
+        self._touch(key)
+
+    def _trim(self, state: _EndpointState, now: float) -> bool:
+        """Forget outcomes older than the outage window; True when any was forgotten."""
         horizon = now - self._window
+        trimmed = False
         while state.recent and state.recent[0][0] < horizon:
+            trimmed = True
             if not state.recent.popleft()[1]:
                 state.recent_failures -= 1
+        return trimmed
 
     def _speed(self, state: _EndpointState, now: float) -> Speed:
         if now >= state.speed_until:
@@ -202,13 +292,86 @@ class LiveStats:
         state = self._states.get(key)
         if state is None:
             return _NEVER_SEEN
-        self._trim(state, now)
-        return Health(
-            cooling_until=state.cooling_until,
-            probing=state.probing,
-            recent_attempts=len(state.recent),
-            recent_failures=state.recent_failures,
-            speed=self._speed(state, now),
+        moved = self._trim(state, now)
+        if now >= state.speed_until:
+            self._speed(state, now)
+            moved = True
+        if moved:
+            self._changed(key, state)
+        health = state.health
+        if health is None:
+            health = state.health = Health(
+                cooling_until=state.cooling_until,
+                probing=state.probing,
+                recent_attempts=len(state.recent),
+                recent_failures=state.recent_failures,
+                speed=state.speed,
+            )
+        return health
+
+    def health_set(self, keys: tuple[str, ...], now: float) -> HealthSet:
+        """`health(key, now)` for every key, as `read_health` gives it, read in O(changes): the
+        set is kept between calls and only members that changed, or that time has moved (their
+        outage window or snapshot), are read again."""
+        watched = self._sets.get(keys)
+        if watched is None:
+            watched = self._watch(keys)
+        if watched.stale or now >= watched.snapshot_due or watched.oldest < now - self._window:
+            self._refresh(watched, now)
+        return watched.snapshot
+
+    def _watch(self, keys: tuple[str, ...]) -> _Watched:
+        if len(self._sets) >= MAX_HEALTH_SETS:
+            self._sets.clear()
+            self._watchers.clear()
+        watched = self._sets[keys] = _Watched(keys)
+        for index, key in enumerate(keys):
+            self._watchers.setdefault(key, []).append((watched, index))
+        return watched
+
+    def _refresh(self, watched: _Watched, now: float) -> None:
+        horizon = now - self._window
+        due = watched.stale
+        watched.stale = set()
+        if watched.oldest < horizon:
+            due.update(i for i, at in enumerate(watched.trims_at) if at < horizon)
+        if now >= watched.snapshot_due:
+            due.update(i for i, at in enumerate(watched.speed_until) if now >= at)
+        keys, states = watched.keys, self._states
+        read: set[int] = set()
+        while due:
+            read |= due
+            for index in due:
+                key = keys[index]
+                health = watched.healths[index] = self.health(key, now)
+                uptime = health.speed.uptime_30m
+                watched.coolings[index] = health.cooling_until
+                watched.failures[index] = health.recent_failures
+                if health.recent_failures:
+                    watched.failing.add(index)
+                else:
+                    watched.failing.discard(index)
+                watched.ratios[index] = math.inf if uptime.ratio is None else uptime.ratio
+                watched.samples[index] = uptime.samples
+                state = states.get(key)
+                watched.trims_at[index] = (
+                    state.recent[0][0] if state is not None and state.recent else math.inf)
+                watched.speed_until[index] = math.inf if state is None else state.speed_until
+            # Reading a key touches every member holding it: a key listed twice is read again.
+            due = watched.stale - read
+            watched.stale = set()
+        if not keys:
+            return
+        watched.oldest = min(watched.trims_at)
+        watched.snapshot_due = min(watched.speed_until)
+        lowest = min(watched.ratios)
+        watched.snapshot = HealthSet(
+            tuple(watched.healths),
+            max(watched.coolings),
+            max(watched.failures),
+            tuple(sorted(watched.failing)),
+            None if lowest == math.inf else lowest,
+            max(watched.samples),
         )
 
     def endpoint_stats(self, key: str, now: float) -> EndpointStats:
@@ -232,6 +395,7 @@ class LiveStats:
             if state.probing:
                 return False
             state.probing = True
+            self._changed(key, state)
         return True
 
     def record(self, key: str, report: AttemptReport, now: float) -> None:
@@ -262,12 +426,14 @@ class LiveStats:
                 cooldown = min(self._breaker.base_cooldown_s * 2.0**doublings,
                                self._breaker.max_cooldown_s)
             state.cooling_until = now + cooldown
+        self._changed(key, state)
 
     def release(self, key: str) -> None:
         """An attempt ended without a verdict on the endpoint (e.g. the caller left)."""
         state = self._states.get(key)
-        if state is not None:
+        if state is not None and state.probing:
             state.probing = False
+            self._changed(key, state)
 
     @staticmethod
     def _learn_speed(state: _EndpointState, report: AttemptReport, now: float) -> None:

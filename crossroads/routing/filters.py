@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from crossroads.catalog import Endpoint
+from crossroads.catalog import EndpointTable
 from crossroads.chat_request import ChatRequest
 from crossroads.routing.prefs import RoutingPrefs
 
@@ -36,86 +36,129 @@ class Needs(msgspec.Struct, frozen=True):
         )
 
 
-Predicate = Callable[[Endpoint, Needs], bool]
+# Each filter keeps, of the candidates (indices into the model's table), those it lets through.
+# A filter is one comprehension over the survivors with the request's side computed once, not a
+# predicate called per endpoint: routing runs on every request.
+Keep = Callable[[EndpointTable, list[int], Needs], list[int]]
 
 
-def _available(e: Endpoint, n: Needs) -> bool:
-    return e.available
+def _provider_matcher(names: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """`Endpoint.matches_provider` for several names at once: exact slugs or tags, and
+    base-slug prefixes ("deepinfra" matches "deepinfra/fp8")."""
+    lowered = [name.lower() for name in names]
+    return frozenset(lowered), tuple(name + "/" for name in lowered)
 
 
-def _only(e: Endpoint, n: Needs) -> bool:
-    only = n.prefs.only
-    return only is None or any(e.matches_provider(name) for name in only)
+def _only(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
+    exact, prefixes = _provider_matcher(n.prefs.only or ())
+    eps = t.endpoints
+    return [i for i in kept if eps[i].provider in exact or eps[i].tag in exact
+            or eps[i].tag.startswith(prefixes)]
 
 
-def _ignore(e: Endpoint, n: Needs) -> bool:
-    return not any(e.matches_provider(name) for name in n.prefs.ignore)
+def _ignore(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
+    exact, prefixes = _provider_matcher(n.prefs.ignore)
+    eps = t.endpoints
+    return [i for i in kept if not (eps[i].provider in exact or eps[i].tag in exact
+                                    or eps[i].tag.startswith(prefixes))]
 
 
-def _quantization(e: Endpoint, n: Needs) -> bool:
+def _quantization(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
     wanted = n.prefs.quantizations
-    return wanted is None or e.quantization in wanted
+    if wanted is None:
+        return kept
+    eps = t.endpoints
+    return [i for i in kept if eps[i].quantization in wanted]
 
 
-def _data_policy(e: Endpoint, n: Needs) -> bool:
-    if n.prefs.zdr and not e.data_policy.zdr:
-        return False
-    return not (n.prefs.deny_data_collection and e.data_policy.training)
+def _data_policy(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
+    zdr, deny = n.prefs.zdr, n.prefs.deny_data_collection
+    eps = t.endpoints
+    return [i for i in kept if not (zdr and not eps[i].data_policy.zdr)
+            and not (deny and eps[i].data_policy.training)]
 
 
-def _context(e: Endpoint, n: Needs) -> bool:
-    return n.prompt_tokens + (n.max_tokens or 0) <= e.context_length
+def _context(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
+    needed = n.prompt_tokens + (n.max_tokens or 0)
+    eps = t.endpoints
+    return [i for i in kept if needed <= eps[i].context_length]
 
 
-def _max_output(e: Endpoint, n: Needs) -> bool:
-    return n.max_tokens is None or n.max_tokens <= e.max_output
+def _max_output(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
+    limit = n.max_tokens
+    if limit is None:
+        return kept
+    eps = t.endpoints
+    return [i for i in kept if limit <= eps[i].max_output]
 
 
-def _images(e: Endpoint, n: Needs) -> bool:
-    return not n.has_images or e.serves_images()
+def _images(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
+    if not n.has_images:
+        return kept
+    eps = t.endpoints
+    return [i for i in kept if eps[i].serves_images()]
 
 
-def _parameters(e: Endpoint, n: Needs) -> bool:
-    return not n.prefs.require_parameters or n.parameters <= e.supported_parameters
+def _parameters(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
+    if not n.prefs.require_parameters:
+        return kept
+    wanted = n.parameters
+    eps = t.endpoints
+    return [i for i in kept if wanted <= eps[i].supported_parameters]
 
 
-def _max_price(e: Endpoint, n: Needs) -> bool:
+def _max_price(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
     caps = n.prefs.max_price
     if caps is None:
-        return True
-    for name, price in (
-        ("prompt", e.pricing.prompt),
-        ("completion", e.pricing.completion),
-        ("image", e.pricing.image),
-        ("request", e.pricing.request),
-    ):
-        cap = caps.micro(name)
-        if cap is not None and price > cap:
-            return False
-    return True
+        return kept
+    prompt, completion = caps.micro("prompt"), caps.micro("completion")
+    image, request = caps.micro("image"), caps.micro("request")
+    eps = t.endpoints
+    return [
+        i for i in kept
+        if (prompt is None or eps[i].pricing.prompt <= prompt)
+        and (completion is None or eps[i].pricing.completion <= completion)
+        and (image is None or eps[i].pricing.image <= image)
+        and (request is None or eps[i].pricing.request <= request)
+    ]
 
 
 Active = Callable[[Needs], bool]
+# Can the filter remove anything from this table? Filters whose limits every endpoint meets
+# (the common case for context and max_tokens) are listed in the funnel but never run.
+Bites = Callable[[EndpointTable, Needs], bool]
 
 
 def _always(n: Needs) -> bool:
     return True
 
 
-# (name, keep?, does this request make the filter matter at all?) in funnel order. Skipping
-# filters that cannot remove anything keeps routing cheap on the hot path.
-FILTERS: tuple[tuple[str, Predicate, Active], ...] = (
-    ("available", _available, _always),
-    ("only", _only, lambda n: n.prefs.only is not None),
-    ("ignore", _ignore, lambda n: bool(n.prefs.ignore)),
-    ("quantizations", _quantization, lambda n: n.prefs.quantizations is not None),
-    ("data_policy", _data_policy, lambda n: n.prefs.zdr or n.prefs.deny_data_collection),
-    ("context", _context, _always),
-    ("max_output", _max_output, lambda n: n.max_tokens is not None),
-    ("image_input", _images, lambda n: n.has_images),
-    ("parameters", _parameters, lambda n: n.prefs.require_parameters),
-    ("max_price", _max_price, lambda n: n.prefs.max_price is not None),
+def _may(t: EndpointTable, n: Needs) -> bool:
+    return True
+
+
+# (name, keep, does this request make the filter matter at all?, can it remove anything from
+# this table?) in funnel order; "available" is the catalog's own split (`EndpointTable`).
+FILTERS: tuple[tuple[str, Keep, Active, Bites], ...] = (
+    ("only", _only, lambda n: n.prefs.only is not None, _may),
+    ("ignore", _ignore, lambda n: bool(n.prefs.ignore), _may),
+    ("quantizations", _quantization, lambda n: n.prefs.quantizations is not None, _may),
+    ("data_policy", _data_policy, lambda n: n.prefs.zdr or n.prefs.deny_data_collection, _may),
+    ("context", _context, _always,
+     lambda t, n: n.prompt_tokens + (n.max_tokens or 0) > t.min_context),
+    ("max_output", _max_output, lambda n: n.max_tokens is not None,
+     lambda t, n: n.max_tokens is not None and n.max_tokens > t.min_max_output),
+    ("image_input", _images, lambda n: n.has_images, lambda t, n: not t.all_serve_images),
+    ("parameters", _parameters, lambda n: n.prefs.require_parameters, _may),
+    ("max_price", _max_price, lambda n: n.prefs.max_price is not None, _may),
 )
+
+
+def _prefs_filter(prefs: RoutingPrefs) -> bool:
+    """Does the caller's `provider` object ask for any filter? (Most requests do not.)"""
+    return not (prefs.only is None and not prefs.ignore and prefs.quantizations is None
+                and not prefs.zdr and not prefs.deny_data_collection
+                and not prefs.require_parameters and prefs.max_price is None)
 
 
 class Funnel(msgspec.Struct, frozen=True):
@@ -150,24 +193,48 @@ class Funnel(msgspec.Struct, frozen=True):
 
 
 def apply_filters(
-    model: str, endpoints: tuple[Endpoint, ...], needs: Needs
-) -> tuple[list[Endpoint], Funnel]:
-    active = [(name, keep) for name, keep, matters in FILTERS if matters(needs)]
-    kept: list[Endpoint] = []
-    removed: dict[str, list[str]] = {}
-    for endpoint in endpoints:
-        for name, keep in active:
-            if not keep(endpoint, needs):
-                removed.setdefault(name, []).append(endpoint.tag)
-                break
-        else:
-            kept.append(endpoint)
-    steps: list[tuple[str, int]] = []
-    left = len(endpoints)
-    for name, _ in active:
-        left -= len(removed.get(name, ()))
+    model: str, table: EndpointTable, needs: Needs
+) -> tuple[EndpointTable, Funnel]:
+    """The endpoints of `table` that pass every filter (the table itself when all do), and the
+    funnel: each endpoint is charged to the first filter, in funnel order, that removed it."""
+    left = len(table.endpoints)
+    steps: list[tuple[str, int]] = [("available", left)]
+    removed = (("available", table.unavailable),) if table.unavailable else ()
+    if not left:
+        return table, Funnel(model, table.initial, tuple(steps), removed)
+    if not needs.has_images and not _prefs_filter(needs.prefs):
+        # The usual request: only context and max_tokens can bite, and mostly cannot.
+        context = needs.prompt_tokens + (needs.max_tokens or 0) > table.min_context
+        max_tokens = needs.max_tokens
+        if not context and (max_tokens is None or max_tokens <= table.min_max_output):
+            steps.append(("context", left))
+            if max_tokens is not None:
+                steps.append(("max_output", left))
+            return table, Funnel(model, table.initial, tuple(steps), removed)
+
+    kept = list(range(left))
+    # (catalog position of the first endpoint it removed, name, tags): the original funnel
+    # listed filters in the order their first victim came up in the catalog.
+    charged: list[tuple[int, str, tuple[str, ...]]] = []
+    if table.unavailable:
+        charged.append((table.first_unavailable, "available", table.unavailable))
+    for name, keep, active, bites in FILTERS:
+        if not active(needs):
+            continue
+        if left and bites(table, needs):
+            survivors = keep(table, kept, needs)
+            if len(survivors) != left:
+                passed = set(survivors)
+                gone = [i for i in kept if i not in passed]
+                charged.append((table.positions[gone[0]], name,
+                                tuple(table.endpoints[i].tag for i in gone)))
+                kept, left = survivors, len(survivors)
         steps.append((name, left))
         if not left:
             break
-    return kept, Funnel(model, len(endpoints), tuple(steps),
-                        tuple((name, tuple(tags)) for name, tags in removed.items()))
+    charged.sort()
+    funnel = Funnel(model, table.initial, tuple(steps),
+                    tuple((name, tags) for _, name, tags in charged))
+    if left == len(table.endpoints):
+        return table, funnel
+    return EndpointTable.of(tuple(table.endpoints[i] for i in kept)), funnel

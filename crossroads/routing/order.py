@@ -25,11 +25,11 @@ import math
 import random
 from collections.abc import Callable, Sequence
 
-from crossroads.catalog import Endpoint, Model, endpoint_key
+from crossroads.catalog import Endpoint, EndpointTable, Model
 from crossroads.routing.filters import Needs
 from crossroads.routing.prefs import Sort, Variant
 from crossroads.routing.sticky import caches_cheaper
-from crossroads.stats import Health
+from crossroads.stats import Health, HealthSet
 
 UPTIME_MIN_SAMPLES = 100
 UPTIME_NORMAL = 0.95
@@ -39,15 +39,17 @@ MIN_PRICE = 1  # micro-dollars per 1M tokens; keeps free endpoints finite in 1/p
 
 
 class Context:
-    """Everything ordering may consult: the request's needs, live health, the clock, the dice."""
+    """Everything ordering may consult: the request's needs, the candidates and their live
+    health (aligned: `health.healths[i]` is `table.endpoints[i]`'s), the dice."""
 
     __slots__ = ("expected_output", "failure_ratio", "health", "min_failures", "needs", "rng",
-                 "sticky")
+                 "sticky", "table")
 
     def __init__(
         self,
         needs: Needs,
-        health: dict[str, Health],
+        table: EndpointTable,
+        health: HealthSet,
         rng: random.Random,
         expected_output: int,
         min_failures: int,
@@ -56,30 +58,40 @@ class Context:
     ) -> None:
         self.sticky = sticky
         self.needs = needs
+        self.table = table
         self.health = health
         self.rng = rng
         self.expected_output = expected_output
         self.min_failures = min_failures
         self.failure_ratio = failure_ratio
 
-    def of(self, endpoint: Endpoint) -> Health:
-        return self.health[endpoint_key(endpoint)]
+    def tokens(self) -> tuple[int, int]:
+        """(prompt, output) tokens the blended price weighs."""
+        return self.needs.prompt_tokens, self.needs.max_tokens or self.expected_output
 
-    def price(self, endpoint: Endpoint) -> float:
-        output = self.needs.max_tokens or self.expected_output
-        return max(endpoint.pricing.blended(self.needs.prompt_tokens, output), MIN_PRICE)
+    def prices(self) -> list[float]:
+        """Each candidate's blended price, exactly `max(Pricing.blended(...), MIN_PRICE)`."""
+        prompt, output = self.tokens()
+        total = max(prompt + output, 1)
+        return [max((p * prompt + c * output) / total, MIN_PRICE)
+                for p, c in zip(self.table.prompt, self.table.completion, strict=True)]
 
-    def throughput(self, endpoint: Endpoint, percentile: str = "p50") -> float:
-        measured = self.of(endpoint).speed.throughput
-        return measured.at(percentile) if measured else endpoint.nominal_throughput
+    def throughputs(self, percentile: str = "p50") -> list[float]:
+        return [
+            h.speed.throughput.at(percentile) if h.speed.throughput is not None
+            else e.nominal_throughput
+            for e, h in zip(self.table.endpoints, self.health.healths, strict=True)
+        ]
 
-    def ttft_s(self, endpoint: Endpoint, percentile: str = "p50") -> float:
-        measured = self.of(endpoint).speed.ttft_s
-        return measured.at(percentile) if measured else endpoint.nominal_ttft_ms / 1000
+    def ttfts_s(self, percentile: str = "p50") -> list[float]:
+        return [
+            h.speed.ttft_s.at(percentile) if h.speed.ttft_s is not None
+            else e.nominal_ttft_ms / 1000
+            for e, h in zip(self.table.endpoints, self.health.healths, strict=True)
+        ]
 
-    def tier(self, endpoint: Endpoint) -> int:
+    def tier(self, h: Health) -> int:
         """0 = healthy, 1 = demoted (outage or uptime 80-95 %), 2 = fallback only (< 80 %)."""
-        h = self.of(endpoint)
         if h.uptime is not None and h.uptime_samples >= UPTIME_MIN_SAMPLES:
             if h.uptime < UPTIME_FALLBACK_ONLY:
                 return 2
@@ -90,6 +102,26 @@ class Context:
             and h.recent_failures >= self.failure_ratio * max(h.recent_attempts, 1)
         )
         return 1 if outage else 0
+
+    def tiers(self) -> list[int] | None:
+        """Each candidate's tier; None when every one is healthy. The set's extremes usually
+        show that only an outage can demote, and an outage needs recent failures: then only
+        the endpoints that failed recently are looked at."""
+        hs = self.health
+        uptime_fine = (hs.lowest_uptime is None or hs.lowest_uptime >= UPTIME_NORMAL
+                       or hs.most_uptime_samples < UPTIME_MIN_SAMPLES)
+        if not uptime_fine or self.min_failures < 1:
+            return [self.tier(h) for h in hs.healths]
+        if hs.most_recent_failures < self.min_failures:
+            return None
+        healths = hs.healths
+        demoted = [(i, tier) for i in hs.failing if (tier := self.tier(healths[i]))]
+        if not demoted:
+            return None
+        tiers = [0] * len(healths)
+        for i, tier in demoted:
+            tiers[i] = tier
+        return tiers
 
 
 def weighted_permutation(
@@ -104,23 +136,76 @@ def weighted_permutation(
     return [endpoints[i] for _, i in keyed]
 
 
-def _balanced(candidates: list[Endpoint], ctx: Context) -> list[Endpoint]:
-    return weighted_permutation(candidates, lambda e: 1.0 / ctx.price(e) ** 2, ctx.rng)
+def _race(squared_prices: Sequence[float], rng: random.Random,
+          among: Sequence[int] | None = None) -> list[int]:
+    """`weighted_permutation` with weight 1/price², of indices, one `rng.random()` each in
+    order. The arrival time -ln(1-u)·price² is compared as log2(1-u)·price², largest first:
+    a negative constant factor (-1/ln 2), so the same order, and `math.log2` costs half of
+    `math.log`. Reversed stable sorting keeps ties in index order, as the tuple sort did."""
+    rand, log2 = rng.random, math.log2
+    if among is None:
+        keys = [log2(1.0 - rand()) * w for w in squared_prices]
+        return sorted(range(len(keys)), key=keys.__getitem__, reverse=True)
+    race = [log2(1.0 - rand()) * squared_prices[i] for i in among]
+    order = sorted(range(len(race)), key=race.__getitem__, reverse=True)
+    return [among[k] for k in order]
 
 
-def _by_price(candidates: list[Endpoint], ctx: Context) -> list[Endpoint]:
-    return sorted(candidates, key=lambda e: (ctx.price(e), -ctx.throughput(e)))
+def _mix(ctx: Context) -> tuple[float, float] | None:
+    """The blend's weights (prompt share, output share) when every candidate's blended price
+    is surely at least MIN_PRICE (no clamp needed), else None."""
+    prompt, output = ctx.tokens()
+    if ctx.table.min_price < MIN_PRICE or prompt < 0 or output < 0 or prompt + output < 1:
+        return None
+    total = prompt + output
+    return prompt / total, output / total
 
 
-def _by_throughput(candidates: list[Endpoint], ctx: Context) -> list[Endpoint]:
-    return sorted(candidates, key=lambda e: (-ctx.throughput(e), ctx.price(e)))
+def _squared_prices(ctx: Context) -> list[float]:
+    """price² per candidate, the inverse of Balanced's weight."""
+    mix = _mix(ctx)
+    if mix is None:
+        return [q * q for q in ctx.prices()]
+    a, b = mix
+    table = ctx.table
+    pairs = zip(table.prompt_f, table.completion_f, strict=True)
+    return [(q := p * a + c * b) * q for p, c in pairs]
 
 
-def _by_latency(candidates: list[Endpoint], ctx: Context) -> list[Endpoint]:
-    return sorted(candidates, key=lambda e: (ctx.ttft_s(e), ctx.price(e)))
+def _balanced(ctx: Context) -> list[int]:
+    mix = _mix(ctx)
+    if mix is None:
+        return _race(_squared_prices(ctx), ctx.rng)
+    # The race and the prices in one pass: this loop is most of a Balanced decision. Float
+    # weights of the mix replace integer products ÷ total (equal to within rounding), and a
+    # blend of prices of at least MIN_PRICE needs no clamp.
+    a, b = mix
+    rand, log2 = ctx.rng.random, math.log2
+    table = ctx.table
+    keys = [log2(1.0 - rand()) * ((q := p * a + c * b) * q)
+            for p, c in zip(table.prompt_f, table.completion_f, strict=True)]
+    return sorted(range(len(keys)), key=keys.__getitem__, reverse=True)
 
 
-STRATEGIES: dict[Sort | None, Callable[[list[Endpoint], Context], list[Endpoint]]] = {
+def _by_price(ctx: Context) -> list[int]:
+    prices, speeds = ctx.prices(), ctx.throughputs()
+    keys = [(p, -t) for p, t in zip(prices, speeds, strict=True)]
+    return sorted(range(len(keys)), key=keys.__getitem__)
+
+
+def _by_throughput(ctx: Context) -> list[int]:
+    prices, speeds = ctx.prices(), ctx.throughputs()
+    keys = [(-t, p) for p, t in zip(prices, speeds, strict=True)]
+    return sorted(range(len(keys)), key=keys.__getitem__)
+
+
+def _by_latency(ctx: Context) -> list[int]:
+    prices, ttfts = ctx.prices(), ctx.ttfts_s()
+    keys = [(t, p) for p, t in zip(prices, ttfts, strict=True)]
+    return sorted(range(len(keys)), key=keys.__getitem__)
+
+
+STRATEGIES: dict[Sort | None, Callable[[Context], list[int]]] = {
     None: _balanced,
     Sort.PRICE: _by_price,
     Sort.THROUGHPUT: _by_throughput,
@@ -128,82 +213,99 @@ STRATEGIES: dict[Sort | None, Callable[[list[Endpoint], Context], list[Endpoint]
 }
 
 
-def _misses_soft_thresholds(endpoint: Endpoint, ctx: Context) -> bool:
+def _misses_soft_thresholds(ctx: Context) -> list[bool]:
     prefs = ctx.needs.prefs
-    if prefs.min_throughput is not None and any(
-        ctx.throughput(endpoint, name) < v for name, v in prefs.min_throughput.items()
-    ):
-        return True
+    n = len(ctx.table.endpoints)
+    misses = [False] * n
+    if prefs.min_throughput is not None:
+        for name, v in prefs.min_throughput.items():
+            speeds = ctx.throughputs(name)
+            misses = [m or s < v for m, s in zip(misses, speeds, strict=True)]
     if prefs.max_latency_s is not None:
-        return any(ctx.ttft_s(endpoint, name) > v for name, v in prefs.max_latency_s.items())
-    return False
+        late = [False] * n
+        for name, v in prefs.max_latency_s.items():
+            ttfts = ctx.ttfts_s(name)
+            late = [m or t > v for m, t in zip(late, ttfts, strict=True)]
+        misses = [m or x for m, x in zip(misses, late, strict=True)]
+    return misses
 
 
-def _lacks_preferred_features(endpoint: Endpoint, wanted: frozenset[str]) -> bool:
-    return not wanted <= endpoint.supported_parameters
-
-
-def _exacto_choice(candidates: list[Endpoint], model: Model | None, ctx: Context) -> Endpoint:
+def _exacto_choice(model: Model | None, ctx: Context) -> int:
+    candidates = ctx.table.endpoints
     if model is not None and model.exacto_provider:
-        for endpoint in candidates:
+        for index, endpoint in enumerate(candidates):
             if endpoint.matches_provider(model.exacto_provider):
-                return endpoint
+                return index
+    prices = ctx.prices()
+    healths = ctx.health.healths
 
-    def quality(e: Endpoint) -> tuple[int, float, float]:
-        uptime = ctx.of(e).uptime
-        return (-e.quantization_rank, -(uptime if uptime is not None else 1.0), ctx.price(e))
+    def quality(i: int) -> tuple[int, float, float]:
+        uptime = healths[i].uptime
+        return (-candidates[i].quantization_rank, -(uptime if uptime is not None else 1.0),
+                prices[i])
 
-    return min(candidates, key=quality)
+    return min(range(len(candidates)), key=quality)
 
 
 # Stickiness saves money; it would defeat a caller who asked for the fastest endpoint.
 STICKY_SORTS = frozenset({None, Sort.PRICE})
 
 
-def _pin_sticky(ordered: list[Endpoint], ctx: Context) -> None:
+def _pin_sticky(ordered: list[int], ctx: Context) -> None:
     """The conversation's cache lives at one endpoint: go back there while it is healthy."""
     if ctx.needs.prefs.order:
         return
-    for index, endpoint in enumerate(ordered):
-        if endpoint.key == ctx.sticky:
-            if index and ctx.tier(endpoint) == 0 and caches_cheaper(endpoint):
-                ordered.insert(0, ordered.pop(index))
+    keys = ctx.table.keys
+    for position, index in enumerate(ordered):
+        if keys[index] == ctx.sticky:
+            endpoint = ctx.table.endpoints[index]
+            if (position and ctx.tier(ctx.health.healths[index]) == 0
+                    and caches_cheaper(endpoint)):
+                ordered.insert(0, ordered.pop(position))
             return
 
 
-def order_candidates(
-    candidates: list[Endpoint], model: Model | None, ctx: Context
-) -> list[Endpoint]:
-    """Order the endpoints of one model that passed the filters."""
+def order_candidates(model: Model | None, ctx: Context) -> list[Endpoint]:
+    """Order the endpoints of one model that passed the filters (`ctx.table`)."""
+    candidates = ctx.table.endpoints
     if not candidates:
         return []
     prefs = ctx.needs.prefs
     if prefs.variant is Variant.EXACTO:
-        chosen = _exacto_choice(candidates, model, ctx)
+        chosen = _exacto_choice(model, ctx)
         if prefs.allow_fallbacks is not True:
-            return [chosen]
-        rest = _balanced([e for e in candidates if e is not chosen], ctx)
-        return [chosen, *sorted(rest, key=ctx.tier)]
+            return [candidates[chosen]]
+        pick = candidates[chosen]
+        rest = _race(_squared_prices(ctx), ctx.rng,
+                     [i for i, e in enumerate(candidates) if e is not pick])
+        exacto_tiers = ctx.tiers()
+        if exacto_tiers is not None:
+            rest.sort(key=exacto_tiers.__getitem__)
+        return [pick, *(candidates[i] for i in rest)]
 
-    ordered = STRATEGIES[prefs.effective_sort](candidates, ctx)
+    ordered = STRATEGIES[prefs.effective_sort](ctx)
     wanted = PREFERRED_FEATURES & ctx.needs.parameters
     # Stable sorts: each key only moves endpoints across its own boundary.
     if prefs.min_throughput is not None or prefs.max_latency_s is not None:
-        ordered.sort(key=lambda e: _misses_soft_thresholds(e, ctx))
+        ordered.sort(key=_misses_soft_thresholds(ctx).__getitem__)
     if wanted:
-        ordered.sort(key=lambda e: _lacks_preferred_features(e, wanted))
-    ordered.sort(key=ctx.tier)
+        lacks = [not wanted <= e.supported_parameters for e in candidates]
+        ordered.sort(key=lacks.__getitem__)
+    tiers = ctx.tiers()
+    if tiers is not None:
+        ordered.sort(key=tiers.__getitem__)
     if ctx.sticky and prefs.effective_sort in STICKY_SORTS:
         _pin_sticky(ordered, ctx)
 
+    endpoints = [candidates[i] for i in ordered]
     if prefs.order:
         first = [
-            e for name in prefs.order for e in ordered if e.matches_provider(name)
+            e for name in prefs.order for e in endpoints if e.matches_provider(name)
         ]
         first = list(dict.fromkeys(first))
         if prefs.allow_fallbacks is False:
             return first
-        return first + [e for e in ordered if e not in first]
+        return first + [e for e in endpoints if e not in first]
     if prefs.allow_fallbacks is False:
-        return ordered[:1]
-    return ordered
+        return endpoints[:1]
+    return endpoints

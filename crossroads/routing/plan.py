@@ -9,7 +9,7 @@ import random
 
 import msgspec
 
-from crossroads.catalog import Catalog, Endpoint, endpoint_key
+from crossroads.catalog import Catalog, Endpoint
 from crossroads.chat_request import ChatRequest
 from crossroads.errors import (
     BadRequest,
@@ -21,7 +21,7 @@ from crossroads.errors import (
 from crossroads.routing.filters import Funnel, Needs, apply_filters
 from crossroads.routing.order import Context, order_candidates
 from crossroads.settings import RoutingConfig
-from crossroads.stats import StatsView
+from crossroads.stats import StatsView, read_health
 
 
 class Plan(msgspec.Struct, frozen=True):
@@ -87,20 +87,28 @@ def build_plan(
     soonest_retry: float | None = None
     for slug in request.models:
         model = catalog.model(slug)
-        endpoints = catalog.endpoints(slug)
-        if model is None and not endpoints:
+        table = catalog.table(slug)
+        if model is None and not table.initial:
             if slug == request.models[0]:
                 raise _unknown_model(slug)
             continue
-        candidates, funnel = apply_filters(slug, endpoints, needs)
+        candidates, funnel = apply_filters(slug, table, needs)
         funnels.append(funnel)
-        health = {endpoint_key(e): stats.health(endpoint_key(e), now) for e in candidates}
+        # The model's whole routable set is asked on every request: live stats keep it current.
+        health = read_health(stats, candidates.keys, now, stable=candidates is table)
         ctx = Context(
-            needs, health, rng, routing.expected_output_tokens,
+            needs, candidates, health, rng, routing.expected_output_tokens,
             routing.outage_min_failures, routing.outage_failure_ratio, sticky,
         )
-        for endpoint in order_candidates(candidates, model, ctx):
-            until = health[endpoint_key(endpoint)].cooling_until
+        ordered = order_candidates(model, ctx)
+        if health.latest_cooling <= now:
+            attempts.extend(ordered)  # the usual case: nothing is cooling down
+            continue
+        until_by_key = {
+            key: h.cooling_until for key, h in zip(candidates.keys, health.healths, strict=True)
+        }
+        for endpoint in ordered:
+            until = until_by_key[endpoint.key]
             if until > now:
                 cooling.append(endpoint.tag)
                 soonest_retry = until if soonest_retry is None else min(soonest_retry, until)

@@ -61,7 +61,7 @@ def report(folded: Path, top: int) -> None:
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in folded.read_text().splitlines():
+    for line in folded.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack:
             continue

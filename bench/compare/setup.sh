@@ -18,6 +18,10 @@ esac
 [ -x "$LITELLM_VENV/bin/python" ] || python3 -m venv "$LITELLM_VENV"
 "$LITELLM_VENV/bin/pip" install -q --upgrade pip
 "$LITELLM_VENV/bin/pip" install -q "litellm[proxy]==$LITELLM_VERSION"
+# litellm[proxy] brings uvicorn without httptools, so uvicorn falls back to the pure-Python h11
+# parser (py-spy on the proxy: run_asgi in h11_impl.py). uvicorn[standard] would add it; we add
+# just the parser, at the version crossroads itself runs on, so both sit on the same HTTP stack.
+"$LITELLM_VENV/bin/pip" install -q "httptools==0.9.0"
 "$LITELLM_VENV/bin/python" -c 'import importlib.metadata as m; print("litellm", m.version("litellm"))'
 
 mkdir -p "$PORTKEY_DIR"

@@ -64,27 +64,21 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     if any(e.simulated for e in plan.attempts):
         extra.append(SIMULATED_HEADER)
 
+    out = ASGIClientStream(send, extra, loop_time(), overhead) if request.stream else None
     try:
-        if not request.stream:
-            try:
-                left, body = await cancel_on_disconnect(
-                    scope, receive, state.relay.run(request, plan, generation, None))
-            except CrossroadsError as error:
-                await send_error(send, error, [*extra, overhead.header()])
-                return
-            if not left and body is not None:
-                await send_json(send, 200, body, [*extra, overhead.header()])
-            return
-
-        out = ASGIClientStream(send, extra, loop_time(), overhead)
         try:
-            left, _ = await cancel_on_disconnect(
+            left, body = await cancel_on_disconnect(
                 scope, receive, state.relay.run(request, plan, generation, out))
         except CrossroadsError as error:
-            # Raised only while nothing was sent: a plain JSON error with the real status.
+            # For a stream, raised only while nothing was sent: a plain JSON error with the
+            # real status.
             await send_error(send, error, [*extra, overhead.header()])
             return
-        if not left:
+        if left:
+            return
+        if out is not None:
             await out.end()
+        elif body is not None:
+            await send_json(send, 200, body, [*extra, overhead.header()])
     finally:
         state.metrics.observe_overhead(request.stream, overhead)

@@ -37,6 +37,11 @@ class ResponseBroken(HttpError):
     """The connection died or sent garbage after the body had begun."""
 
 
+class DeadlinePassed(Exception):
+    """A wait given a deadline reached it with no news. Not an `HttpError`: the exchange is
+    intact, and the caller decides whether that is a failure (and closes) or not."""
+
+
 class BodyTooLarge(HttpError):
     """The body exceeded the caller's limit."""
 
@@ -265,9 +270,14 @@ class HttpResponse:
 
     # --- used by the consumer ----------------------------------------------------------------
 
-    async def wait(self) -> None:
-        """Sleep until the connection has news; cancellation abandons the connection."""
+    async def wait(self, deadline: float | None = None) -> None:
+        """Sleep until the connection has news; cancellation abandons the connection.
+
+        With a loop-time `deadline`, `DeadlinePassed` if it comes first. One timer handle per
+        wait is all a deadline costs: no task, no `asyncio.timeout` context, and on the hot
+        path (data already buffered) not even that, since nothing waits."""
         waiter = self._waiter = self._loop.create_future()
+        timer = None if deadline is None else self._loop.call_at(deadline, self._wake)
         try:
             await waiter
         except BaseException:
@@ -275,15 +285,23 @@ class HttpResponse:
             raise
         finally:
             self._waiter = None
+            if timer is not None:
+                timer.cancel()
+        if deadline is not None and self._loop.time() >= deadline and not self._has_news():
+            raise DeadlinePassed
 
-    async def next_chunk(self) -> bytes:
-        """Everything buffered, waiting if nothing is; b"" at a clean end of body."""
+    def _has_news(self) -> bool:
+        return bool(self._chunks) or self.error is not None or self._done
+
+    async def next_chunk(self, deadline: float | None = None) -> bytes:
+        """Everything buffered, waiting if nothing is; b"" at a clean end of body;
+        `DeadlinePassed` if nothing arrived by `deadline`."""
         while not self._chunks:
             if self.error is not None:
                 raise self.error
             if self._done:
                 return b""
-            await self.wait()
+            await self.wait(deadline)
         chunks = self._chunks
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
@@ -295,11 +313,12 @@ class HttpResponse:
                 self._conn.transport.resume_reading()
         return data
 
-    async def read(self, limit: int) -> bytes:
-        """The whole body; `BodyTooLarge` once it exceeds `limit` bytes."""
+    async def read(self, limit: int, deadline: float | None = None) -> bytes:
+        """The whole body; `BodyTooLarge` once it exceeds `limit` bytes, `DeadlinePassed` if it
+        is not complete by `deadline`."""
         parts: list[bytes] = []
         size = 0
-        while chunk := await self.next_chunk():
+        while chunk := await self.next_chunk(deadline):
             size += len(chunk)
             if size > limit:
                 raise BodyTooLarge(f"the response exceeded {limit} bytes")

@@ -66,7 +66,7 @@ from crossroads.routing.plan import Plan
 from crossroads.settings import Settings
 from crossroads.stats import AttemptReport, LiveStats
 from crossroads.streaming import ClientStream, StreamSession
-from crossroads.upstream import Upstream, UpstreamResponse
+from crossroads.upstream import DeadlinePassed, Upstream, UpstreamResponse
 
 T = TypeVar("T")
 
@@ -178,11 +178,19 @@ class Relay:
         provider = PROVIDERS["openai"]
         built = provider.build(endpoint, self.catalog.api_key(endpoint), request)
         headers_deadline = min(deadline, attempt.started + self.timeouts.headers_s)
-        response = await self._within(
-            self.upstream.send(built, self.timeouts.headers_s + 1), headers_deadline,
-            Failure.HEADERS_TIMEOUT, f"no response headers within {self.timeouts.headers_s:g} s",
-            timer, out,
-        )
+        what = f"no response headers within {self.timeouts.headers_s:g} s"
+        if out is None or out.committed:
+            # The client's own timer bounds the wait: no asyncio.timeout context needed.
+            timer.begin_wait()
+            try:
+                response = await self.upstream.send(built, headers_deadline - self._now(), what)
+            finally:
+                timer.end_wait()
+        else:
+            response = await self._within(
+                self.upstream.send(built, self.timeouts.headers_s + 1), headers_deadline,
+                Failure.HEADERS_TIMEOUT, what, timer, out,
+            )
         attempt.status = response.status
         attempt.headers_at = self._now()
         if response.status >= 300:
@@ -287,15 +295,18 @@ class Relay:
                         deadline: float) -> bytes:
         timer = generation.overhead
         response = await self._open(attempt, request, deadline, None, timer)
+        timer.begin_wait()
         try:
-            raw = await self._within(
-                response.read(self.settings.server.max_body_bytes), deadline,
-                Failure.RESPONSE_TIMEOUT, "the provider did not finish its answer in time",
-                timer,
-            )
+            raw = await response.read(self.settings.server.max_body_bytes, deadline)
+        except DeadlinePassed:
+            response.close()
+            raise AttemptError(Failure.RESPONSE_TIMEOUT,
+                               "the provider did not finish its answer in time") from None
         except BaseException:
             response.close()
             raise
+        finally:
+            timer.end_wait()
         response.release()
         parsed = PROVIDERS["openai"].parse_completion(raw)
         # A non-streamed answer arrives whole: it has a latency but no honest TTFT or
@@ -314,17 +325,10 @@ class Relay:
         response = await self._open(attempt, request, first_token_deadline, out, timer)
         session = StreamSession(attempt, generation, request, PROVIDERS["openai"],
                                 self.settings.server.max_body_bytes)
-        stall = self.timeouts.stall_s
         try:
             while not session.saw_done:
-                if out.committed:
-                    deadline = min(total_deadline, self._now() + stall)
-                    failure, what = Failure.STALL, f"the provider sent nothing for {stall:g} s"
-                else:
-                    deadline = first_token_deadline
-                    failure, what = Failure.FIRST_TOKEN_TIMEOUT, "no first token in time"
-                chunk = await self._within(response.next_chunk(), deadline, failure, what,
-                                           timer, out)
+                chunk = await self._next_chunk(response, out, first_token_deadline,
+                                               total_deadline, timer)
                 now = self._now()
                 events = session.feed(chunk, now) if chunk else session.end_of_body(now)
                 if events:
@@ -354,6 +358,36 @@ class Relay:
         if not out.committed:
             await out.commit()
         await out.write(tail)
+
+    async def _next_chunk(self, response: UpstreamResponse, out: ClientStream,
+                          first_token_deadline: float, total_deadline: float,
+                          timer: OverheadTimer) -> bytes:
+        """The stream's next bytes within its limit: the stall limit once committed, the
+        first-token deadline before, with keep-alives to the caller while it waits. Deadlines
+        are the response's own timers, so a chunk costs no task and no timeout context."""
+        timer.begin_wait()
+        try:
+            if out.committed:
+                deadline = min(total_deadline, self._now() + self.timeouts.stall_s)
+                try:
+                    return await response.next_chunk(deadline)
+                except DeadlinePassed:
+                    raise AttemptError(
+                        Failure.STALL,
+                        f"the provider sent nothing for {self.timeouts.stall_s:g} s") from None
+            while True:
+                keepalive_at = out.keepalive_due(self.timeouts.keepalive_s)
+                try:
+                    return await response.next_chunk(min(first_token_deadline, keepalive_at))
+                except DeadlinePassed:
+                    now = self._now()
+                    if now >= first_token_deadline:
+                        raise AttemptError(Failure.FIRST_TOKEN_TIMEOUT,
+                                           "no first token in time") from None
+                    if now >= keepalive_at:
+                        await out.keepalive()
+        finally:
+            timer.end_wait()
 
     # --- errors -----------------------------------------------------------------------------
 

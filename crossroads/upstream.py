@@ -14,6 +14,7 @@ from crossroads import __version__
 from crossroads.failures import AttemptError, Failure
 from crossroads.http_client import (
     BodyTooLarge,
+    DeadlinePassed,
     HeadersTimeout,
     HttpClient,
     HttpError,
@@ -21,6 +22,8 @@ from crossroads.http_client import (
 )
 from crossroads.providers.base import UpstreamRequest
 from crossroads.settings import TimeoutConfig
+
+__all__ = ["DeadlinePassed", "Upstream", "UpstreamResponse"]
 
 MAX_ERROR_BODY = 64 * 1024
 KEEPALIVE_S = 60.0
@@ -36,20 +39,22 @@ class UpstreamResponse:
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
 
-    async def read(self, limit: int) -> bytes:
-        """The whole body, refusing more than `limit` bytes."""
+    async def read(self, limit: int, deadline: float | None = None) -> bytes:
+        """The whole body, refusing more than `limit` bytes; `DeadlinePassed` if it is not
+        complete by the loop-time `deadline`."""
         try:
-            return await self._response.read(limit)
+            return await self._response.read(limit, deadline)
         except BodyTooLarge:
             raise AttemptError(Failure.TOO_LARGE,
                                f"the provider's response exceeded {limit} bytes") from None
         except HttpError as exc:
             raise AttemptError(Failure.CUT, f"the provider cut the response: {exc}") from None
 
-    async def next_chunk(self) -> bytes:
-        """Whatever bytes are available next; b"" at a clean end of body."""
+    async def next_chunk(self, deadline: float | None = None) -> bytes:
+        """Whatever bytes are available next; b"" at a clean end of body; `DeadlinePassed` if
+        nothing arrived by the loop-time `deadline`."""
         try:
-            return await self._response.next_chunk()
+            return await self._response.next_chunk(deadline)
         except HttpError as exc:
             raise AttemptError(Failure.CUT, f"the provider cut the stream: {exc}") from None
 
@@ -79,15 +84,18 @@ class Upstream:
             await self._client.close()
             self._client = None
 
-    async def send(self, request: UpstreamRequest, headers_timeout_s: float) -> UpstreamResponse:
+    async def send(self, request: UpstreamRequest, headers_timeout_s: float,
+                   timeout_message: str | None = None) -> UpstreamResponse:
         """POST and wait for the response headers (bounded by `headers_timeout_s`)."""
         assert self._client is not None, "Upstream.start() was not awaited"
         try:
             response = await self._client.post(request.url, request.headers, request.body,
                                                headers_timeout_s)
         except HeadersTimeout:
-            raise AttemptError(Failure.HEADERS_TIMEOUT,
-                               f"no response headers within {headers_timeout_s:g} s") from None
+            raise AttemptError(
+                Failure.HEADERS_TIMEOUT,
+                timeout_message or f"no response headers within {headers_timeout_s:g} s",
+            ) from None
         except HttpError as exc:
             raise AttemptError(Failure.CONNECT, str(exc)) from None
         return UpstreamResponse(response)

@@ -283,6 +283,9 @@ def order_candidates(model: Model | None, ctx: Context) -> list[Endpoint]:
             rest.sort(key=exacto_tiers.__getitem__)
         return [pick, *(candidates[i] for i in rest)]
 
+    if len(candidates) == 1:
+        # One endpoint: every mode orders it alike, and only `provider.order` may still drop it.
+        return _apply_order(list(candidates), prefs.order, prefs.allow_fallbacks)
     ordered = STRATEGIES[prefs.effective_sort](ctx)
     wanted = PREFERRED_FEATURES & ctx.needs.parameters
     # Stable sorts: each key only moves endpoints across its own boundary.
@@ -297,15 +300,19 @@ def order_candidates(model: Model | None, ctx: Context) -> list[Endpoint]:
     if ctx.sticky and prefs.effective_sort in STICKY_SORTS:
         _pin_sticky(ordered, ctx)
 
-    endpoints = [candidates[i] for i in ordered]
-    if prefs.order:
-        first = [
-            e for name in prefs.order for e in endpoints if e.matches_provider(name)
-        ]
+    return _apply_order([candidates[i] for i in ordered], prefs.order, prefs.allow_fallbacks)
+
+
+def _apply_order(endpoints: list[Endpoint], order: tuple[str, ...] | None,
+                 allow_fallbacks: bool | None) -> list[Endpoint]:
+    """`provider.order` first (alone without fallbacks); without an order and without
+    fallbacks, only the best endpoint."""
+    if order:
+        first = [e for name in order for e in endpoints if e.matches_provider(name)]
         first = list(dict.fromkeys(first))
-        if prefs.allow_fallbacks is False:
+        if allow_fallbacks is False:
             return first
         return first + [e for e in endpoints if e not in first]
-    if prefs.allow_fallbacks is False:
+    if allow_fallbacks is False:
         return endpoints[:1]
     return endpoints

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
 from crossroads.http_wire import (
@@ -57,6 +57,7 @@ __all__ = [
     "BodyTooLarge",
     "ConnectFailed",
     "DeadlinePassed",
+    "FrozenHeaders",
     "Headers",
     "HeadersTimeout",
     "HttpClient",
@@ -64,6 +65,29 @@ __all__ = [
     "HttpResponse",
     "ResponseBroken",
 ]
+
+class FrozenHeaders(Mapping[str, str]):
+    """Request headers that never change once built; the client encodes each such mapping
+    once instead of on every request."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str]) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        # Values may be credentials: never print them.
+        return f"FrozenHeaders({sorted(self._items)})"
+
 
 class HttpClient:
     """Owns the connection pools; one per process, created and closed by the app's lifespan."""
@@ -78,6 +102,8 @@ class HttpClient:
         self._pools: dict[tuple[str, str, int], Pool] = {}
         # url -> (pool, request head up to the caller's headers), so a hot URL is parsed once.
         self._targets: dict[str, tuple[Pool, bytes]] = {}
+        # id(FrozenHeaders) -> (the mapping, its encoded lines): see `_header_block`.
+        self._blocks: dict[int, tuple[Mapping[str, str], bytes]] = {}
         self._closed = False
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes,
@@ -89,11 +115,10 @@ class HttpClient:
         if self._closed:
             raise ConnectFailed("the HTTP client is closed")
         target = self._targets.get(url) or self._target(url)
-        lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
-        # Each header adds exactly one CR and one LF; any more would smuggle a header or a body.
-        if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
-            raise ValueError("a header name or value contains CR or LF")
-        payload = b"".join((target[1], lines.encode("latin-1"),
+        cached = self._blocks.get(id(headers))
+        block = cached[1] if cached is not None and cached[0] is headers else \
+            self._header_block(headers)
+        payload = b"".join((target[1], block,
                             b"content-length: %d\r\n\r\n" % len(body), body))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -119,6 +144,20 @@ class HttpClient:
         self._targets.clear()
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _header_block(self, headers: Mapping[str, str]) -> bytes:
+        lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        # Each header adds exactly one CR and one LF; any more would smuggle a header or a body.
+        if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
+            raise ValueError("a header name or value contains CR or LF")
+        block = lines.encode("latin-1")
+        if isinstance(headers, FrozenHeaders):
+            # Immutable and long-lived (a provider's per-endpoint headers): encode once. The
+            # entry holds the mapping itself, so its id cannot be reused while cached.
+            if len(self._blocks) >= MAX_TARGETS:
+                self._blocks.clear()
+            self._blocks[id(headers)] = (headers, block)
+        return block
 
     def _target(self, url: str) -> tuple[Pool, bytes]:
         parts = urlsplit(url)

@@ -60,6 +60,10 @@ from crossroads.ledger.store import BUCKET_S, COUNTERS, KEY, Rollup, RollupBatch
 log = logging.getLogger("crossroads.ledger")
 
 CLOSE_RETRIES = 5
+# The writer connection's page cache. 16 MiB holds the id index of roughly 300k generations;
+# beyond that inserts read index pages from the kernel's page cache, which is cheap. 64 MiB
+# made a router's RSS pass 100 MiB after ~150k requests (bench/RESULTS.md, 2026-12-03).
+CACHE_KIB = 16 * 1024
 
 Queued = tuple[GenerationRecord, Segment | None, int]
 """A submitted record, the journal segment holding it, and the end offset of its frame there."""
@@ -87,15 +91,17 @@ class SQLiteLedger:
 
     def __init__(self, path: str | Path, *, batch_size: int = 2000, max_wait_s: float = 0.02,
                  journal: bool = True, sync_interval_s: float = 0.005,
-                 segment_bytes: int = 8 << 20) -> None:
+                 segment_bytes: int = 8 << 20, cache_kib: int = CACHE_KIB) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._batch_size = batch_size
         self._max_wait_s = max_wait_s
         self._conn = _connect(self.path)
-        # 64 MiB of page cache (allocated as used) keeps the id and created indexes hot: it
-        # raised the writer's rate by ~40 % in bench/ledger_bench.py over the 2 MiB default.
-        self._conn.execute("PRAGMA cache_size=-65536")
+        # A page cache larger than SQLite's 2 MiB default keeps the random-order id index hot
+        # (bench/ledger_bench.py: +40 % writer rate at 64 MiB). It is allocated as the
+        # database grows and never given back, so it is what the router's RSS grows by over
+        # a long run: CACHE_KIB bounds that (see its comment).
+        self._conn.execute(f"PRAGMA cache_size=-{cache_kib}")
         migrate(self._conn)
         self._reader = _connect(self.path)
         self._reader.execute("PRAGMA query_only=1")

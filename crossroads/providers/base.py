@@ -18,7 +18,7 @@ from crossroads.failures import AttemptError
 
 class UpstreamRequest(msgspec.Struct, frozen=True):
     url: str
-    headers: dict[str, str]
+    headers: Mapping[str, str]  # a FrozenHeaders when constant, so it is encoded once
     body: bytes
 
 

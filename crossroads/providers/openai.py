@@ -14,9 +14,11 @@ from crossroads.catalog import Endpoint
 from crossroads.chat_request import ROUTER_FIELDS, ChatRequest
 from crossroads.errors import BadRequest
 from crossroads.failures import STATUS_FAILURE, AttemptError, Failure
+from crossroads.http_client import FrozenHeaders
 from crossroads.providers.base import UpstreamRequest
 
 MAX_ERROR_EXCERPT = 500
+MAX_HEADER_SETS = 256  # (key, stream) pairs: twice the configured keys, with room to spare
 
 _CONTEXT_LENGTH = re.compile(
     r"context[ _-]?(length|window)|maximum context|too many tokens|prompt is too long|"
@@ -81,7 +83,25 @@ def classify_error(code: str, message: str, status: int) -> Failure:
 
 
 class OpenAIProvider:
-    """Stateless; one instance serves every OpenAI-compatible endpoint."""
+    """One instance serves every OpenAI-compatible endpoint; its only state is a cache of the
+    request headers, which depend on nothing but the key and whether the answer streams."""
+
+    def __init__(self) -> None:
+        self._header_sets: dict[tuple[str | None, bool], FrozenHeaders] = {}
+
+    def _headers(self, api_key: str | None, stream: bool) -> FrozenHeaders:
+        cached = self._header_sets.get((api_key, stream))
+        if cached is not None:
+            return cached
+        headers = {"content-type": "application/json"}
+        if stream:
+            headers["accept"] = "text/event-stream"
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        if len(self._header_sets) >= MAX_HEADER_SETS:
+            self._header_sets.clear()
+        built = self._header_sets[(api_key, stream)] = FrozenHeaders(headers)
+        return built
 
     def build(self, endpoint: Endpoint, api_key: str | None,
               request: ChatRequest) -> UpstreamRequest:
@@ -91,11 +111,7 @@ class OpenAIProvider:
             options = dict(body.get("stream_options") or {})
             options["include_usage"] = True
             body["stream_options"] = options
-        headers = {"content-type": "application/json"}
-        if request.stream:
-            headers["accept"] = "text/event-stream"
-        if api_key:
-            headers["authorization"] = f"Bearer {api_key}"
+        headers = self._headers(api_key, request.stream)
         try:
             encoded = orjson.dumps(body)
         except orjson.JSONEncodeError:

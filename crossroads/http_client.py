@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Iterator, Mapping
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from crossroads.http_wire import (
@@ -64,7 +65,18 @@ __all__ = [
     "HttpError",
     "HttpResponse",
     "ResponseBroken",
+    "WhileWaiting",
 ]
+
+class WhileWaiting(Protocol):
+    """Something to do periodically while a response's headers are awaited."""
+
+    def due(self) -> float:
+        """Loop time at which `fire` is next due."""
+        ...
+
+    async def fire(self) -> None: ...
+
 
 class FrozenHeaders(Mapping[str, str]):
     """Request headers that never change once built; the client encodes each such mapping
@@ -107,10 +119,12 @@ class HttpClient:
         self._closed = False
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes,
-                   timeout_s: float) -> HttpResponse:
+                   timeout_s: float, while_waiting: WhileWaiting | None = None) -> HttpResponse:
         """Send; return once the status and headers arrived, within `timeout_s` in all.
 
         `headers` must not carry host, content-length or transfer-encoding: they are ours.
+        `while_waiting` is fired whenever it falls due before the headers have arrived (a
+        router keeps its own caller's connection alive meanwhile).
         """
         if self._closed:
             raise ConnectFailed("the HTTP client is closed")
@@ -125,11 +139,11 @@ class HttpClient:
         pool = target[0]
         try:
             return await self._exchange(await self._acquire(pool, loop, deadline),
-                                        payload, loop, deadline)
+                                        payload, loop, deadline, while_waiting)
         except NothingArrived:
             pass
         return await self._exchange(await self._connect(pool, loop, deadline),
-                                    payload, loop, deadline)
+                                    payload, loop, deadline, while_waiting)
 
     async def close(self) -> None:
         """Close idle connections; connections still in use close when their response ends."""
@@ -225,14 +239,27 @@ class HttpClient:
         return conn
 
     async def _exchange(self, conn: Connection, payload: bytes,
-                        loop: asyncio.AbstractEventLoop, deadline: float) -> HttpResponse:
+                        loop: asyncio.AbstractEventLoop, deadline: float,
+                        while_waiting: WhileWaiting | None) -> HttpResponse:
         response = HttpResponse(conn, loop)
         conn.response = response
         conn.transport.write(payload)
         timer = loop.call_at(deadline, response.expire_headers)
         try:
             while not response.status and response.error is None:
-                await response.wait()
+                due = while_waiting.due() if while_waiting is not None else deadline
+                if due >= deadline:
+                    await response.wait()
+                    continue
+                try:
+                    await response.wait(due)
+                except DeadlinePassed:
+                    assert while_waiting is not None
+                    try:
+                        await while_waiting.fire()
+                    except BaseException:
+                        response.close()  # mid-exchange: the socket's state is unknown
+                        raise
         finally:
             timer.cancel()
         error = response.error

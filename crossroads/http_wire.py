@@ -37,6 +37,9 @@ class ResponseBroken(HttpError):
     """The connection died or sent garbage after the body had begun."""
 
 
+_EXPIRED = object()
+
+
 class DeadlinePassed(Exception):
     """A wait given a deadline reached it with no news. Not an `HttpError`: the exchange is
     intact, and the caller decides whether that is a failure (and closes) or not."""
@@ -169,7 +172,7 @@ class HttpResponse:
         self.headers: Mapping[str, str] = Headers(self.raw_headers)
         self._chunks: list[bytes] = []
         self.buffered = 0
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[object] | None = None
         self.error: HttpError | None = None
         self._done = False
         self._keep_alive = False
@@ -277,9 +280,9 @@ class HttpResponse:
         wait is all a deadline costs: no task, no `asyncio.timeout` context, and on the hot
         path (data already buffered) not even that, since nothing waits."""
         waiter = self._waiter = self._loop.create_future()
-        timer = None if deadline is None else self._loop.call_at(deadline, self._wake)
+        timer = None if deadline is None else self._loop.call_at(deadline, self._expire)
         try:
-            await waiter
+            woken_by = await waiter
         except BaseException:
             self.close()
             raise
@@ -287,11 +290,15 @@ class HttpResponse:
             self._waiter = None
             if timer is not None:
                 timer.cancel()
-        if deadline is not None and self._loop.time() >= deadline and not self._has_news():
+        if woken_by is _EXPIRED:
             raise DeadlinePassed
 
-    def _has_news(self) -> bool:
-        return bool(self._chunks) or self.error is not None or self._done
+    def _expire(self) -> None:
+        # The waiter's result says who woke it: news from the connection resolves it with
+        # None first, and then this timer finds it done.
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(_EXPIRED)
 
     async def next_chunk(self, deadline: float | None = None) -> bytes:
         """Everything buffered, waiting if nothing is; b"" at a clean end of body;

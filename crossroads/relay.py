@@ -45,8 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable
-from typing import TypeVar
 
 from crossroads.catalog import Catalog, Endpoint, endpoint_key
 from crossroads.chat_request import ChatRequest
@@ -68,13 +66,22 @@ from crossroads.stats import AttemptReport, LiveStats
 from crossroads.streaming import ClientStream, StreamSession
 from crossroads.upstream import DeadlinePassed, Upstream, UpstreamResponse
 
-T = TypeVar("T")
 
+class _KeepAlive:
+    """`WhileWaiting` for an uncommitted stream: a keep-alive comment to the caller whenever
+    `keepalive_s` passed since it last heard from us."""
 
-def _close_unclaimed(result: object) -> None:
-    """A response nobody will read (the caller left, or a deadline passed) must not leak."""
-    if isinstance(result, UpstreamResponse):
-        result.close()
+    __slots__ = ("_interval", "_out")
+
+    def __init__(self, out: ClientStream, interval_s: float) -> None:
+        self._out = out
+        self._interval = interval_s
+
+    def due(self) -> float:
+        return self._out.keepalive_due(self._interval)
+
+    async def fire(self) -> None:
+        await self._out.keepalive()
 
 
 class Relay:
@@ -99,49 +106,6 @@ class Relay:
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
-
-    async def _within(self, aw: Awaitable[T], deadline: float, failure: Failure,
-                      what: str, timer: OverheadTimer, out: ClientStream | None = None) -> T:
-        """Await `aw` until `deadline`, sending keep-alives to `out` meanwhile if given.
-
-        `aw` is always a wait on a provider, so its duration goes to `timer.waited`: it is not
-        the router's overhead."""
-        timer.begin_wait()
-        try:
-            if out is None or out.committed:
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        return await aw
-                except TimeoutError:
-                    raise AttemptError(failure, what) from None
-            return await self._with_keepalives(aw, deadline, failure, what, out)
-        finally:
-            timer.end_wait()
-
-    async def _with_keepalives(self, aw: Awaitable[T], deadline: float, failure: Failure,
-                               what: str, out: ClientStream) -> T:
-        task = asyncio.ensure_future(aw)
-        handed_over = False
-        try:
-            while True:
-                # A finished task is consumed before any deadline check, so a response that
-                # arrived during a keep-alive write is never dropped on the floor.
-                if task.done():
-                    handed_over = True
-                    return task.result()
-                now = self._now()
-                if now >= deadline:
-                    raise AttemptError(failure, what)
-                wake = min(deadline, out.keepalive_due(self.timeouts.keepalive_s))
-                await asyncio.wait({task}, timeout=max(wake - now, 0))
-                if not task.done() and self._now() >= out.keepalive_due(
-                        self.timeouts.keepalive_s):
-                    await out.keepalive()
-        finally:
-            if not task.done():
-                task.cancel()
-            elif not handed_over and not task.cancelled() and task.exception() is None:
-                _close_unclaimed(task.result())
 
     def _finish_attempt(self, attempt: Attempt, error: AttemptError | None) -> None:
         attempt.ended = self._now()
@@ -179,18 +143,16 @@ class Relay:
         built = provider.build(endpoint, self.catalog.api_key(endpoint), request)
         headers_deadline = min(deadline, attempt.started + self.timeouts.headers_s)
         what = f"no response headers within {self.timeouts.headers_s:g} s"
-        if out is None or out.committed:
-            # The client's own timer bounds the wait: no asyncio.timeout context needed.
-            timer.begin_wait()
-            try:
-                response = await self.upstream.send(built, headers_deadline - self._now(), what)
-            finally:
-                timer.end_wait()
-        else:
-            response = await self._within(
-                self.upstream.send(built, self.timeouts.headers_s + 1), headers_deadline,
-                Failure.HEADERS_TIMEOUT, what, timer, out,
-            )
+        keepalive = None if out is None or out.committed else \
+            _KeepAlive(out, self.timeouts.keepalive_s)
+        # The client's own timers bound the wait and fire the keep-alives: no task and no
+        # asyncio.timeout context per attempt. The wait is the provider's, not overhead.
+        timer.begin_wait()
+        try:
+            response = await self.upstream.send(built, headers_deadline - self._now(), what,
+                                                keepalive)
+        finally:
+            timer.end_wait()
         attempt.status = response.status
         attempt.headers_at = self._now()
         if response.status >= 300:

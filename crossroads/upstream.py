@@ -19,6 +19,7 @@ from crossroads.http_client import (
     HttpClient,
     HttpError,
     HttpResponse,
+    WhileWaiting,
 )
 from crossroads.providers.base import UpstreamRequest
 from crossroads.settings import TimeoutConfig
@@ -85,12 +86,14 @@ class Upstream:
             self._client = None
 
     async def send(self, request: UpstreamRequest, headers_timeout_s: float,
-                   timeout_message: str | None = None) -> UpstreamResponse:
-        """POST and wait for the response headers (bounded by `headers_timeout_s`)."""
+                   timeout_message: str | None = None,
+                   while_waiting: WhileWaiting | None = None) -> UpstreamResponse:
+        """POST and wait for the response headers (bounded by `headers_timeout_s`), firing
+        `while_waiting` whenever it falls due meanwhile."""
         assert self._client is not None, "Upstream.start() was not awaited"
         try:
             response = await self._client.post(request.url, request.headers, request.body,
-                                               headers_timeout_s)
+                                               headers_timeout_s, while_waiting)
         except HeadersTimeout:
             raise AttemptError(
                 Failure.HEADERS_TIMEOUT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import gzip
+import itertools
 import shutil
 import ssl
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 import uvloop
 
 from crossroads.failures import AttemptError, Failure
-from crossroads.http_client import HIGH_WATER, HttpClient, HttpResponse
+from crossroads.http_client import HIGH_WATER, DeadlinePassed, HttpClient, HttpResponse
 from crossroads.providers.base import UpstreamRequest
 from crossroads.settings import TimeoutConfig
 from crossroads.upstream import Upstream, UpstreamResponse
@@ -554,6 +555,114 @@ def test_dead_or_expired_idle_connections_are_not_reused(how: str) -> None:
             await client.close()
         assert server.connections == 2
         assert len(server.requests) == 2  # nothing was sent on a dead socket
+
+    server = Server(handler)
+    run(main())
+
+
+def test_a_chunk_deadline_passes_without_breaking_the_exchange() -> None:
+    """`DeadlinePassed` is the caller's to judge: the exchange stays usable after it, and a
+    chunk already buffered is returned whatever the deadline."""
+    go_on = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await go_on.wait()
+        writer.write(b"6\r\nsecond\r\n0\r\n\r\n")
+
+    async def main() -> None:
+        async with server:
+            up = await upstream()
+            response = await up.send(request(server.url), 5)
+            loop = asyncio.get_running_loop()
+            assert await response.next_chunk(loop.time() - 1) == b"first"  # buffered
+            with pytest.raises(DeadlinePassed):
+                await response.next_chunk(loop.time() + 0.05)
+            go_on.set()
+            assert await response.next_chunk(loop.time() + 5) == b"second"
+            assert await response.read(100, loop.time() + 5) == b""
+            response.release()
+            await up.close()
+        assert server.connections == 1
+
+    server = Server(handler)
+    run(main())
+
+
+def test_body_deadline_on_read() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf")
+        await server.saw_eof(reader)
+
+    async def main() -> None:
+        async with server:
+            up = await upstream()
+            response = await up.send(request(server.url), 5)
+            with pytest.raises(DeadlinePassed):
+                await response.read(100, asyncio.get_running_loop().time() + 0.05)
+            response.close()
+            await up.close()
+
+    server = Server(handler)
+    run(main())
+
+
+class Ticker:
+    """`WhileWaiting` that records when it fired."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self.fired: list[float] = []
+        self.last = asyncio.get_running_loop().time()
+
+    def due(self) -> float:
+        return self.last + self.every_s
+
+    async def fire(self) -> None:
+        self.last = asyncio.get_running_loop().time()
+        self.fired.append(self.last)
+
+
+def test_while_waiting_fires_until_the_headers_arrive_then_stops() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.read_request(reader)
+        await asyncio.sleep(0.35)
+        writer.write(ok(b"late"))
+
+    async def main() -> None:
+        async with server:
+            up = await upstream()
+            ticker = Ticker(0.1)
+            response = await up.send(request(server.url), 5, None, ticker)
+            count = len(ticker.fired)
+            assert await response.read(100) == b"late"
+            response.release()
+            await up.close()
+        # Fired while waiting (the server waits 0.35 s), never before it was due (uvloop's
+        # timers round to the millisecond), never once the headers were in.
+        assert count >= 1
+        assert all(b - a >= 0.1 - 0.002 for a, b in itertools.pairwise(ticker.fired))
+        assert len(ticker.fired) == count
+
+    server = Server(handler)
+    run(main())
+
+
+def test_while_waiting_does_not_stretch_the_headers_deadline() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.read_request(reader)
+        await server.saw_eof(reader)
+
+    async def main() -> None:
+        async with server:
+            up = await upstream()
+            ticker = Ticker(0.05)
+            await expect_failure(up.send(request(server.url), 0.3, None, ticker),
+                                 Failure.HEADERS_TIMEOUT)
+            await up.close()
+        assert len(ticker.fired) >= 2
 
     server = Server(handler)
     run(main())

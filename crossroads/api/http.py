@@ -46,11 +46,27 @@ async def read_body(scope: Scope, receive: Receive, limit: int, timeout_s: float
     declared = header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+    # A bare timer that cancels this task, not an `asyncio.timeout` context: this runs on every
+    # request, and the body has nearly always arrived with the headers.
+    task = asyncio.current_task()
+    assert task is not None
+    expired: list[bool] = []
+
+    def expire() -> None:
+        expired.append(True)
+        task.cancel()
+
+    timer = asyncio.get_running_loop().call_later(timeout_s, expire)
     try:
-        async with asyncio.timeout(timeout_s):
-            return await _read_chunks(receive, limit)
-    except TimeoutError:
-        raise RequestTimeout(f"The request body did not arrive within {timeout_s:g} s") from None
+        return await _read_chunks(receive, limit)
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        task.uncancel()
+        raise RequestTimeout(
+            f"The request body did not arrive within {timeout_s:g} s") from None
+    finally:
+        timer.cancel()
 
 
 async def _read_chunks(receive: Receive, limit: int) -> bytes:

@@ -164,7 +164,7 @@ _NO_ENDPOINTS = EndpointTable.of(())
 class Catalog:
     """Models and their endpoints, looked up by slug. Immutable once built."""
 
-    __slots__ = ("_by_model", "_keys", "_models", "_tables")
+    __slots__ = ("_by_model", "_keys", "_models", "_subsets", "_tables")
 
     def __init__(
         self,
@@ -179,6 +179,9 @@ class Catalog:
         self._by_model = {slug: tuple(eps) for slug, eps in by_model.items()}
         self._tables = {slug: EndpointTable.of(eps) for slug, eps in self._by_model.items()}
         self._keys = dict(keys)
+        # Routing's memo of filtered tables per model (`routing.filters.apply_filters`): a cache
+        # of values derived from the immutable tables, so the catalog stays immutable to readers.
+        self._subsets: dict[str, dict[tuple[int, ...], EndpointTable]] = {}
 
     def model(self, slug: str) -> Model | None:
         return self._models.get(slug)
@@ -196,6 +199,13 @@ class Catalog:
     def table(self, slug: str) -> EndpointTable:
         """The model's available endpoints as routing reads them (empty for an unknown slug)."""
         return self._tables.get(slug, _NO_ENDPOINTS)
+
+    def subsets(self, slug: str) -> dict[tuple[int, ...], EndpointTable]:
+        """The memo of this model's filtered tables, keyed by the survivors' indices."""
+        memo = self._subsets.get(slug)
+        if memo is None:
+            memo = self._subsets.setdefault(slug, {}) if slug in self._tables else {}
+        return memo
 
     def api_key(self, endpoint: Endpoint) -> str | None:
         return self._keys.get(endpoint_key(endpoint))

@@ -129,6 +129,10 @@ Active = Callable[[Needs], bool]
 Bites = Callable[[EndpointTable, Needs], bool]
 
 
+# Memoised survivor tables per model; far more than the distinct subsets real traffic makes.
+MAX_SUBSETS = 256
+
+
 def _always(n: Needs) -> bool:
     return True
 
@@ -193,10 +197,15 @@ class Funnel(msgspec.Struct, frozen=True):
 
 
 def apply_filters(
-    model: str, table: EndpointTable, needs: Needs
+    model: str, table: EndpointTable, needs: Needs,
+    subsets: dict[tuple[int, ...], EndpointTable] | None = None,
 ) -> tuple[EndpointTable, Funnel]:
     """The endpoints of `table` that pass every filter (the table itself when all do), and the
-    funnel: each endpoint is charged to the first filter, in funnel order, that removed it."""
+    funnel: each endpoint is charged to the first filter, in funnel order, that removed it.
+
+    `subsets` memoises the tables of survivors by their indices: the same few subsets recur
+    (a long prompt always loses the same short-context endpoints), and a recurring table lets
+    live stats keep its health set current instead of reading every member again."""
     left = len(table.endpoints)
     steps: list[tuple[str, int]] = [("available", left)]
     removed = (("available", table.unavailable),) if table.unavailable else ()
@@ -237,4 +246,12 @@ def apply_filters(
                     tuple((name, tags) for _, name, tags in charged))
     if left == len(table.endpoints):
         return table, funnel
-    return EndpointTable.of(tuple(table.endpoints[i] for i in kept)), funnel
+    if subsets is None:
+        return EndpointTable.of(tuple(table.endpoints[i] for i in kept)), funnel
+    key = tuple(kept)
+    subset = subsets.get(key)
+    if subset is None:
+        if len(subsets) >= MAX_SUBSETS:
+            subsets.clear()
+        subset = subsets[key] = EndpointTable.of(tuple(table.endpoints[i] for i in kept))
+    return subset, funnel

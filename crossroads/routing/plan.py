@@ -92,10 +92,11 @@ def build_plan(
             if slug == request.models[0]:
                 raise _unknown_model(slug)
             continue
-        candidates, funnel = apply_filters(slug, table, needs)
+        candidates, funnel = apply_filters(slug, table, needs, catalog.subsets(slug))
         funnels.append(funnel)
-        # The model's whole routable set is asked on every request: live stats keep it current.
-        health = read_health(stats, candidates.keys, now, stable=candidates is table)
+        # The model's routable set, or a memoised subset of it, recurs from request to request:
+        # live stats keep its health set current.
+        health = read_health(stats, candidates.keys, now, stable=True)
         ctx = Context(
             needs, candidates, health, rng, routing.expected_output_tokens,
             routing.outage_min_failures, routing.outage_failure_ratio, sticky,

@@ -15,10 +15,10 @@ from crossroads.errors import (
     NoProviderAvailable,
 )
 from crossroads.routing.plan import build_plan
-from crossroads.settings import RoutingConfig
-from crossroads.stats import Health
+from crossroads.settings import BreakerConfig, RoutingConfig
+from crossroads.stats import AttemptReport, Health, LiveStats
 
-from .factories import FakeStats, catalog, endpoint, health, request
+from .factories import MODEL, FakeStats, catalog, endpoint, health, request
 
 ROUTING = RoutingConfig(expected_output_tokens=100)
 # chi-square critical values at p = 0.001 by degrees of freedom
@@ -221,3 +221,29 @@ def test_unavailable_endpoints_never_routed():
     assert plan_tags(cat, request()) == ["ok"]
     with pytest.raises(NoProviderAvailable):
         plan_tags(catalog(endpoint("keyless", available=False)), request())
+
+
+def test_filtered_subsets_are_memoised_and_their_health_stays_current():
+    """A request that loses the same endpoints to a filter reuses one table of survivors, and
+    live stats keep that table's health current: an outage among the survivors still demotes."""
+    cat = catalog(endpoint("small", 0.1, context_length=1000),
+                  endpoint("cheap", 0.2), endpoint("dear", 5.0))
+    stats = LiveStats(ROUTING, BreakerConfig())
+    long_prompt = request(messages=[{"role": "user", "content": "x" * 8000}])
+    rng = random.Random(1)
+    first = build_plan(long_prompt, cat, stats, ROUTING, rng, 1000.0)
+    assert "small" not in [e.tag for e in first.attempts]
+    memo = cat.subsets(MODEL)
+    assert len(memo) == 1
+    (subset,) = memo.values()
+    for seed in range(20):
+        build_plan(long_prompt, cat, stats, ROUTING, random.Random(seed), 1000.0)
+    assert list(memo.values()) == [subset]  # the same table object, reused
+    cheap = next(e for e in subset.endpoints if e.tag == "cheap")
+    failure = AttemptReport(ok=False, counts_against_uptime=True, trips_breaker=False)
+    for i in range(5):
+        stats.record(cheap.key, failure, 1000.0 + i * 0.1)
+    for seed in range(20):
+        tags = [e.tag for e in build_plan(long_prompt, cat, stats, ROUTING,
+                                          random.Random(seed), 1001.0).attempts]
+        assert tags == ["dear", "cheap"], tags

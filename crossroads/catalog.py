@@ -38,6 +38,11 @@ class Pricing(msgspec.Struct, frozen=True):
     image: int = 0
     request: int = 0
 
+    @property
+    def caches_cheaper(self) -> bool:
+        """Cache reads cost less than fresh prompt tokens: worth routing a conversation back."""
+        return self.cache_read is not None and self.cache_read < self.prompt
+
     def blended(self, prompt_tokens: int, completion_tokens: int) -> float:
         """Expected price per token of this request's mix of input and output."""
         total = max(prompt_tokens + completion_tokens, 1)
@@ -132,6 +137,7 @@ class EndpointTable(msgspec.Struct, frozen=True):
     min_max_output: int
     min_price: int  # lowest prompt or completion price
     all_serve_images: bool
+    any_caches_cheaper: bool  # some endpoint's cache reads are cheaper: stickiness can pay
 
     @classmethod
     def of(cls, endpoints: tuple[Endpoint, ...]) -> EndpointTable:
@@ -155,6 +161,7 @@ class EndpointTable(msgspec.Struct, frozen=True):
             min_max_output=min((e.max_output for e in kept), default=0),
             min_price=min((*prompt, *completion), default=0),
             all_serve_images=all(e.serves_images() for e in kept),
+            any_caches_cheaper=any(e.pricing.caches_cheaper for e in kept),
         )
 
 

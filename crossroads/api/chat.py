@@ -21,7 +21,7 @@ from crossroads.errors import CrossroadsError, Unauthorized
 from crossroads.generation import Generation
 from crossroads.metrics import OverheadTimer
 from crossroads.routing.plan import build_plan
-from crossroads.routing.sticky import conversation_key
+from crossroads.routing.sticky import conversation_key, worth_sticking
 
 SIMULATED_HEADER = (b"x-crossroads-simulated", b"true")
 
@@ -43,7 +43,8 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         overhead = OverheadTimer()
         request = parse_chat_request(raw, header(scope, b"x-session-id"))
         now = loop_time()
-        conversation = conversation_key(request) if state.settings.routing.sticky else None
+        conversation = (conversation_key(request) if state.settings.routing.sticky
+                        and worth_sticking(request, state.catalog) else None)
         plan = build_plan(request, state.catalog, state.stats, state.settings.routing,
                           state.rng, now, state.sticky.lookup(conversation, now))
     except CrossroadsError as error:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from crossroads.catalog import Endpoint
+from crossroads.catalog import Catalog, Endpoint
 from crossroads.chat_request import ChatRequest
 
 
@@ -41,8 +41,13 @@ def conversation_key(request: ChatRequest) -> str | None:
 
 
 def caches_cheaper(endpoint: Endpoint) -> bool:
-    read = endpoint.pricing.cache_read
-    return read is not None and read < endpoint.pricing.prompt
+    return endpoint.pricing.caches_cheaper
+
+
+def worth_sticking(request: ChatRequest, catalog: Catalog) -> bool:
+    """Could any model this request may use pin a conversation? Only endpoints whose cache
+    reads are cheaper are ever pinned, so without one there is nothing to name or look up."""
+    return any(catalog.table(slug).any_caches_cheaper for slug in request.models)
 
 
 class StickyTable:

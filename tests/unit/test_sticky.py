@@ -4,7 +4,7 @@ import random
 
 from crossroads.catalog import Pricing
 from crossroads.routing.plan import build_plan
-from crossroads.routing.sticky import StickyTable, conversation_key
+from crossroads.routing.sticky import StickyTable, conversation_key, worth_sticking
 from crossroads.settings import RoutingConfig
 
 from .factories import FakeStats, catalog, endpoint, health, request
@@ -63,3 +63,12 @@ def test_sticky_endpoint_goes_first_while_healthy():
     assert first(fast, turn(1, model="test/model:nitro"), cached.key) == "cheap"
     outage = FakeStats({"cached": health(recent_attempts=4, recent_failures=4)})
     assert first(cat, turn(1), cached.key, outage) == "cheap"
+
+
+def test_conversations_are_named_only_where_a_cache_can_pay():
+    plain = catalog(endpoint("a", 1.0), endpoint("b", 2.0))
+    assert not worth_sticking(turn(0), plain)
+    # A cache read priced like a fresh prompt token saves nothing either.
+    same = Pricing(prompt=1_000_000, completion=1_000_000, cache_read=1_000_000)
+    assert not worth_sticking(turn(0), catalog(endpoint("a", pricing=same)))
+    assert worth_sticking(turn(0), catalog(endpoint("a", 1.0), endpoint("c", pricing=CACHING)))

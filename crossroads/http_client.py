@@ -22,9 +22,13 @@ Retry: a reused connection that dies before a single response byte arrived was a
 closed by the server while idle, and so the server never processed the request: it is resent
 once on a fresh connection. Once any byte of the response arrived nothing is ever resent.
 
-Waiters are only ever resolved with `None` and errors are stored on the response, so a waiter
-whose task went away never leaves an unretrieved exception behind. Cancelling a task that waits
-for headers or body aborts the connection: its state is unknown, so it must never be pooled.
+Waiters are only ever resolved with a value (`None` for news, a sentinel when a wait's own
+deadline passed) and errors are stored on the response, so a waiter whose task went away never
+leaves an unretrieved exception behind. Deadlines are timer handles on the loop, one per wait
+that actually waits: a passed deadline raises `DeadlinePassed` and leaves the exchange intact
+for the caller to judge (a stream's keep-alive tick is not a failure). Cancelling a task that
+waits for headers or body aborts the connection: its state is unknown, so it must never be
+pooled.
 """
 
 from __future__ import annotations

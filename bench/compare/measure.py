@@ -84,6 +84,22 @@ def settle(t: Target) -> None:
         post(t.url, body(t.fast_model), t.headers)
 
 
+def quiet(targets: list[Target], limit_s: float = 15.0) -> None:
+    """Wait until every gateway on core 0 is idle, not only the one just measured: a gateway
+    restarted by `settle()` (LiteLLM's start-up) or one with timers of its own keeps working
+    on core 0 while the next target is measured, and its work lands in that target's latency.
+    Below 5 % of a core over half a second, all gateways together, counts as idle."""
+    pids = [t.process.pid for t in targets if t.process is not None]
+    if not pids:
+        return
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        c0 = sum(cpu_seconds(p) for p in pids)
+        time.sleep(0.5)
+        if sum(cpu_seconds(p) for p in pids) - c0 < 0.025:
+            return
+
+
 # ---------------------------------------------------------------- throughput (wrk)
 
 

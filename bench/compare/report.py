@@ -28,8 +28,9 @@ def _header(res: Results) -> list[str]:
         f"load average at the end: {os.getloadavg()[0]:.2f}",
         "versions: " + "; ".join(f"{t.name} {t.version}" for t in res.targets),
         f"wrk runs: {res.seconds}s each, {res.rounds} round(s), median shown; fixed rates "
-        f"{res.rate_seconds:.0f}s after 1s warm-up, {res.rounds} round(s), median shown (added "
-        f"vs direct: median over rounds of the difference within a round); streaming "
+        f"{res.rate_seconds:.0f}s after 1s warm-up, {res.rate_rounds} round(s), median shown "
+        f"(added vs direct: median over rounds of the difference within a round); every "
+        f"measurement starts with all gateways idle; streaming "
         f"{res.stream_n} requests per target",
     ]
     if "nginx" in res.names:

@@ -22,7 +22,8 @@ class Results:
     conns: list[int]
     rates: list[float]
     seconds: int  # per wrk run
-    rounds: int
+    rounds: int  # wrk rounds
+    rate_rounds: int  # fixed-rate rounds
     rate_seconds: float
     stream_n: int
     command: str  # how this session was started, for the report

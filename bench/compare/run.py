@@ -22,10 +22,11 @@ all of them alike. Targets:
 
 Measured: wrk throughput at 32 and 128 connections with gateway CPU µs per request (utime+stime
 of the gateway's process tree from /proc); open-loop latency at 200 and 1,000 req/s
-(bench/loadgen.py's scheduler, latency from the scheduled start), `--rounds` rounds like wrk,
-with the gateway's self-reported overhead header where it sends one; streaming TTFT and
-inter-chunk gap; gateway RSS idle (after start and a warm-up) and after all load. Then, with
-every gateway stopped, bench/routing_bench.py and bench/ledger_bench.py pinned to core 0.
+(bench/loadgen.py's scheduler, latency from the scheduled start), four rounds of 8 s (more
+and shorter than wrk's: the host's speed drifts within minutes), with the gateway's
+self-reported overhead header where it sends one; streaming TTFT and inter-chunk gap;
+gateway RSS idle (after start and a warm-up) and after all load. Then, with every gateway
+stopped, bench/routing_bench.py and bench/ledger_bench.py pinned to core 0.
 The report (stdout after the per-run lines; also written to --out) ends with crossroads'
 ratios and the issue's targets, met or not.
 """
@@ -47,7 +48,7 @@ sys.path.insert(0, str(HERE))  # this folder's modules
 
 from configs import FAST_FLEET, STREAM_FLEET, body  # noqa: E402
 from gateways import OPTIONAL, build_targets, default_targets  # noqa: E402
-from measure import fixed_rate, rss_kib, settle, streaming, wrk  # noqa: E402
+from measure import fixed_rate, quiet, rss_kib, settle, streaming, wrk  # noqa: E402
 from report import fmt, render  # noqa: E402
 from results import Results  # noqa: E402
 from sections import sections  # noqa: E402
@@ -75,7 +76,10 @@ def main() -> None:
         rates=[100.0] if smoke else [200.0, 1000.0],
         seconds=args.seconds or (1 if smoke else 10),
         rounds=args.rounds or (1 if smoke else 2),
-        rate_seconds=1.0 if smoke else 10.0,
+        # Fixed rates get more, shorter rounds than wrk: the host's speed drifts within
+        # minutes, and a median of two 10 s rounds was decided by whichever one it hit.
+        rate_rounds=1 if smoke else 4,
+        rate_seconds=1.0 if smoke else 8.0,
         # 20 streams per target left the TTFT median ±0.3 ms from run to run on this VM.
         stream_n=2 if smoke else 60,
         command=" ".join(["bench/compare/run.py", *sys.argv[1:]]),
@@ -140,6 +144,7 @@ def _measure(res: Results, tmp: Path, smoke: bool) -> None:
         for r in range(res.rounds):
             for c in res.conns:
                 for t in _rotated(targets, r):
+                    quiet(targets)
                     out = wrk(t, c, res.seconds, tmp)
                     res.thr.setdefault((t.name, c), []).append(out)
                     settle(t)
@@ -154,9 +159,10 @@ def _measure(res: Results, tmp: Path, smoke: bool) -> None:
         res.skipped.append("throughput (wrk not installed)")
 
     # Same rotation as wrk; each round measures direct too, so "added" is taken within a round.
-    for r in range(res.rounds):
+    for r in range(res.rate_rounds):
         for rate in res.rates:
             for t in _rotated(targets, r):
+                quiet(targets)
                 rep = asyncio.run(fixed_rate(t, rate, res.rate_seconds))
                 res.lat.setdefault((t.name, rate), []).append(rep)
                 settle(t)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -82,27 +82,18 @@ class WhileWaiting(Protocol):
     async def fire(self) -> None: ...
 
 
-class FrozenHeaders(Mapping[str, str]):
+class FrozenHeaders(Headers):
     """Request headers that never change once built; the client encodes each such mapping
     once instead of on every request."""
 
-    __slots__ = ("_items",)
+    __slots__ = ()
 
     def __init__(self, items: Mapping[str, str]) -> None:
-        self._items = dict(items)
-
-    def __getitem__(self, key: str) -> str:
-        return self._items[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
+        super().__init__({name.lower(): value for name, value in items.items()})
 
     def __repr__(self) -> str:
         # Values may be credentials: never print them.
-        return f"FrozenHeaders({sorted(self._items)})"
+        return f"FrozenHeaders({sorted(self)})"
 
 
 class HttpClient:

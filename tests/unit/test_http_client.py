@@ -182,14 +182,18 @@ def test_body_framings(wire: bytes) -> None:
     run(main())
 
 
-def test_streaming_chunks_arrive_as_sent() -> None:
-    go_on = asyncio.Event()
-
+def two_chunks_handler(server: Server, go_on: asyncio.Event) -> Handler:
+    """A chunked answer: "first" at once, "second" and the end once `go_on` is set."""
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await server.read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
         await go_on.wait()
         writer.write(b"6\r\nsecond\r\n0\r\n\r\n")
+    return handler
+
+
+def test_streaming_chunks_arrive_as_sent() -> None:
+    go_on = asyncio.Event()
 
     async def main() -> None:
         async with server:
@@ -202,7 +206,8 @@ def test_streaming_chunks_arrive_as_sent() -> None:
             response.release()
             await up.close()
 
-    server = Server(handler)
+    server = Server(silent)
+    server.handler = two_chunks_handler(server, go_on)
     run(main())
 
 
@@ -565,12 +570,6 @@ def test_a_chunk_deadline_passes_without_breaking_the_exchange() -> None:
     chunk already buffered is returned whatever the deadline."""
     go_on = asyncio.Event()
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await server.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
-        await go_on.wait()
-        writer.write(b"6\r\nsecond\r\n0\r\n\r\n")
-
     async def main() -> None:
         async with server:
             up = await upstream()
@@ -586,7 +585,8 @@ def test_a_chunk_deadline_passes_without_breaking_the_exchange() -> None:
             await up.close()
         assert server.connections == 1
 
-    server = Server(handler)
+    server = Server(silent)
+    server.handler = two_chunks_handler(server, go_on)
     run(main())
 
 

@@ -82,14 +82,24 @@ class WhileWaiting(Protocol):
     async def fire(self) -> None: ...
 
 
-class FrozenHeaders(Headers):
-    """Request headers that never change once built; the client encodes each such mapping
-    once instead of on every request."""
+def header_lines(headers: Mapping[str, str]) -> bytes:
+    """`name: value` lines for a request head, refusing CR or LF anywhere in them."""
+    lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    # Each header adds exactly one CR and one LF; any more would smuggle a header or a body.
+    if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
+        raise ValueError("a header name or value contains CR or LF")
+    return lines.encode("latin-1")
 
-    __slots__ = ()
+
+class FrozenHeaders(Headers):
+    """Request headers that never change once built, encoded once, when built, instead of on
+    every request that sends them."""
+
+    __slots__ = ("encoded",)
 
     def __init__(self, items: Mapping[str, str]) -> None:
         super().__init__({name.lower(): value for name, value in items.items()})
+        self.encoded = header_lines(self)
 
     def __repr__(self) -> str:
         # Values may be credentials: never print them.
@@ -109,8 +119,6 @@ class HttpClient:
         self._pools: dict[tuple[str, str, int], Pool] = {}
         # url -> (pool, request head up to the caller's headers), so a hot URL is parsed once.
         self._targets: dict[str, tuple[Pool, bytes]] = {}
-        # id(FrozenHeaders) -> (the mapping, its encoded lines): see `_header_block`.
-        self._blocks: dict[int, tuple[Mapping[str, str], bytes]] = {}
         self._closed = False
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes,
@@ -124,9 +132,7 @@ class HttpClient:
         if self._closed:
             raise ConnectFailed("the HTTP client is closed")
         target = self._targets.get(url) or self._target(url)
-        cached = self._blocks.get(id(headers))
-        block = cached[1] if cached is not None and cached[0] is headers else \
-            self._header_block(headers)
+        block = headers.encoded if isinstance(headers, FrozenHeaders) else header_lines(headers)
         payload = b"".join((target[1], block,
                             b"content-length: %d\r\n\r\n" % len(body), body))
         loop = asyncio.get_running_loop()
@@ -153,20 +159,6 @@ class HttpClient:
         self._targets.clear()
 
     # --- internals ---------------------------------------------------------------------------
-
-    def _header_block(self, headers: Mapping[str, str]) -> bytes:
-        lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
-        # Each header adds exactly one CR and one LF; any more would smuggle a header or a body.
-        if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
-            raise ValueError("a header name or value contains CR or LF")
-        block = lines.encode("latin-1")
-        if isinstance(headers, FrozenHeaders):
-            # Immutable and long-lived (a provider's per-endpoint headers): encode once. The
-            # entry holds the mapping itself, so its id cannot be reused while cached.
-            if len(self._blocks) >= MAX_TARGETS:
-                self._blocks.clear()
-            self._blocks[id(headers)] = (headers, block)
-        return block
 
     def _target(self, url: str) -> tuple[Pool, bytes]:
         parts = urlsplit(url)

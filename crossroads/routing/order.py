@@ -28,7 +28,6 @@ from collections.abc import Callable, Sequence
 from crossroads.catalog import Endpoint, EndpointTable, Model
 from crossroads.routing.filters import Needs
 from crossroads.routing.prefs import Sort, Variant
-from crossroads.routing.sticky import caches_cheaper
 from crossroads.stats import Health, HealthSet
 
 UPTIME_MIN_SAMPLES = 100
@@ -260,7 +259,7 @@ def _pin_sticky(ordered: list[int], ctx: Context) -> None:
         if keys[index] == ctx.sticky:
             endpoint = ctx.table.endpoints[index]
             if (position and ctx.tier(ctx.health.healths[index]) == 0
-                    and caches_cheaper(endpoint)):
+                    and endpoint.pricing.caches_cheaper):
                 ordered.insert(0, ordered.pop(position))
             return
 

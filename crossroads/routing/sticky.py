@@ -40,10 +40,6 @@ def conversation_key(request: ChatRequest) -> str | None:
     return "h:" + digest.hexdigest()
 
 
-def caches_cheaper(endpoint: Endpoint) -> bool:
-    return endpoint.pricing.caches_cheaper
-
-
 def worth_sticking(request: ChatRequest, catalog: Catalog) -> bool:
     """Could any model this request may use pin a conversation? Only endpoints whose cache
     reads are cheaper are ever pinned, so without one there is nothing to name or look up."""
@@ -72,7 +68,7 @@ class StickyTable:
         return entry[0]
 
     def remember(self, conversation: str, endpoint: Endpoint, now: float) -> None:
-        if not caches_cheaper(endpoint):
+        if not endpoint.pricing.caches_cheaper:
             return
         self._entries[conversation] = (endpoint.key, now)
         self._entries.move_to_end(conversation)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Mapping
-from typing import Protocol
 from urllib.parse import urlsplit
 
 from crossroads.http_wire import (
@@ -52,6 +51,7 @@ from crossroads.http_wire import (
     NothingArrived,
     Pool,
     ResponseBroken,
+    WhileWaiting,
 )
 
 MAX_TARGETS = 1024
@@ -71,16 +71,6 @@ __all__ = [
     "ResponseBroken",
     "WhileWaiting",
 ]
-
-class WhileWaiting(Protocol):
-    """Something to do periodically while a response's headers are awaited."""
-
-    def due(self) -> float:
-        """Loop time at which `fire` is next due."""
-        ...
-
-    async def fire(self) -> None: ...
-
 
 def header_lines(headers: Mapping[str, str]) -> bytes:
     """`name: value` lines for a request head, refusing CR or LF anywhere in them."""
@@ -233,20 +223,9 @@ class HttpClient:
         conn.transport.write(payload)
         timer = loop.call_at(deadline, response.expire_headers)
         try:
+            # The headers deadline is `timer`'s: it fails the response, which wakes the wait.
             while not response.status and response.error is None:
-                due = while_waiting.due() if while_waiting is not None else deadline
-                if due >= deadline:
-                    await response.wait()
-                    continue
-                try:
-                    await response.wait(due)
-                except DeadlinePassed:
-                    assert while_waiting is not None
-                    try:
-                        await while_waiting.fire()
-                    except BaseException:
-                        response.close()  # mid-exchange: the socket's state is unknown
-                        raise
+                await response.wait(None, while_waiting)
         finally:
             timer.cancel()
         error = response.error

@@ -11,6 +11,7 @@ import ssl
 import zlib
 from collections import deque
 from collections.abc import Iterator, Mapping
+from typing import Protocol
 
 import httptools
 
@@ -38,6 +39,17 @@ class ResponseBroken(HttpError):
 
 
 _EXPIRED = object()
+
+
+class WhileWaiting(Protocol):
+    """Something to do periodically while waiting on a response (a router keeps its own
+    caller's connection alive meanwhile)."""
+
+    def due(self) -> float:
+        """Loop time at which `fire` is next due."""
+        ...
+
+    async def fire(self) -> None: ...
 
 
 class DeadlinePassed(Exception):
@@ -273,16 +285,25 @@ class HttpResponse:
 
     # --- used by the consumer ----------------------------------------------------------------
 
-    async def wait(self, deadline: float | None = None) -> None:
-        """Sleep until the connection has news; cancellation abandons the connection.
+    async def wait(self, deadline: float | None = None,
+                   while_waiting: WhileWaiting | None = None) -> None:
+        """Sleep until the connection has news, or `while_waiting` falls due (it is fired, and
+        the caller looks again); cancellation abandons the connection.
 
         With a loop-time `deadline`, `DeadlinePassed` if it comes first. One timer handle per
-        wait is all a deadline costs: no task, no `asyncio.timeout` context, and on the hot
-        path (data already buffered) not even that, since nothing waits."""
+        sleep is all this costs: no task, no `asyncio.timeout` context, and on the hot path
+        (data already buffered) not even that, since nothing sleeps."""
+        tick = while_waiting.due() if while_waiting is not None else None
+        ticking = tick is not None and (deadline is None or tick < deadline)
+        until = tick if ticking else deadline
         waiter = self._waiter = self._loop.create_future()
-        timer = None if deadline is None else self._loop.call_at(deadline, self._expire)
+        timer = None if until is None else self._loop.call_at(until, self._expire)
         try:
             woken_by = await waiter
+            if woken_by is _EXPIRED and ticking:
+                assert while_waiting is not None
+                # News arriving meanwhile is kept on the response; the caller's loop sees it.
+                await while_waiting.fire()
         except BaseException:
             self.close()
             raise
@@ -290,7 +311,7 @@ class HttpResponse:
             self._waiter = None
             if timer is not None:
                 timer.cancel()
-        if woken_by is _EXPIRED:
+        if woken_by is _EXPIRED and not ticking:
             raise DeadlinePassed
 
     def _expire(self) -> None:
@@ -300,7 +321,8 @@ class HttpResponse:
         if waiter is not None and not waiter.done():
             waiter.set_result(_EXPIRED)
 
-    async def next_chunk(self, deadline: float | None = None) -> bytes:
+    async def next_chunk(self, deadline: float | None = None,
+                         while_waiting: WhileWaiting | None = None) -> bytes:
         """Everything buffered, waiting if nothing is; b"" at a clean end of body;
         `DeadlinePassed` if nothing arrived by `deadline`."""
         while not self._chunks:
@@ -308,7 +330,7 @@ class HttpResponse:
                 raise self.error
             if self._done:
                 return b""
-            await self.wait(deadline)
+            await self.wait(deadline, while_waiting)
         chunks = self._chunks
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()

@@ -327,27 +327,18 @@ class Relay:
         """The stream's next bytes within its limit: the stall limit once committed, the
         first-token deadline before, with keep-alives to the caller while it waits. Deadlines
         are the response's own timers, so a chunk costs no task and no timeout context."""
+        stall = self.timeouts.stall_s
+        if out.committed:
+            deadline, keepalive = min(total_deadline, self._now() + stall), None
+            failure, what = Failure.STALL, f"the provider sent nothing for {stall:g} s"
+        else:
+            deadline, keepalive = first_token_deadline, _KeepAlive(out, self.timeouts.keepalive_s)
+            failure, what = Failure.FIRST_TOKEN_TIMEOUT, "no first token in time"
         timer.begin_wait()
         try:
-            if out.committed:
-                deadline = min(total_deadline, self._now() + self.timeouts.stall_s)
-                try:
-                    return await response.next_chunk(deadline)
-                except DeadlinePassed:
-                    raise AttemptError(
-                        Failure.STALL,
-                        f"the provider sent nothing for {self.timeouts.stall_s:g} s") from None
-            while True:
-                keepalive_at = out.keepalive_due(self.timeouts.keepalive_s)
-                try:
-                    return await response.next_chunk(min(first_token_deadline, keepalive_at))
-                except DeadlinePassed:
-                    now = self._now()
-                    if now >= first_token_deadline:
-                        raise AttemptError(Failure.FIRST_TOKEN_TIMEOUT,
-                                           "no first token in time") from None
-                    if now >= keepalive_at:
-                        await out.keepalive()
+            return await response.next_chunk(deadline, keepalive)
+        except DeadlinePassed:
+            raise AttemptError(failure, what) from None
         finally:
             timer.end_wait()
 

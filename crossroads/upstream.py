@@ -51,11 +51,12 @@ class UpstreamResponse:
         except HttpError as exc:
             raise AttemptError(Failure.CUT, f"the provider cut the response: {exc}") from None
 
-    async def next_chunk(self, deadline: float | None = None) -> bytes:
+    async def next_chunk(self, deadline: float | None = None,
+                         while_waiting: WhileWaiting | None = None) -> bytes:
         """Whatever bytes are available next; b"" at a clean end of body; `DeadlinePassed` if
-        nothing arrived by the loop-time `deadline`."""
+        nothing arrived by the loop-time `deadline`; `while_waiting` fired when due meanwhile."""
         try:
-            return await self._response.next_chunk(deadline)
+            return await self._response.next_chunk(deadline, while_waiting)
         except HttpError as exc:
             raise AttemptError(Failure.CUT, f"the provider cut the stream: {exc}") from None
 

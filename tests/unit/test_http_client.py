@@ -666,3 +666,27 @@ def test_while_waiting_does_not_stretch_the_headers_deadline() -> None:
 
     server = Server(handler)
     run(main())
+
+
+def test_while_waiting_fires_during_a_chunk_wait_and_news_is_not_lost() -> None:
+    go_on = asyncio.Event()
+
+    async def main() -> None:
+        async with server:
+            up = await upstream()
+            response = await up.send(request(server.url), 5)
+            assert await response.next_chunk() == b"first"
+            loop = asyncio.get_running_loop()
+            ticker = Ticker(0.05)
+            loop.call_later(0.3, go_on.set)
+            assert await response.next_chunk(loop.time() + 5, ticker) == b"second"
+            fired = len(ticker.fired)
+            assert await response.next_chunk(loop.time() + 5, ticker) == b""
+            response.release()
+            await up.close()
+        assert fired >= 2
+        assert all(b - a >= 0.05 - 0.002 for a, b in itertools.pairwise(ticker.fired))
+
+    server = Server(silent)
+    server.handler = two_chunks_handler(server, go_on)
+    run(main())

@@ -15,7 +15,13 @@ from crossroads import __version__
 from crossroads.api.chat import chat_completions
 from crossroads.api.generation import get_generation
 from crossroads.api.http import Receive, Scope, Send, send_error, send_json
-from crossroads.api.models import list_models, model_endpoints
+from crossroads.api.models import (
+    count_models,
+    get_model,
+    list_models,
+    list_providers,
+    model_endpoints,
+)
 from crossroads.api.state import AppState
 from crossroads.catalog import Catalog
 from crossroads.errors import HeadersTooLarge, MethodNotAllowed, NotFound, internal_error_body
@@ -59,8 +65,17 @@ async def _metrics(state: AppState, scope: Scope, receive: Receive, send: Send) 
 ROUTES: dict[str, dict[str, Handler]] = {
     "/chat/completions": {"POST": chat_completions},
     "/models": {"GET": list_models},
+    "/models/count": {"GET": count_models},
+    "/providers": {"GET": list_providers},
     "/generation": {"GET": get_generation},
 }
+SlugHandler = Callable[[AppState, Scope, Receive, Send, str], Awaitable[None]]
+# Routes with a model slug (`author/slug`) inside: (prefix, suffix, {method: handler}).
+SLUG_ROUTES: tuple[tuple[str, str, dict[str, SlugHandler]], ...] = (
+    ("/models/", "/endpoints", {"GET": model_endpoints}),
+    ("/models/", "", {"GET": get_model}),
+    ("/model/", "", {"GET": get_model}),
+)
 BARE_ROUTES: dict[str, dict[str, Handler]] = {
     "/": {"GET": _root},
     "/healthz": {"GET": _health},
@@ -143,17 +158,26 @@ class CrossroadsApp:
                 raise NotFound(f"No route for {path[:200]}")
             table = ROUTES.get(rest)
         if table is None:
-            if rest.startswith("/models/") and rest.endswith("/endpoints"):
-                slug = rest[len("/models/"):-len("/endpoints")]
-                if method != "GET":
-                    raise MethodNotAllowed(f"{method} is not allowed on {path}")
-                return lambda state, scope, receive, send: model_endpoints(
-                    state, scope, receive, send, slug)
-            raise NotFound(f"No route for {path[:200]}")
+            return self._resolve_slug(method, path, rest)
         handler = table.get(method)
         if handler is None:
             raise MethodNotAllowed(f"{method} is not allowed on {path}; use {', '.join(table)}")
         return handler
+
+    @staticmethod
+    def _resolve_slug(method: str, path: str, rest: str) -> Callable[..., Awaitable[None]]:
+        for prefix, suffix, methods in SLUG_ROUTES:
+            if not rest.startswith(prefix) or not rest.endswith(suffix):
+                continue
+            slug = rest[len(prefix):len(rest) - len(suffix)]
+            if slug.count("/") != 1 or "" in slug.split("/"):
+                continue
+            handler = methods.get(method)
+            if handler is None:
+                raise MethodNotAllowed(f"{method} is not allowed on {path}; "
+                                       f"use {', '.join(methods)}")
+            return lambda state, scope, receive, send: handler(state, scope, receive, send, slug)
+        raise NotFound(f"No route for {path[:200]}")
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.state is not None, "lifespan startup did not run"

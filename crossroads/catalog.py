@@ -113,6 +113,19 @@ class Model(msgspec.Struct, frozen=True):
     exacto_provider: str | None = None
     hugging_face_id: str | None = None
     knowledge_cutoff: str | None = None
+    # OpenRouter's tokenizer family ("Llama4", "Qwen3", …) and chat template ("llama3", …).
+    tokenizer: str | None = None
+    instruct_type: str | None = None
+
+
+class Provider(msgspec.Struct, frozen=True):
+    """A company that hosts endpoints, as `GET /providers` lists it."""
+
+    slug: str
+    name: str
+    privacy_policy_url: str | None = None
+    terms_of_service_url: str | None = None
+    status_page_url: str | None = None
 
 
 class EndpointTable(msgspec.Struct, frozen=True):
@@ -171,13 +184,14 @@ _NO_ENDPOINTS = EndpointTable.of(())
 class Catalog:
     """Models and their endpoints, looked up by slug. Immutable once built."""
 
-    __slots__ = ("_by_model", "_keys", "_models", "_subsets", "_tables")
+    __slots__ = ("_by_model", "_keys", "_models", "_providers", "_subsets", "_tables")
 
     def __init__(
         self,
         models: Iterable[Model],
         endpoints: Iterable[Endpoint],
         keys: Mapping[str, str],
+        providers: Iterable[Provider] = (),
     ) -> None:
         self._models = {m.slug: m for m in models}
         by_model: dict[str, list[Endpoint]] = {slug: [] for slug in self._models}
@@ -186,6 +200,11 @@ class Catalog:
         self._by_model = {slug: tuple(eps) for slug, eps in by_model.items()}
         self._tables = {slug: EndpointTable.of(eps) for slug, eps in self._by_model.items()}
         self._keys = dict(keys)
+        known = {p.slug: p for p in providers}
+        for endpoint in self.all_endpoints():
+            known.setdefault(endpoint.provider, Provider(endpoint.provider,
+                                                         endpoint.provider_name))
+        self._providers = known
         # Routing's memo of filtered tables per model (`routing.filters.apply_filters`): a cache
         # of values derived from the immutable tables, so the catalog stays immutable to readers.
         self._subsets: dict[str, dict[tuple[int, ...], EndpointTable]] = {}
@@ -213,6 +232,10 @@ class Catalog:
         if memo is None:
             memo = self._subsets.setdefault(slug, {}) if slug in self._tables else {}
         return memo
+
+    def providers(self) -> tuple[Provider, ...]:
+        """Every provider the catalog names, configured or only seen on an endpoint."""
+        return tuple(self._providers.values())
 
     def api_key(self, endpoint: Endpoint) -> str | None:
         return self._keys.get(endpoint_key(endpoint))

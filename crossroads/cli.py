@@ -18,6 +18,8 @@ from crossroads.app import CrossroadsApp
 from crossroads.catalog import Catalog
 from crossroads.demo import has_any_key, simulated_catalog, start_sim_process
 from crossroads.http_server import RouterHttpProtocol
+from crossroads.schema import check as schema_check
+from crossroads.schema.check import ResponseChecker
 from crossroads.settings import ConfigError, Settings, load_settings
 from crossroads.sim.fleet import scout_fleet
 from crossroads.sim.profile import load_fleet
@@ -105,7 +107,7 @@ def serve(args: argparse.Namespace) -> int:
     bound_port = sock.getsockname()[1]
     app = CrossroadsApp(settings, catalog, simulated=demo)
     config = uvicorn.Config(
-        app,
+        ResponseChecker(app) if schema_check.enabled() else app,
         loop="none",
         http=RouterHttpProtocol,
         lifespan="on",

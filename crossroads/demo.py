@@ -33,7 +33,7 @@ def simulated_catalog(catalog: Catalog, sim_url: str, fleet: frozenset[str]) -> 
             endpoint = msgspec.structs.replace(
                 original, available=False, unavailable_reason="demo mode: not simulated")
         endpoints.append(endpoint)
-    return Catalog(catalog.models(), endpoints, keys)
+    return Catalog(catalog.models(), endpoints, keys, catalog.providers())
 
 
 def has_any_key(catalog: Catalog) -> bool:

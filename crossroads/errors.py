@@ -2,28 +2,31 @@
 
 The tree, drawn once::
 
-    CrossroadsError                 status  type
-    ├── BadRequest                  400     invalid_request_error   caller's fault; never retried
-    │   └── ContextLengthExceeded   400     invalid_request_error   prompt + max_tokens too big
-    ├── Unauthorized                401     authentication_error
-    ├── PaymentRequired             402     payment_required
-    ├── Forbidden                   403     permission_error        includes moderation blocks
-    ├── NoEndpoint                  404     not_found_error         routing funnel emptied
-    ├── NotFound                    404     not_found_error         unknown path / resource
-    ├── MethodNotAllowed            405     invalid_request_error
-    ├── RequestTimeout              408     timeout_error           every attempt timed out
-    ├── PayloadTooLarge             413     invalid_request_error
-    ├── RateLimited                 429     rate_limit_error        carries Retry-After
-    ├── HeadersTooLarge             431     invalid_request_error
-    ├── UpstreamFailed              502     upstream_error          providers failed or sent garbage
-    └── NoProviderAvailable         503     service_unavailable     all candidates cooling down
+    CrossroadsError                 status  type                    error_type
+    ├── BadRequest                  400     invalid_request_error   invalid_request
+    │   └── ContextLengthExceeded   400     invalid_request_error   context_length_exceeded
+    ├── Unauthorized                401     authentication_error    authentication
+    ├── PaymentRequired             402     payment_required        payment_required
+    ├── Forbidden                   403     permission_error        permission_denied
+    ├── NoEndpoint                  404     not_found_error         not_found (funnel emptied)
+    ├── NotFound                    404     not_found_error         not_found (path, resource)
+    ├── MethodNotAllowed            405     invalid_request_error   invalid_request
+    ├── RequestTimeout              408     timeout_error           timeout
+    ├── PayloadTooLarge             413     invalid_request_error   payload_too_large
+    ├── RateLimited                 429     rate_limit_error        rate_limit_exceeded
+    ├── HeadersTooLarge             431     invalid_request_error   payload_too_large
+    ├── UpstreamFailed              502     upstream_error          provider_unavailable
+    └── NoProviderAvailable         503     service_unavailable     provider_unavailable
 
 The body is the shape both the OpenAI SDKs and OpenRouter clients read::
 
-    {"error": {"message": str, "type": str, "code": <http status>, "metadata": {...}}}
+    {"error": {"message": str, "type": str, "code": <http status>,
+               "metadata": {"error_type": str, ...}}}
 
-`code` is the HTTP status, as OpenRouter sends it. Metadata never carries secrets: provider
-errors are reduced to provider name, status and a bounded excerpt of the upstream message.
+`code` is the HTTP status, as OpenRouter sends it; `type` is what OpenAI's SDKs read;
+`metadata.error_type` is OpenRouter's stable error vocabulary. Metadata never carries secrets:
+provider errors are reduced to provider name, status and a bounded excerpt of the upstream
+message.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class CrossroadsError(Exception):
 
     status: int = 500
     error_type: ClassVar[str] = "api_error"
+    # OpenRouter's `error_type`; None: derived from the status (see ERROR_TYPE_BY_STATUS).
+    openrouter_type: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -68,12 +73,13 @@ class CrossroadsError(Exception):
         self.headers = headers or {}
 
     def payload(self) -> dict[str, Any]:
+        kind = self.openrouter_type or ERROR_TYPE_BY_STATUS.get(self.status, "unmapped")
         return {
             "error": {
                 "message": self.message,
                 "type": self.error_type,
                 "code": self.status,
-                "metadata": self.metadata,
+                "metadata": {"error_type": kind, **self.metadata},
             }
         }
 
@@ -87,7 +93,7 @@ class BadRequest(CrossroadsError):
 
 
 class ContextLengthExceeded(BadRequest):
-    pass
+    openrouter_type = "context_length_exceeded"
 
 
 class Unauthorized(CrossroadsError):
@@ -150,6 +156,26 @@ class NoProviderAvailable(CrossroadsError):
     error_type = "service_unavailable"
 
 
+ERROR_TYPE_BY_STATUS: dict[int, str] = {
+    400: "invalid_request",
+    401: "authentication",
+    402: "payment_required",
+    403: "permission_denied",
+    404: "not_found",
+    405: "invalid_request",
+    408: "timeout",
+    413: "payload_too_large",
+    422: "unprocessable",
+    429: "rate_limit_exceeded",
+    431: "payload_too_large",
+    500: "server",
+    502: "provider_unavailable",
+    503: "provider_unavailable",
+    504: "timeout",
+    524: "timeout",
+    529: "provider_overloaded",
+}
+
 ERROR_BY_STATUS: dict[int, type[CrossroadsError]] = {
     400: BadRequest,
     401: Unauthorized,
@@ -168,5 +194,5 @@ def internal_error_body() -> bytes:
     """The body for a bug: generic on purpose, the details go to the log, never the caller."""
     return orjson.dumps(
         {"error": {"message": "Internal error", "type": "api_error", "code": 500,
-                   "metadata": {}}}
+                   "metadata": {"error_type": "server"}}}
     )

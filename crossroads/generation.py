@@ -17,11 +17,14 @@ import orjson
 
 from crossroads.catalog import Endpoint
 from crossroads.chat_request import ChatRequest
+from crossroads.chat_response import shape_completion
+from crossroads.errors import ERROR_TYPE_BY_STATUS
 from crossroads.failures import Failure
 from crossroads.metrics import OverheadTimer
 from crossroads.pricing import (
     Usage,
     cache_discount_micro,
+    completion_cost_micro,
     cost_micro,
     usage_from_openai,
     usage_payload,
@@ -114,10 +117,10 @@ class Generation:
     """One caller request, across all its attempts."""
 
     __slots__ = (
-        "app_referer", "app_title", "attempts", "cancelled", "conversation", "cost_micro",
-        "created",
-        "discount_micro", "finish_reason", "id", "model_requested", "overhead", "served",
-        "streamed", "usage",
+        "app_referer", "app_title", "attempts", "cancelled", "completion_cost_micro",
+        "conversation", "cost_micro", "created", "discount_micro", "external_user",
+        "finish_reason", "id", "model_requested", "native_finish_reason", "overhead", "served",
+        "session_id", "streamed", "upstream_id", "usage", "user_agent",
     )
 
     def __init__(self, model_requested: str, streamed: bool, app_referer: str | None = None,
@@ -128,12 +131,19 @@ class Generation:
         self.streamed = streamed
         self.app_referer = app_referer
         self.app_title = app_title
+        self.user_agent: str | None = None
+        self.external_user: str | None = None  # the request's `user` field
+        self.session_id: str | None = None
         self.attempts: list[Attempt] = []
         self.served: Attempt | None = None
         self.usage: Usage | None = None
         self.cost_micro = 0
+        self.completion_cost_micro = 0
         self.discount_micro = 0
         self.finish_reason: str | None = None
+        self.native_finish_reason: str | None = None
+        # The id the serving provider gave its answer (ours replaces it in the body).
+        self.upstream_id: str | None = None
         self.cancelled = False
         # The sticky-routing key of the conversation this generation belongs to, if any.
         self.conversation: str | None = None
@@ -148,21 +158,27 @@ class Generation:
         pricing = attempt.endpoint.pricing
         billable = usage.completion_tokens > 0 and self.finish_reason != "error"
         self.cost_micro = cost_micro(usage, pricing) if billable else 0
+        self.completion_cost_micro = completion_cost_micro(usage, pricing) if billable else 0
         self.discount_micro = cache_discount_micro(usage, pricing) if billable else 0
-        return usage_payload(usage, self.cost_micro, self.discount_micro)
+        return usage_payload(usage, self.cost_micro, self.discount_micro,
+                             self.completion_cost_micro)
 
     def stamp(self, payload: dict[str, Any], endpoint: Endpoint) -> None:
         """Make an upstream object ours: our id, the slug that served, the provider's name."""
+        if self.upstream_id is None:
+            upstream_id = payload.get("id")
+            if isinstance(upstream_id, str) and upstream_id:
+                self.upstream_id = upstream_id[:256]
         payload["id"] = self.id
         payload["model"] = endpoint.model
         payload["provider"] = endpoint.provider_name
         if endpoint.simulated:
-            payload["simulated"] = True
+            payload["crossroads"] = _SIMULATED
 
     def complete_body(self, attempt: Attempt, parsed: dict[str, Any],
                       request: ChatRequest) -> bytes:
         choice = parsed["choices"][0]
-        self.finish_reason = choice.get("finish_reason") if isinstance(choice, dict) else None
+        self.finish_reason, self.native_finish_reason = shape_completion(parsed, self.created)
         usage = usage_from_openai(parsed.get("usage"), request.image_count,
                                   attempt.endpoint.usage_prompt_includes_cached)
         if usage is None:
@@ -181,11 +197,16 @@ class Generation:
             "created": self.created,
             "model": endpoint.model if endpoint else self.model_requested,
             "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
-            "error": {"code": code, "message": message, "metadata": metadata},
+            "error": {"code": code, "message": message, "metadata": {
+                "error_type": ERROR_TYPE_BY_STATUS.get(code, "provider_unavailable"),
+                **metadata}},
         }
         if endpoint is not None:
             payload["provider"] = endpoint.provider_name
         return encode(orjson.dumps(payload))
+
+
+_SIMULATED = {"simulated": True}
 
 
 def _content_length(choice: Any) -> int:

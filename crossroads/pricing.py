@@ -74,14 +74,26 @@ def cost_micro(usage: Usage, pricing: Pricing) -> int:
     return (per_million + MICRO // 2) // MICRO + usage.images * pricing.image + pricing.request
 
 
+def completion_cost_micro(usage: Usage, pricing: Pricing) -> int:
+    """The completion tokens' share of `cost_micro`, rounded on its own; the prompt's share is
+    the rest, so the two always add up to the cost exactly (and neither is ever negative)."""
+    return (usage.completion_tokens * pricing.completion + MICRO // 2) // MICRO
+
+
 def cache_discount_micro(usage: Usage, pricing: Pricing) -> int:
     """What prompt caching saved (negative when cache writes cost more than they saved)."""
     list_price = msgspec.structs.replace(usage, cached_tokens=0, cache_write_tokens=0)
     return cost_micro(list_price, pricing) - cost_micro(usage, pricing)
 
 
-def usage_payload(usage: Usage, cost: int, discount: int) -> dict[str, Any]:
-    """The `usage` object callers see: OpenAI's fields plus OpenRouter's cost fields."""
+def usage_payload(usage: Usage, cost: int, discount: int, completion_cost: int = 0
+                  ) -> dict[str, Any]:
+    """The `usage` object callers see: OpenAI's fields, OpenRouter's cost fields, and ours.
+
+    OpenRouter splits `cost` into what the prompt and the completion cost upstream, and sets
+    `upstream_inference_cost` only for BYOK requests; crossroads' answers are priced at the
+    providers' own list prices, so the split is exact and there is no BYOK part.
+    """
     return {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
@@ -92,6 +104,15 @@ def usage_payload(usage: Usage, cost: int, discount: int) -> dict[str, Any]:
         },
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "cost": cost / MICRO,
-        "cost_details": {"cost_micro_usd": cost, "cache_discount_micro_usd": discount},
+        "cost_details": {
+            "upstream_inference_cost": None,
+            "upstream_inference_prompt_cost": (cost - completion_cost) / MICRO,
+            "upstream_inference_completions_cost": completion_cost / MICRO,
+        },
         "is_byok": False,
+        "crossroads": {
+            "cost_micro_usd": cost,
+            "cache_discount_micro_usd": discount,
+            "estimated": usage.estimated,
+        },
     }

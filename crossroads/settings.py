@@ -18,7 +18,16 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from crossroads.catalog import MICRO, Catalog, DataPolicy, Endpoint, Model, Pricing, endpoint_key
+from crossroads.catalog import (
+    MICRO,
+    Catalog,
+    DataPolicy,
+    Endpoint,
+    Model,
+    Pricing,
+    Provider,
+    endpoint_key,
+)
 
 
 class ConfigError(Exception):
@@ -91,6 +100,9 @@ class ProviderConfig(_Table, frozen=True):
     base_url: str | None = None
     api_key_env: str | None = None
     data_policy: DataPolicyConfig | None = None
+    privacy_policy_url: str | None = None
+    terms_of_service_url: str | None = None
+    status_page_url: str | None = None
 
 
 class ModelConfig(_Table, frozen=True):
@@ -106,6 +118,8 @@ class ModelConfig(_Table, frozen=True):
     knowledge_cutoff: str | None = None
     price: PriceConfig | None = None
     exacto_provider: str | None = None
+    tokenizer: str | None = None
+    instruct_type: str | None = None
 
 
 class EndpointConfig(_Table, frozen=True):
@@ -221,6 +235,8 @@ def _build_model(config: ModelConfig, where: str) -> Model:
         knowledge_cutoff=config.knowledge_cutoff,
         pricing=_price(config.price) if config.price else None,
         exacto_provider=config.exacto_provider,
+        tokenizer=config.tokenizer,
+        instruct_type=config.instruct_type,
     )
 
 
@@ -330,7 +346,10 @@ def load_settings(path: str | None = None, env: Mapping[str, str] | None = None)
         routing=tables.get("routing", RoutingConfig()),
         timeouts=tables.get("timeouts", TimeoutConfig()),
         breaker=tables.get("breaker", BreakerConfig()),
-        catalog=Catalog(built_models, built_endpoints, keys),
+        catalog=Catalog(built_models, built_endpoints, keys, [
+            Provider(slug, cfg.name or slug, cfg.privacy_policy_url, cfg.terms_of_service_url,
+                     cfg.status_page_url)
+            for slug, cfg in providers.items()]),
         config_path=path,
     )
     _check_ranges(settings)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import orjson
 
 from crossroads.chat_request import ChatRequest
+from crossroads.chat_response import shape_chunk
 from crossroads.failures import AttemptError, Failure
 from crossroads.generation import Attempt, Generation, estimate_usage
 from crossroads.pricing import usage_from_openai
@@ -133,18 +134,20 @@ class StreamSession:
         return out
 
     def _event(self, payload: dict[str, Any], now: float) -> bytes | None:
-        choices = payload.get("choices")
-        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        finish, native = shape_chunk(payload, self.generation.created)
+        choices = payload["choices"]
+        if choices:
             choice = choices[0]
             if not self.has_content and _has_content(choice):
                 self.has_content = True
                 self.attempt.first_token_at = now
-            delta = choice.get("delta")
-            if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+            delta = choice["delta"]
+            if isinstance(delta.get("content"), str):
                 self.chars += len(delta["content"])
                 self.chunks += 1
-            if choice.get("finish_reason"):
-                self.finish_reason = str(choice["finish_reason"])
+            if finish is not None:
+                self.finish_reason = finish
+                self.generation.native_finish_reason = native
         usage = usage_from_openai(payload.get("usage"), self.request.image_count,
                                   self.attempt.endpoint.usage_prompt_includes_cached)
         self.generation.stamp(payload, self.attempt.endpoint)

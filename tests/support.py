@@ -15,6 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from crossroads.schema.check import ENV as CHECK_ENV
+from crossroads.schema.check import SCHEMA_VIOLATION
+
 READY_SIM = "crossroads-sim listening on "
 READY_ROUTER = "listening on "
 
@@ -136,6 +139,13 @@ class Router:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.assert_schema_kept()
+
+    def assert_schema_kept(self) -> None:
+        """Fail if any response broke its route's schema (streams can only log it)."""
+        bad = [line for line in self.log.read_text(errors="replace").splitlines()
+               if SCHEMA_VIOLATION in line]
+        assert not bad, "responses broke OpenRouter's schema:\n" + "\n".join(bad[:20])
 
 
 def start_router(config_toml: str, tmp: Path, *args: str,
@@ -144,6 +154,8 @@ def start_router(config_toml: str, tmp: Path, *args: str,
     path.write_text(textwrap.dedent(config_toml))
     log = tmp / "router.log"
     environment = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    # Every loopback router holds its responses to OpenRouter's schema (crossroads/schema).
+    environment[CHECK_ENV] = "1"
     environment.update(env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "crossroads", "serve", "--port", "0", "--config", str(path),

@@ -61,6 +61,10 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         overhead=overhead,
     )
     generation.conversation = conversation
+    generation.user_agent = header(scope, b"user-agent")
+    generation.session_id = request.prefs.session_id
+    user = request.body.get("user")
+    generation.external_user = user if isinstance(user, str) else None
     extra: Headers = [(b"x-generation-id", generation.id.encode())]
     if any(e.simulated for e in plan.attempts):
         extra.append(SIMULATED_HEADER)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-import orjson
+import msgspec
 
 from crossroads.api.http import Receive, Scope, Send, send_error, send_json
 from crossroads.api.state import AppState
 from crossroads.errors import BadRequest, NotFound
 from crossroads.ledger import generation_payload
+from crossroads.schema.generation import GenerationResponse
 
 MAX_ID_LENGTH = 128
 
@@ -25,4 +26,5 @@ async def get_generation(state: AppState, scope: Scope, receive: Receive, send: 
     if record is None:
         await send_error(send, NotFound(f"Generation {ids[0]} not found"))
         return
-    await send_json(send, 200, orjson.dumps({"data": generation_payload(record)}))
+    body = GenerationResponse(data=generation_payload(record))
+    await send_json(send, 200, msgspec.json.encode(body))

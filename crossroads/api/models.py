@@ -1,143 +1,145 @@
-"""GET /models and GET /models/{author}/{slug}/endpoints, shaped like OpenRouter's."""
+"""The catalog routes, in OpenRouter's shapes (`crossroads/schema/catalog.py`):
+`GET /models`, `GET /model(s)/{author}/{slug}`, `GET /models/count`,
+`GET /models/{author}/{slug}/endpoints` and `GET /providers`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
+from urllib.parse import parse_qs
 
-import orjson
+import msgspec
 
+from crossroads.api.catalog_shapes import architecture, public_pricing
+from crossroads.api.endpoints_view import endpoint_entry
 from crossroads.api.http import Receive, Scope, Send, send_error, send_json
 from crossroads.api.state import AppState
-from crossroads.catalog import Endpoint, Model, Pricing, endpoint_key
-from crossroads.errors import NotFound
-from crossroads.stats import Percentiles, Uptime
+from crossroads.catalog import Model, Pricing
+from crossroads.errors import BadRequest, NotFound
+from crossroads.schema.catalog import (
+    ListEndpoints,
+    ListEndpointsResponse,
+    ListLinks,
+    ListProvidersResponse,
+    ModelExtras,
+    ModelLinks,
+    ModelResponse,
+    ModelsCount,
+    ModelsCountResponse,
+    ModelsListResponse,
+    ProviderInfo,
+    TopProviderInfo,
+)
+from crossroads.schema.catalog import Model as ModelBody
 
-_PER_TOKEN = Decimal(10) ** 12  # micro-dollars per 1M tokens → USD per token
-
-
-def _usd_per_token(micro_per_million: int | None) -> str:
-    if micro_per_million is None:
-        return "0"
-    value = (Decimal(micro_per_million) / _PER_TOKEN).normalize()
-    return format(value, "f")
-
-
-def _usd(micro: int) -> str:
-    return format((Decimal(micro) / Decimal(10**6)).normalize(), "f")
-
-
-def _pricing(p: Pricing) -> dict[str, str]:
-    out = {
-        "prompt": _usd_per_token(p.prompt),
-        "completion": _usd_per_token(p.completion),
-        "image": _usd(p.image),
-        "request": _usd(p.request),
-    }
-    if p.cache_read is not None:
-        out["input_cache_read"] = _usd_per_token(p.cache_read)
-    if p.cache_write is not None:
-        out["input_cache_write"] = _usd_per_token(p.cache_write)
-    return out
+MAX_PAGE = 1000
 
 
-def _architecture(model: Model) -> dict[str, Any]:
-    inputs = sorted(model.input_modalities, key=lambda m: (m != "text", m))
-    outputs = sorted(model.output_modalities, key=lambda m: (m != "text", m))
-    return {
-        "modality": f"{'+'.join(inputs)}->{'+'.join(outputs)}",
-        "input_modalities": inputs,
-        "output_modalities": outputs,
-    }
-
-
-def _model_entry(state: AppState, model: Model) -> dict[str, Any]:
+def _model_entry(state: AppState, model: Model) -> ModelBody:
     endpoints = state.catalog.routable(model.slug)
     top = max(endpoints, key=lambda e: e.context_length, default=None)
-    parameters = sorted({p for e in endpoints for p in e.supported_parameters})
-    pricing = model.pricing or (min((e.pricing for e in endpoints),
-                                    key=lambda p: p.prompt + p.completion, default=None))
-    return {
-        "id": model.slug,
-        "canonical_slug": model.canonical_slug or model.slug,
-        "hugging_face_id": model.hugging_face_id,
-        "name": model.name,
-        "created": model.created,
-        "description": model.description,
-        "context_length": model.context_length,
-        "architecture": _architecture(model),
-        "pricing": _pricing(pricing) if pricing else None,
-        "top_provider": {
-            "context_length": top.context_length if top else None,
-            "max_completion_tokens": top.max_output if top else None,
-            "is_moderated": False,
-        },
-        "supported_parameters": parameters,
-        "knowledge_cutoff": model.knowledge_cutoff,
-        "simulated": state.simulated,
-    }
+    pricing = model.pricing or min((e.pricing for e in endpoints),
+                                   key=lambda p: p.prompt + p.completion,
+                                   default=Pricing(prompt=0, completion=0))
+    return ModelBody(
+        id=model.slug,
+        canonical_slug=model.canonical_slug or model.slug,
+        name=model.name,
+        created=model.created,
+        description=model.description,
+        context_length=model.context_length or (top.context_length if top else None),
+        architecture=architecture(model),
+        pricing=public_pricing(pricing),
+        top_provider=TopProviderInfo(
+            context_length=top.context_length if top else None,
+            max_completion_tokens=top.max_output if top else None,
+            is_moderated=False,
+        ),
+        per_request_limits=None,
+        supported_parameters=sorted({p for e in endpoints for p in e.supported_parameters}),
+        default_parameters=None,
+        supported_voices=None,
+        links=ModelLinks(details=f"/api/v1/models/{model.slug}/endpoints"),
+        hugging_face_id=model.hugging_face_id,
+        knowledge_cutoff=model.knowledge_cutoff,
+        expiration_date=None,
+        crossroads=ModelExtras(
+            simulated=state.simulated,
+            endpoints=len(state.catalog.endpoints(model.slug)),
+            endpoints_available=len(endpoints),
+        ),
+    )
+
+
+def _query(scope: Scope) -> dict[str, str]:
+    raw = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return {name: values[-1] for name, values in raw.items()}
+
+
+def _csv(value: str | None) -> set[str]:
+    return {v.strip().lower() for v in value.split(",") if v.strip()} if value else set()
+
+
+def _int_param(query: dict[str, str], name: str, low: int, high: int) -> int | None:
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise BadRequest(f"{name}: must be an integer between {low} and {high}",
+                         metadata={"param": name})
+    return int(value)
+
+
+def _matches(entry: ModelBody, query: dict[str, str]) -> bool:
+    wanted = _csv(query.get("supported_parameters"))
+    if not wanted <= set(entry.supported_parameters):
+        return False
+    inputs = _csv(query.get("input_modalities"))
+    if inputs and not inputs <= set(entry.architecture.input_modalities):
+        return False
+    outputs = _csv(query.get("output_modalities")) or {"text"}
+    if "all" not in outputs and not outputs & set(entry.architecture.output_modalities):
+        return False
+    needle = query.get("q", "").strip().lower()
+    return not needle or needle in entry.id.lower() or needle in entry.name.lower()
 
 
 async def list_models(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
-    data = [_model_entry(state, m) for m in state.catalog.models()]
-    await send_json(send, 200, orjson.dumps({"data": data}))
-
-
-def _percentiles(p: Percentiles | None, scale: float = 1.0,
-                 digits: int = 1) -> dict[str, float] | None:
-    if p is None:
-        return None
-    return {name: round(p.at(name) * scale, digits) for name in ("p50", "p75", "p90", "p99")}
-
-
-def _uptime(u: Uptime) -> float | None:
-    return None if u.ratio is None else round(u.ratio * 100, 2)
-
-
-def _endpoint_entry(state: AppState, endpoint: Endpoint, now: float) -> dict[str, Any]:
-    health = state.stats.health(endpoint_key(endpoint), now)
-    live = state.stats.endpoint_stats(endpoint_key(endpoint), now)
-    last_outage = None
-    if live.last_outage_at is not None:
-        last_outage = datetime.fromtimestamp(live.last_outage_at + state.wall_offset,
-                                             tz=UTC).isoformat(timespec="seconds")
-    if not endpoint.available:
-        status = "unavailable"
-    elif health.cooling_until > now:
-        status = "cooling_down"
+    query = _query(scope)
+    try:
+        offset = _int_param(query, "offset", 0, 10**9)
+        limit = _int_param(query, "limit", 1, MAX_PAGE)
+    except BadRequest as error:
+        await send_error(send, error)
+        return
+    entries = [e for m in state.catalog.models()
+               if _matches(e := _model_entry(state, m), query)]
+    next_link = None
+    if offset is not None or limit is not None:
+        start, size = offset or 0, limit or 500
+        page = entries[start:start + size]
+        if start + size < len(entries):
+            next_link = f"/api/v1/models?offset={start + size}&limit={size}"
     else:
-        status = "available"
-    return {
-        "name": f"{endpoint.provider_name} | {endpoint.model}",
-        "model_name": endpoint.model,
-        "provider_name": endpoint.provider_name,
-        "provider": endpoint.provider,
-        "tag": endpoint.tag,
-        "context_length": endpoint.context_length,
-        "max_completion_tokens": endpoint.max_output,
-        "max_prompt_tokens": endpoint.context_length,
-        "quantization": endpoint.quantization,
-        "pricing": _pricing(endpoint.pricing),
-        "supported_parameters": sorted(endpoint.supported_parameters),
-        "input_modalities": sorted(endpoint.input_modalities),
-        "data_policy": {
-            "training": endpoint.data_policy.training,
-            "retains_prompts": endpoint.data_policy.retains_prompts,
-            "zdr": endpoint.data_policy.zdr,
-        },
-        "status": status,
-        "unavailable_reason": endpoint.unavailable_reason,
-        "uptime_last_5m": _uptime(live.uptime_5m),
-        "uptime_last_30m": _uptime(live.uptime_30m),
-        "uptime_last_1d": _uptime(live.uptime_1d),
-        "latency_last_30m": _percentiles(live.latency_s, 1000),
-        "ttft_last_30m": _percentiles(live.ttft_s, 1000),
-        "throughput_last_30m": _percentiles(live.throughput),
-        "last_outage_at": last_outage,
-        "supports_implicit_caching": endpoint.pricing.cache_read is not None,
-        "simulated": endpoint.simulated,
-    }
+        page = entries
+    body = ModelsListResponse(data=page, links=ListLinks(next=next_link),
+                              total_count=len(entries))
+    await send_json(send, 200, msgspec.json.encode(body))
+
+
+async def count_models(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    query = _query(scope)
+    count = sum(1 for m in state.catalog.models() if _matches(_model_entry(state, m), query))
+    body = ModelsCountResponse(data=ModelsCount(count=count))
+    await send_json(send, 200, msgspec.json.encode(body))
+
+
+async def get_model(state: AppState, scope: Scope, receive: Receive, send: Send,
+                    slug: str) -> None:
+    model = state.catalog.model(slug)
+    if model is None:
+        await send_error(send, NotFound(f"Model {slug} not found"))
+        return
+    body = ModelResponse(data=_model_entry(state, model))
+    await send_json(send, 200, msgspec.json.encode(body))
 
 
 async def model_endpoints(state: AppState, scope: Scope, receive: Receive, send: Send,
@@ -147,15 +149,23 @@ async def model_endpoints(state: AppState, scope: Scope, receive: Receive, send:
         await send_error(send, NotFound(f"Model {slug} not found"))
         return
     now = state.clock()
-    payload = {
-        "data": {
-            "id": model.slug,
-            "name": model.name,
-            "created": model.created,
-            "description": model.description,
-            "architecture": _architecture(model),
-            "endpoints": [_endpoint_entry(state, e, now)
-                          for e in state.catalog.endpoints(slug)],
-        }
-    }
-    await send_json(send, 200, orjson.dumps(payload))
+    body = ListEndpointsResponse(data=ListEndpoints(
+        id=model.slug,
+        name=model.name,
+        created=model.created,
+        description=model.description,
+        architecture=architecture(model),
+        endpoints=[endpoint_entry(state, model, e, now)
+                   for e in state.catalog.endpoints(slug)],
+    ))
+    await send_json(send, 200, msgspec.json.encode(body))
+
+
+async def list_providers(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    body = ListProvidersResponse(data=[
+        ProviderInfo(name=p.name, slug=p.slug, privacy_policy_url=p.privacy_policy_url,
+                     terms_of_service_url=p.terms_of_service_url,
+                     status_page_url=p.status_page_url)
+        for p in sorted(state.catalog.providers(), key=lambda p: p.slug)
+    ])
+    await send_json(send, 200, msgspec.json.encode(body))

@@ -66,6 +66,12 @@ class GenerationRecord(msgspec.Struct, frozen=True):
     generation_time_ms: int | None
     ttft_ms: int | None
     attempts: tuple[AttemptRecord, ...] = ()
+    # Added after the first schema: defaults keep older journal frames decodable.
+    upstream_id: str | None = None
+    native_finish_reason: str | None = None
+    user_agent: str | None = None
+    external_user: str | None = None
+    session_id: str | None = None
 
     @property
     def unserved(self) -> bool:
@@ -160,4 +166,13 @@ def record_of(generation: Generation, wall_offset: float) -> GenerationRecord:
         generation_time_ms=generation_time_ms,
         ttft_ms=ttft_ms,
         attempts=tuple(_attempt_record(a, start, a is serving) for a in attempts),
+        upstream_id=generation.upstream_id,
+        native_finish_reason=generation.native_finish_reason,
+        user_agent=_bounded(generation.user_agent),
+        external_user=_bounded(generation.external_user),
+        session_id=generation.session_id,
     )
+
+
+def _bounded(text: str | None) -> str | None:
+    return None if text is None or len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT]

@@ -17,7 +17,8 @@ GENERATION_COLUMNS = (
     "endpoint_tag", "app_referer", "app_title", "key_id", "streamed", "cancelled",
     "finish_reason", "prompt_tokens", "completion_tokens", "cached_tokens",
     "cache_write_tokens", "reasoning_tokens", "images", "usage_estimated", "cost_micro",
-    "discount_micro", "latency_ms", "generation_time_ms", "ttft_ms",
+    "discount_micro", "latency_ms", "generation_time_ms", "ttft_ms", "upstream_id",
+    "native_finish_reason", "user_agent", "external_user", "session_id",
 )
 ATTEMPT_COLUMNS = (
     "generation_id", "ordinal", "endpoint_tag", "provider_name", "model", "status", "failure",
@@ -60,7 +61,8 @@ def generation_row(r: GenerationRecord) -> tuple[Any, ...]:
         r.endpoint_tag, r.app_referer, r.app_title, r.key_id, r.streamed, r.cancelled,
         r.finish_reason, u.prompt_tokens, u.completion_tokens, u.cached_tokens,
         u.cache_write_tokens, u.reasoning_tokens, u.images, u.estimated, r.cost_micro,
-        r.discount_micro, r.latency_ms, r.generation_time_ms, r.ttft_ms,
+        r.discount_micro, r.latency_ms, r.generation_time_ms, r.ttft_ms, r.upstream_id,
+        r.native_finish_reason, r.user_agent, r.external_user, r.session_id,
     )
 
 
@@ -76,7 +78,7 @@ def record_from(row: tuple[Any, ...], attempts: list[tuple[Any, ...]]) -> Genera
     (id_, created, started_at_ms, model_requested, model, provider_name, endpoint_tag,
      app_referer, app_title, key_id, streamed, cancelled, finish_reason, prompt, completion,
      cached, cache_write, reasoning, images, estimated, cost, discount, latency, gen_time,
-     ttft) = row
+     ttft, upstream_id, native_finish_reason, user_agent, external_user, session_id) = row
     return GenerationRecord(
         id=id_, created=created, started_at_ms=started_at_ms, model_requested=model_requested,
         model=model, provider_name=provider_name, endpoint_tag=endpoint_tag,
@@ -86,7 +88,9 @@ def record_from(row: tuple[Any, ...], attempts: list[tuple[Any, ...]]) -> Genera
                     cache_write_tokens=cache_write, reasoning_tokens=reasoning, images=images,
                     estimated=bool(estimated)),
         cost_micro=cost, discount_micro=discount, latency_ms=latency,
-        generation_time_ms=gen_time, ttft_ms=ttft,
+        generation_time_ms=gen_time, ttft_ms=ttft, upstream_id=upstream_id,
+        native_finish_reason=native_finish_reason, user_agent=user_agent,
+        external_user=external_user, session_id=session_id,
         attempts=tuple(
             AttemptRecord(endpoint_tag=a[0], provider_name=a[1], model=a[2], status=a[3],
                           failure=a[4], message=a[5], started_ms=a[6], ended_ms=a[7],

@@ -229,7 +229,7 @@ def test_client_disconnect_cancels_upstream_at_once(router: Router, sim: Sim):
     assert status == 200, record
     data = record["data"]
     assert data["cancelled"] is True and data["streamed"] is True
-    assert data["usage_estimated"] is True
+    assert data["crossroads"]["usage_estimated"] is True
     assert 3 <= data["native_tokens_completion"] < 400
     assert data["total_cost"] > 0 and data["provider_name"] == "Alpha"
 

@@ -94,7 +94,7 @@ def endpoint_rows(router: Router, slug: str = MODEL) -> dict[str, dict[str, Any]
     """GET /models/{slug}/endpoints, by provider slug."""
     status, body, _ = router.get(f"/models/{slug}/endpoints")
     assert status == 200, body
-    return {row["provider"]: row for row in body["data"]["endpoints"]}
+    return {row["crossroads"]["provider"]: row for row in body["data"]["endpoints"]}
 
 
 def cost_micro(prices: dict[str, float], prompt: int, completion: int, cached: int = 0) -> int:

@@ -88,7 +88,8 @@ def test_models_and_endpoints_listing(demo: Router):
     assert status == 200
     endpoints = body["data"]["endpoints"]
     assert len(endpoints) == 8
-    assert all(e["simulated"] and e["status"] in ("available", "cooling_down")
+    assert all(e["crossroads"]["simulated"] and e["status"] in (0, -5)
+               and e["crossroads"]["state"] in ("available", "cooling_down")
                for e in endpoints)
     groq = next(e for e in endpoints if e["tag"] == "groq")
     assert groq["pricing"]["prompt"] == "0.00000011" and groq["context_length"] == 131072

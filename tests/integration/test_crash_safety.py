@@ -48,7 +48,7 @@ def _stream_result(raw: bytes) -> tuple[str, int] | None:
         return None
     chunks = [orjson.loads(e) for e in events[:-1]]
     [usage] = [c["usage"] for c in chunks if c.get("usage")]
-    return chunks[-1]["id"], usage["cost_details"]["cost_micro_usd"]
+    return chunks[-1]["id"], usage["crossroads"]["cost_micro_usd"]
 
 
 async def _load(router: Router) -> dict[str, int]:
@@ -85,7 +85,7 @@ async def _load(router: Router) -> dict[str, int]:
             else:
                 answer = orjson.loads(raw)
                 assert answer["id"] == header_id
-                complete[header_id] = answer["usage"]["cost_details"]["cost_micro_usd"]
+                complete[header_id] = answer["usage"]["crossroads"]["cost_micro_usd"]
             if len(complete) >= KILL_AFTER and not killed.is_set():
                 killed.set()
                 router.process.kill()  # SIGKILL: no shutdown, no flush

@@ -91,7 +91,7 @@ async def _drive(url: str) -> tuple[list[str], int, int, list[str]]:
             payload = orjson.loads(raw)
             ids.append(payload["id"])
             tokens += payload["usage"]["completion_tokens"]
-            billed += payload["usage"]["cost_details"]["cost_micro_usd"]
+            billed += payload["usage"]["crossroads"]["cost_micro_usd"]
 
     connector = aiohttp.TCPConnector(limit=CONCURRENCY, keepalive_timeout=60)
     timeout = aiohttp.ClientTimeout(total=60)

@@ -38,7 +38,7 @@ def conversation(router: Router) -> tuple[int, int, int, list[str]]:
         usage = body["usage"]
         prompt += usage["prompt_tokens"]
         cached += usage["prompt_tokens_details"]["cached_tokens"]
-        cost += usage["cost_details"]["cost_micro_usd"]
+        cost += usage["crossroads"]["cost_micro_usd"]
         providers.append(body["provider"])
         messages += [body["choices"][0]["message"],
                      {"role": "user", "content": f"And on day {turn + 2}?"}]

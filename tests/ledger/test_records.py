@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from crossroads.generation import Attempt, Generation
 from crossroads.ledger import generation_payload, record_of
 from crossroads.ledger.records import MESSAGE_LIMIT
+from crossroads.schema.generation import AttemptExtras, GenerationData, GenerationExtras
 
 from .builders import T0, endpoint, generation, unserved
 
@@ -78,25 +81,36 @@ def test_generation_payload_has_openrouter_fields() -> None:
     g = generation(prompt=1000, completion=500, cached=200, failed_first=True, title="One")
     r = record_of(g, OFFSET)
     p = generation_payload(r)
-    assert p["id"] == g.id
-    assert p["total_cost"] == g.cost_micro / 1e6 == p["usage"]
-    assert p["cache_discount"] == g.discount_micro / 1e6
-    assert p["created_at"].endswith("Z") and p["created_at"][:4].isdigit()
-    assert (p["model"], p["provider_name"]) == ("acme/small", "Alpha")
-    assert p["app"] == {"referer": "https://app.one", "title": "One"}
-    assert (p["streamed"], p["cancelled"], p["finish_reason"]) == (True, False, "stop")
-    assert (p["native_tokens_prompt"], p["native_tokens_completion"]) == (1000, 500)
-    assert (p["native_tokens_cached"], p["native_tokens_reasoning"]) == (200, 0)
-    assert (p["tokens_prompt"], p["tokens_completion"]) == (1000, 500)
-    assert (p["latency"], p["generation_time"]) == (1350, 1000)
-    responses = p["provider_responses"]
-    assert [x["endpoint"] for x in responses] == ["broken", "alpha"]
-    assert [x["status"] for x in responses] == [503, 200]
-    assert [x["failure"] for x in responses] == ["server_error", None]
-    assert [x["latency"] for x in responses] == [250, 1100]
+    # Every field OpenRouter's schema requires, with its type: the payload round-trips through
+    # the typed response model.
+    assert msgspec.convert(msgspec.to_builtins(p), GenerationData) == p
+    assert p.id == g.id
+    assert p.total_cost == g.cost_micro / 1e6 == p.usage
+    assert p.cache_discount == g.discount_micro / 1e6
+    assert p.created_at.endswith("Z") and p.created_at[:4].isdigit()
+    assert (p.model, p.provider_name) == ("acme/small", "Alpha")
+    assert (p.origin, p.http_referer) == ("https://app.one", "https://app.one")
+    assert (p.streamed, p.cancelled, p.finish_reason) == (True, False, "stop")
+    assert (p.native_tokens_prompt, p.native_tokens_completion) == (1000, 500)
+    assert (p.native_tokens_cached, p.native_tokens_reasoning) == (200, 0)
+    assert (p.tokens_prompt, p.tokens_completion) == (1000, 500)
+    assert (p.latency, p.generation_time) == (1350, 1000)
+    assert (p.upstream_inference_cost, p.is_byok, p.data_region) == (None, False, "global")
+    extras = p.crossroads
+    assert isinstance(extras, GenerationExtras)
+    assert (extras.app_title, extras.cost_micro_usd) == ("One", g.cost_micro)
+    responses = p.provider_responses
+    assert responses is not None
+    assert [x.status for x in responses] == [503, 200]
+    assert [x.latency for x in responses] == [250, 1100]
+    attempts = [x.crossroads for x in responses]
+    assert all(isinstance(a, AttemptExtras) for a in attempts)
+    assert [(a.endpoint, a.failure, a.served) for a in attempts  # type: ignore[union-attr]
+            ] == [("broken", "server_error", False), ("alpha", None, True)]
 
 
 def test_unserved_payload_reports_requested_model() -> None:
     p = generation_payload(record_of(unserved(), OFFSET))
-    assert p["model"] == "acme/small" and p["provider_name"] is None and p["total_cost"] == 0
-    assert len(p["provider_responses"]) == 2
+    assert p.model == "acme/small" and p.provider_name is None and p.total_cost == 0
+    assert p.tokens_prompt is None and p.native_tokens_completion is None
+    assert p.provider_responses is not None and len(p.provider_responses) == 2

@@ -7,14 +7,25 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import orjson
 
 from crossroads import __version__
+from crossroads.accounts.service import Accounts, AuthMode
+from crossroads.accounts.store import SQLiteKeyStore
 from crossroads.api.chat import chat_completions
+from crossroads.api.cors import Cors
 from crossroads.api.generation import get_generation
-from crossroads.api.http import Receive, Scope, Send, send_error, send_json
+from crossroads.api.http import Receive, Scope, Send, header, send_error, send_json
+from crossroads.api.keys import (
+    create_key,
+    delete_key,
+    get_credits,
+    get_current_key,
+    get_key,
+    list_keys,
+    update_key,
+)
 from crossroads.api.models import (
     count_models,
     get_model,
@@ -68,13 +79,18 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/models/count": {"GET": count_models},
     "/providers": {"GET": list_providers},
     "/generation": {"GET": get_generation},
+    "/key": {"GET": get_current_key},
+    "/credits": {"GET": get_credits},
+    "/keys": {"GET": list_keys, "POST": create_key},
 }
 SlugHandler = Callable[[AppState, Scope, Receive, Send, str], Awaitable[None]]
-# Routes with a model slug (`author/slug`) inside: (prefix, suffix, {method: handler}).
-SLUG_ROUTES: tuple[tuple[str, str, dict[str, SlugHandler]], ...] = (
-    ("/models/", "/endpoints", {"GET": model_endpoints}),
-    ("/models/", "", {"GET": get_model}),
-    ("/model/", "", {"GET": get_model}),
+# Routes with a parameter inside: (prefix, suffix, segments in the parameter, {method: handler}).
+# A model slug is `author/slug` (two segments), a key hash one.
+SLUG_ROUTES: tuple[tuple[str, str, int, dict[str, SlugHandler]], ...] = (
+    ("/models/", "/endpoints", 2, {"GET": model_endpoints}),
+    ("/models/", "", 2, {"GET": get_model}),
+    ("/model/", "", 2, {"GET": get_model}),
+    ("/keys/", "", 1, {"GET": get_key, "PATCH": update_key, "DELETE": delete_key}),
 )
 BARE_ROUTES: dict[str, dict[str, Handler]] = {
     "/": {"GET": _root},
@@ -87,13 +103,17 @@ class CrossroadsApp:
     """The ASGI callable. State is built in the lifespan, never at import."""
 
     def __init__(self, settings: Settings, catalog: Catalog | None = None,
-                 simulated: bool = False) -> None:
+                 simulated: bool = False, auth_mode: AuthMode = "open") -> None:
         self.settings = settings
         self.catalog = catalog or settings.catalog
         self.simulated = simulated
+        self.auth_mode: AuthMode = auth_mode
         self.state: AppState | None = None
         self._upstream: Upstream | None = None
         self._ledger: SQLiteLedger | None = None
+        self._accounts: Accounts | None = None
+        origins = settings.server.cors_origins
+        self._cors = Cors(["*"] if origins is None and auth_mode == "open" else origins or [])
 
     async def startup(self) -> None:
         seed = self.settings.routing.seed
@@ -102,8 +122,14 @@ class CrossroadsApp:
         self._upstream = Upstream(self.settings.timeouts)
         await self._upstream.start()
         wall_offset = time.time() - asyncio.get_running_loop().time()
-        ledger = self._ledger = SQLiteLedger(
-            Path(self.settings.server.state_dir) / "crossroads.db")
+        ledger = self._ledger = SQLiteLedger(self.settings.database_path)
+        accounts = self._accounts = Accounts(SQLiteKeyStore(self.settings.database_path),
+                                             self.auth_mode)
+        # After the ledger opened: its journal has replayed, so the spend read here is all
+        # that was ever settled, crashes included.
+        accounts.load(ledger.key_rollups(Accounts.recent_days(time.time())),
+                      ledger.key_totals())
+        accounts.start()
 
         sticky = StickyTable(self.settings.routing.sticky_idle_s)
 
@@ -116,12 +142,15 @@ class CrossroadsApp:
 
         relay = Relay(self.settings, self.catalog, self._upstream, stats, sink, rng)
         self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated,
-                              ledger, wall_offset, sticky, Metrics())
+                              ledger, wall_offset, sticky, Metrics(), accounts)
 
     async def shutdown(self) -> None:
         # uvicorn has stopped serving by now: every finished generation is already submitted.
         if self._upstream is not None:
             await self._upstream.close()
+        if self._accounts is not None:
+            await self._accounts.stop()
+            self._accounts.store.close()
         if self._ledger is not None:
             await asyncio.to_thread(self._ledger.close)
 
@@ -166,11 +195,12 @@ class CrossroadsApp:
 
     @staticmethod
     def _resolve_slug(method: str, path: str, rest: str) -> Callable[..., Awaitable[None]]:
-        for prefix, suffix, methods in SLUG_ROUTES:
+        for prefix, suffix, segments, methods in SLUG_ROUTES:
             if not rest.startswith(prefix) or not rest.endswith(suffix):
                 continue
             slug = rest[len(prefix):len(rest) - len(suffix)]
-            if slug.count("/") != 1 or "" in slug.split("/"):
+            parts = slug.split("/")
+            if len(parts) != segments or "" in parts:
                 continue
             handler = methods.get(method)
             if handler is None:
@@ -178,6 +208,17 @@ class CrossroadsApp:
                                        f"use {', '.join(methods)}")
             return lambda state, scope, receive, send: handler(state, scope, receive, send, slug)
         raise NotFound(f"No route for {path[:200]}")
+
+    def _methods(self, path: str) -> list[str]:
+        """The methods a path answers to (NotFound when it answers to none)."""
+        found = []
+        for method in ("GET", "POST", "PATCH", "DELETE"):
+            try:
+                self._resolve(method, path)
+            except MethodNotAllowed:
+                continue
+            found.append(method)
+        return found
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.state is not None, "lifespan startup did not run"
@@ -187,8 +228,21 @@ class CrossroadsApp:
                 f"Request headers total {size} bytes; the limit is "
                 f"{self.settings.server.max_header_bytes}"))
             return
+        method, path = scope["method"], scope["path"]
+        if self._cors.enabled and path.startswith(API_PREFIXES):
+            origin = header(scope, b"origin")
+            if method == "OPTIONS":
+                try:
+                    methods = self._methods(path)
+                except NotFound as error:
+                    await send_error(send, error)
+                    return
+                await self._cors.preflight(send, origin, methods)
+                return
+            if origin is not None:
+                send = self._cors.wrap(send, origin)
         try:
-            handler = self._resolve(scope["method"], scope["path"])
+            handler = self._resolve(method, path)
         except (NotFound, MethodNotAllowed) as error:
             await send_error(send, error)
             return

@@ -14,6 +14,9 @@ import uvicorn
 import uvloop
 
 from crossroads import __version__
+from crossroads.accounts import commands as keys_commands
+from crossroads.accounts.modes import UnsafeAuthMode, resolve_auth_mode
+from crossroads.accounts.service import AuthMode
 from crossroads.app import CrossroadsApp
 from crossroads.catalog import Catalog
 from crossroads.demo import has_any_key, simulated_catalog, start_sim_process
@@ -41,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", default=None, help="operator TOML file")
     serve.add_argument("--demo", action="store_true",
                        help="serve from the simulated provider fleet even when keys are set")
+    serve.add_argument("--auth", choices=("keys", "open"), default=None,
+                       help="keys: every request needs an API key; open: any bearer token "
+                            "(loopback only). Default: open on loopback, keys elsewhere "
+                            "(or [auth].mode)")
+    keys_commands.add_parser(commands)
 
     sim = commands.add_parser("sim", help="run the simulated providers")
     sim.add_argument("--host", default="127.0.0.1")
@@ -52,13 +60,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _banner(settings: Settings, catalog: Catalog, host: str, port: int, demo: bool) -> str:
+def _banner(settings: Settings, catalog: Catalog, host: str, port: int, demo: bool,
+            auth: AuthMode) -> str:
     lines = [f"crossroads {__version__} listening on http://{host}:{port}/api/v1"]
     if demo:
         lines.append("  DEMO MODE: every provider is SIMULATED (crossroads sim); no real model "
                      "answers.")
-    lines.append("  auth: any bearer token is accepted (API keys and credits are not enabled "
-                 "yet).")
+    if auth == "open":
+        lines.append("  auth: OPEN — any bearer token is accepted (allowed on loopback only); "
+                     "API keys, when presented, are still checked and billed.")
+    else:
+        lines.append("  auth: keys — every request needs an API key "
+                     "(crossroads keys create --name NAME).")
     for model in catalog.models():
         endpoints = catalog.endpoints(model.slug)
         ready = [e.tag for e in endpoints if e.available]
@@ -85,6 +98,11 @@ def serve(args: argparse.Namespace) -> int:
     _raise_file_limit()
     host = args.host or settings.server.host
     port = settings.server.port if args.port is None else args.port
+    try:
+        auth = resolve_auth_mode(args.auth or settings.auth.mode, host)
+    except UnsafeAuthMode as exc:
+        print(f"crossroads: refusing to start: {exc}", file=sys.stderr)
+        return 2
     demo = args.demo or not has_any_key(settings.catalog)
     catalog = settings.catalog
     sim_process = None
@@ -105,7 +123,7 @@ def serve(args: argparse.Namespace) -> int:
     # queues it until the server accepts.
     sock.listen(4096)
     bound_port = sock.getsockname()[1]
-    app = CrossroadsApp(settings, catalog, simulated=demo)
+    app = CrossroadsApp(settings, catalog, simulated=demo, auth_mode=auth)
     config = uvicorn.Config(
         ResponseChecker(app) if schema_check.enabled() else app,
         loop="none",
@@ -122,7 +140,7 @@ def serve(args: argparse.Namespace) -> int:
         backlog=4096,
     )
     server = uvicorn.Server(config)
-    print(_banner(settings, catalog, host, bound_port, demo), flush=True)
+    print(_banner(settings, catalog, host, bound_port, demo, auth), flush=True)
     try:
         uvloop.run(server.serve(sockets=[sock]))
     finally:
@@ -142,7 +160,7 @@ def sim(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": serve, "sim": sim}
+COMMANDS = {"serve": serve, "sim": sim, "keys": keys_commands.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

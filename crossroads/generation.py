@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from crossroads.accounts.reservation import Reservation
 from crossroads.catalog import Endpoint
 from crossroads.chat_request import ChatRequest
 from crossroads.chat_response import shape_completion
@@ -119,8 +120,9 @@ class Generation:
     __slots__ = (
         "app_referer", "app_title", "attempts", "cancelled", "completion_cost_micro",
         "conversation", "cost_micro", "created", "discount_micro", "external_user",
-        "finish_reason", "id", "model_requested", "native_finish_reason", "overhead", "served",
-        "session_id", "streamed", "upstream_id", "usage", "user_agent",
+        "finish_reason", "id", "key_id", "model_requested", "native_finish_reason", "overhead",
+        "reservation", "served", "session_id", "streamed", "upstream_id", "usage",
+        "user_agent",
     )
 
     def __init__(self, model_requested: str, streamed: bool, app_referer: str | None = None,
@@ -145,6 +147,9 @@ class Generation:
         # The id the serving provider gave its answer (ours replaces it in the body).
         self.upstream_id: str | None = None
         self.cancelled = False
+        # The API key it is billed to (its hash), and what it holds against that key's limit.
+        self.key_id: str | None = None
+        self.reservation: Reservation | None = None
         # The sticky-routing key of the conversation this generation belongs to, if any.
         self.conversation: str | None = None
         # The router's own time on this request; the relay adds its waits on providers.
@@ -157,8 +162,14 @@ class Generation:
         attempt.usage = usage
         pricing = attempt.endpoint.pricing
         billable = usage.completion_tokens > 0 and self.finish_reason != "error"
-        self.cost_micro = cost_micro(usage, pricing) if billable else 0
-        self.completion_cost_micro = completion_cost_micro(usage, pricing) if billable else 0
+        cost = cost_micro(usage, pricing) if billable else 0
+        completion = completion_cost_micro(usage, pricing) if billable else 0
+        if self.reservation is not None:
+            # A key is never billed past what it reserved (accounts/reservation.py).
+            ceiling = self.reservation.ceiling(attempt.endpoint)
+            cost, completion = min(cost, ceiling), min(completion, ceiling)
+        self.cost_micro = cost
+        self.completion_cost_micro = completion
         self.discount_micro = cache_discount_micro(usage, pricing) if billable else 0
         return usage_payload(usage, self.cost_micro, self.discount_micro,
                              self.completion_cost_micro)

@@ -137,10 +137,14 @@ class Relay:
         self.stats.record(key, report, attempt.ended)
 
     async def _open(self, attempt: Attempt, request: ChatRequest, deadline: float,
-                    out: ClientStream | None, timer: OverheadTimer) -> UpstreamResponse:
+                    out: ClientStream | None, generation: Generation) -> UpstreamResponse:
         endpoint = attempt.endpoint
+        timer = generation.overhead
         provider = PROVIDERS["openai"]
-        built = provider.build(endpoint, self.catalog.api_key(endpoint), request)
+        # A key's reservation may have lowered max_tokens for this endpoint, to stay a bound.
+        reservation = generation.reservation
+        max_tokens = None if reservation is None else reservation.max_tokens.get(endpoint.key)
+        built = provider.build(endpoint, self.catalog.api_key(endpoint), request, max_tokens)
         headers_deadline = min(deadline, attempt.started + self.timeouts.headers_s)
         what = f"no response headers within {self.timeouts.headers_s:g} s"
         keepalive = None if out is None or out.committed else \
@@ -256,7 +260,7 @@ class Relay:
     async def _complete(self, attempt: Attempt, request: ChatRequest, generation: Generation,
                         deadline: float) -> bytes:
         timer = generation.overhead
-        response = await self._open(attempt, request, deadline, None, timer)
+        response = await self._open(attempt, request, deadline, None, generation)
         timer.begin_wait()
         try:
             raw = await response.read(self.settings.server.max_body_bytes, deadline)
@@ -284,7 +288,7 @@ class Relay:
                       out: ClientStream, first_token_deadline: float,
                       total_deadline: float) -> None:
         timer = generation.overhead
-        response = await self._open(attempt, request, first_token_deadline, out, timer)
+        response = await self._open(attempt, request, first_token_deadline, out, generation)
         session = StreamSession(attempt, generation, request, PROVIDERS["openai"],
                                 self.settings.server.max_body_bytes)
         try:

@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -45,6 +45,18 @@ class ServerConfig(_Table, frozen=True):
     # Bodies carry base64 images, so the default is generous but finite.
     max_body_bytes: int = 32 * 1024 * 1024
     max_header_bytes: int = 64 * 1024
+    # Browser origins allowed to call the API (CORS); None: "*" in open mode, none in keys mode.
+    cors_origins: list[str] | None = None
+
+
+class AuthConfig(_Table, frozen=True):
+    # "keys": every request needs an API key; "open": any bearer token (loopback only).
+    # None: open when listening on loopback, keys otherwise.
+    mode: Literal["keys", "open"] | None = None
+    # The most one request may hold against its key's limit while it runs (reservation.py).
+    max_reservation_usd: float = 1.0
+    # Tokens an image may cost, at most, when reserving a request's worst case.
+    image_token_bound: int = 6400
 
 
 class RoutingConfig(_Table, frozen=True):
@@ -144,6 +156,7 @@ class EndpointConfig(_Table, frozen=True):
 
 class ConfigFile(_Table, frozen=True):
     server: ServerConfig | None = None
+    auth: AuthConfig | None = None
     routing: RoutingConfig | None = None
     timeouts: TimeoutConfig | None = None
     breaker: BreakerConfig | None = None
@@ -159,6 +172,12 @@ class Settings(msgspec.Struct, frozen=True):
     breaker: BreakerConfig
     catalog: Catalog
     config_path: str | None = None
+    auth: AuthConfig = AuthConfig()
+
+    @property
+    def database_path(self) -> Path:
+        """The ledger's and the accounts' SQLite file."""
+        return Path(self.server.state_dir) / "crossroads.db"
 
 
 _S = TypeVar("_S", bound=msgspec.Struct)
@@ -313,7 +332,7 @@ def load_settings(path: str | None = None, env: Mapping[str, str] | None = None)
     providers: dict[str, ProviderConfig] = {}
     endpoints: dict[tuple[str, str], tuple[EndpointConfig, str]] = {}
     for origin, layer in layers:
-        for table in ("server", "routing", "timeouts", "breaker"):
+        for table in ("server", "auth", "routing", "timeouts", "breaker"):
             if (value := getattr(layer, table)) is not None:
                 tables[table] = value
         for slug, provider in layer.providers.items():
@@ -346,6 +365,7 @@ def load_settings(path: str | None = None, env: Mapping[str, str] | None = None)
         routing=tables.get("routing", RoutingConfig()),
         timeouts=tables.get("timeouts", TimeoutConfig()),
         breaker=tables.get("breaker", BreakerConfig()),
+        auth=tables.get("auth", AuthConfig()),
         catalog=Catalog(built_models, built_endpoints, keys, [
             Provider(slug, cfg.name or slug, cfg.privacy_policy_url, cfg.terms_of_service_url,
                      cfg.status_page_url)
@@ -365,6 +385,8 @@ def _check_ranges(settings: Settings) -> None:
         ("timeouts", all(v > 0 for v in msgspec.structs.astuple(settings.timeouts))),
         ("breaker.base_cooldown_s", 0 <= settings.breaker.base_cooldown_s
          <= settings.breaker.max_cooldown_s),
+        ("auth.max_reservation_usd", 0 < settings.auth.max_reservation_usd <= 1e6),
+        ("auth.image_token_bound", settings.auth.image_token_bound >= 0),
     )
     for path, ok in checks:
         if not ok:

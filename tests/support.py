@@ -114,8 +114,8 @@ class Router:
         return http_json("POST", self.api + path, body,
                          {"authorization": "Bearer test", **(headers or {})})
 
-    def get(self, path: str) -> tuple[int, Any, dict[str, str]]:
-        return http_json("GET", self.api + path)
+    def get(self, path: str, key: str = "test") -> tuple[int, Any, dict[str, str]]:
+        return http_json("GET", self.api + path, headers={"authorization": f"Bearer {key}"})
 
     def raw_stream(self, body: dict[str, Any]) -> Iterator[bytes]:
         """The SSE bytes exactly as sent, line by line (comments included)."""

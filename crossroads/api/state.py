@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
+from crossroads.accounts.service import Accounts
 from crossroads.catalog import Catalog
 from crossroads.ledger import Store
 from crossroads.metrics import Metrics
@@ -15,12 +16,14 @@ from crossroads.stats import LiveStats
 
 
 class AppState:
-    __slots__ = ("catalog", "ledger", "metrics", "relay", "rng", "settings", "simulated",
-                 "stats", "sticky", "wall_offset")
+    __slots__ = ("accounts", "catalog", "ledger", "metrics", "relay", "rng", "settings",
+                 "simulated", "stats", "sticky", "wall_offset")
 
     def __init__(self, settings: Settings, catalog: Catalog, stats: LiveStats, relay: Relay,
                  rng: random.Random, simulated: bool, ledger: Store,
-                 wall_offset: float, sticky: StickyTable, metrics: Metrics) -> None:
+                 wall_offset: float, sticky: StickyTable, metrics: Metrics,
+                 accounts: Accounts) -> None:
+        self.accounts = accounts
         self.metrics = metrics
         self.settings = settings
         self.sticky = sticky

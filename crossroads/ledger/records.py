@@ -155,7 +155,7 @@ def record_of(generation: Generation, wall_offset: float) -> GenerationRecord:
         endpoint_tag=None if endpoint is None else endpoint.tag,
         app_referer=generation.app_referer,
         app_title=generation.app_title,
-        key_id=None,
+        key_id=generation.key_id,
         streamed=generation.streamed,
         cancelled=generation.cancelled,
         finish_reason=generation.finish_reason,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from crossroads.ledger.records import AttemptRecord, GenerationRecord
-from crossroads.ledger.store import BUCKET_S, COUNTERS, KEY
+from crossroads.ledger.store import BUCKET_S, COUNTERS, KEY, KEY_COUNTERS, KEY_ROLLUP_KEY
 from crossroads.pricing import Usage
 
 GENERATION_COLUMNS = (
@@ -48,6 +48,12 @@ UPSERT_ROLLUP = {
     )
     for kind in BUCKET_S
 }
+UPSERT_KEY_ROLLUP = (
+    f"INSERT INTO rollup_key_daily ({', '.join(KEY_ROLLUP_KEY + KEY_COUNTERS)}) "
+    f"VALUES ({placeholders(len(KEY_ROLLUP_KEY) + len(KEY_COUNTERS))}) "
+    f"ON CONFLICT ({', '.join(KEY_ROLLUP_KEY)}) DO UPDATE SET "
+    + ", ".join(f"{c} = {c} + excluded.{c}" for c in KEY_COUNTERS)
+)
 UPSERT_JOURNAL = (
     "INSERT INTO journal_state (segment, applied) VALUES (?, ?) "
     "ON CONFLICT (segment) DO UPDATE SET applied = excluded.applied"

@@ -50,12 +50,23 @@ from crossroads.ledger.rows import (
     INSERT_GENERATION,
     INSERT_GENERATION_ONCE,
     UPSERT_JOURNAL,
+    UPSERT_KEY_ROLLUP,
     UPSERT_ROLLUP,
     attempt_rows,
     generation_row,
     record_from,
 )
-from crossroads.ledger.store import BUCKET_S, COUNTERS, KEY, Rollup, RollupBatch, RollupKind
+from crossroads.ledger.store import (
+    BUCKET_S,
+    COUNTERS,
+    KEY,
+    KEY_COUNTERS,
+    KEY_ROLLUP_KEY,
+    KeyRollup,
+    Rollup,
+    RollupBatch,
+    RollupKind,
+)
 
 log = logging.getLogger("crossroads.ledger")
 
@@ -229,6 +240,7 @@ class SQLiteLedger:
             cursor.executemany(INSERT_ATTEMPT, attempts)
             for kind, rows in rollup.rows().items():
                 cursor.executemany(UPSERT_ROLLUP[kind], rows)
+            cursor.executemany(UPSERT_KEY_ROLLUP, rollup.key_rows())
             cursor.executemany(UPSERT_JOURNAL, [(s.name, end) for s, end in positions.items()])
             cursor.execute("COMMIT")
         except BaseException:
@@ -314,6 +326,31 @@ class SQLiteLedger:
         with self._read_lock:
             rows = self._reader.execute(sql, args).fetchall()
         return [Rollup(*row) for row in rows]
+
+    def key_rollups(self, since: int, key_id: str | None = None,
+                    until: int | None = None) -> list[KeyRollup]:
+        """Per-key daily rows with since <= bucket_start < until, by key then day."""
+        where = ["bucket_start >= ?"]
+        args: list[Any] = [since]
+        if until is not None:
+            where.append("bucket_start < ?")
+            args.append(until)
+        if key_id is not None:
+            where.append("key_id = ?")
+            args.append(key_id)
+        sql = (f"SELECT {', '.join(KEY_ROLLUP_KEY + KEY_COUNTERS)} FROM rollup_key_daily "
+               f"WHERE {' AND '.join(where)} ORDER BY {', '.join(KEY_ROLLUP_KEY)}")
+        with self._read_lock:
+            rows = self._reader.execute(sql, args).fetchall()
+        return [KeyRollup(*row) for row in rows]
+
+    def key_totals(self) -> dict[str, int]:
+        """Every key's spend since it was created, micro-dollars."""
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT key_id, SUM(cost_micro) FROM rollup_key_daily GROUP BY key_id"
+            ).fetchall()
+        return {key: int(total) for key, total in rows}
 
     def count(self) -> int:
         with self._read_lock:

@@ -59,6 +59,32 @@ class Rollup(msgspec.Struct, frozen=True):
 
 RollupKey = tuple[int, str, str, str]
 
+KEY_COUNTERS = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens",
+                "cached_tokens", "cost_micro")
+KEY_ROLLUP_KEY = ("key_id", "bucket_start", "model", "endpoint_tag")
+KeyRollupKey = tuple[str, int, str, str]
+
+
+class KeyRollup(msgspec.Struct, frozen=True):
+    """One key's use of one (model, endpoint) on one UTC day."""
+
+    key_id: str
+    bucket_start: int
+    model: str
+    endpoint_tag: str
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    cost_micro: int = 0
+
+
+def key_counters_of(record: GenerationRecord) -> tuple[int, ...]:
+    usage = record.usage
+    return (1, usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens,
+            usage.cached_tokens, record.cost_micro)
+
 
 def counters_of(record: GenerationRecord) -> tuple[int, ...]:
     """One generation's contribution to its rollup row, in `COUNTERS` order."""
@@ -91,20 +117,34 @@ class RollupBatch:
     speed); daily deltas are then sums of hourly ones, since an hour never straddles a UTC day.
     """
 
-    __slots__ = ("_groups",)
+    __slots__ = ("_groups", "_keys")
 
     def __init__(self) -> None:
         self._groups: dict[RollupKey, list[tuple[int, ...]]] = {}
+        self._keys: dict[KeyRollupKey, list[int]] = {}
 
     def add(self, record: GenerationRecord) -> None:
         created = record.created
-        key = (created - created % HOUR_S, record.model or record.model_requested,
-               record.endpoint_tag or "", record.app)
+        model = record.model or record.model_requested
+        tag = record.endpoint_tag or ""
+        key = (created - created % HOUR_S, model, tag, record.app)
         group = self._groups.get(key)
         if group is None:
             self._groups[key] = [counters_of(record)]
         else:
             group.append(counters_of(record))
+        if record.key_id is not None:
+            key_row = (record.key_id, created - created % DAY_S, model, tag)
+            counters = key_counters_of(record)
+            sums = self._keys.get(key_row)
+            if sums is None:
+                self._keys[key_row] = list(counters)
+            else:
+                self._keys[key_row] = [a + b for a, b in zip(sums, counters, strict=True)]
+
+    def key_rows(self) -> list[tuple[int | str, ...]]:
+        """UPSERT parameters for `rollup_key_daily`: key columns, then `KEY_COUNTERS`."""
+        return [(*key, *values) for key, values in self._keys.items()]
 
     def deltas(self) -> dict[RollupKind, dict[RollupKey, list[int]]]:
         hourly = {key: [sum(col) for col in zip(*rows, strict=True)]
@@ -144,6 +184,15 @@ class Store(Protocol):
                 endpoint: str | None = None, app: str | None = None,
                 until: int | None = None) -> list[Rollup]:
         """Rollup rows with since <= bucket_start < until (unix s), oldest first."""
+        ...
+
+    def key_rollups(self, since: int, key_id: str | None = None,
+                    until: int | None = None) -> list[KeyRollup]:
+        """Per-key daily rows with since <= bucket_start < until (unix s)."""
+        ...
+
+    def key_totals(self) -> dict[str, int]:
+        """Every key's spend since it was created, micro-dollars."""
         ...
 
     def count(self) -> int:

@@ -23,9 +23,10 @@ class UpstreamRequest(msgspec.Struct, frozen=True):
 
 
 class Provider(Protocol):
-    def build(self, endpoint: Endpoint, api_key: str | None,
-              request: ChatRequest) -> UpstreamRequest:
-        """The HTTP request to send for one attempt."""
+    def build(self, endpoint: Endpoint, api_key: str | None, request: ChatRequest,
+              max_tokens: int | None = None) -> UpstreamRequest:
+        """The HTTP request to send for one attempt; `max_tokens`, when given, replaces the
+        caller's (a key's reservation lowered it)."""
         ...
 
     def parse_completion(self, raw: bytes) -> dict[str, Any]:

@@ -103,10 +103,15 @@ class OpenAIProvider:
         built = self._header_sets[(api_key, stream)] = FrozenHeaders(headers)
         return built
 
-    def build(self, endpoint: Endpoint, api_key: str | None,
-              request: ChatRequest) -> UpstreamRequest:
+    def build(self, endpoint: Endpoint, api_key: str | None, request: ChatRequest,
+              max_tokens: int | None = None) -> UpstreamRequest:
         body = {k: v for k, v in request.body.items() if k not in ROUTER_FIELDS}
         body["model"] = endpoint.upstream_model
+        if max_tokens is not None:
+            if "max_completion_tokens" in body:
+                body["max_completion_tokens"] = max_tokens
+            if "max_tokens" in body or "max_completion_tokens" not in body:
+                body["max_tokens"] = max_tokens
         if request.stream:
             options = dict(body.get("stream_options") or {})
             options["include_usage"] = True

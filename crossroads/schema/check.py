@@ -27,6 +27,14 @@ from crossroads.schema.catalog import (
 from crossroads.schema.chat import ChatResult, ChatStreamChunk
 from crossroads.schema.errors import ErrorResponse
 from crossroads.schema.generation import GenerationResponse
+from crossroads.schema.keys import (
+    CreditsResponse,
+    CurrentKeyResponse,
+    KeyCreated,
+    KeyDeleted,
+    KeyList,
+    KeyResponse,
+)
 
 log = logging.getLogger("crossroads.schema")
 
@@ -41,6 +49,13 @@ JSON_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("GET", "/models/count"): ModelsCountResponse,
     ("GET", "/providers"): ListProvidersResponse,
     ("GET", "/generation"): GenerationResponse,
+    ("GET", "/key"): CurrentKeyResponse,
+    ("GET", "/credits"): CreditsResponse,
+    ("GET", "/keys"): KeyList,
+    ("POST", "/keys"): KeyCreated,
+    ("GET", "/keys/{hash}"): KeyResponse,
+    ("PATCH", "/keys/{hash}"): KeyResponse,
+    ("DELETE", "/keys/{hash}"): KeyDeleted,
 }
 STREAM_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/chat/completions"): ChatStreamChunk,
@@ -64,6 +79,8 @@ def route_of(path: str) -> str | None:
         return "/models/{slug}/endpoints"
     if len(parts) == 4 and parts[1] in ("models", "model") and parts[2] != "count":
         return "/model/{slug}"
+    if len(parts) == 3 and parts[1] == "keys":
+        return "/keys/{hash}"
     return rest
 
 

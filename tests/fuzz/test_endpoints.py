@@ -74,7 +74,7 @@ def test_model_endpoints_of_the_fuzz_model(client: Client) -> None:
 def test_generation_lookup_of_an_unknown_id_is_a_400_or_404(
         client: Client, prefix: str, ids: list[str], other: list[tuple[str, str]]) -> None:
     pairs = [("id", i) for i in ids] + [(k, v) for k, v in other if k != "id"]
-    reply = check(client.send("GET", f"{prefix}/generation?{urlencode(pairs)}"))
+    reply = check(client.send("GET", f"{prefix}/generation?{urlencode(pairs)}", None, AUTH))
     given_ids = [i for i in ids if i]  # parse_qs drops blank values, as browsers expect
     single = len(given_ids) == 1 and len(given_ids[0]) <= 128
     assert reply.status == (404 if single else 400), (ids, reply.status, reply.body[:300])
@@ -84,18 +84,41 @@ def test_generation_lookup_of_a_real_id(client: Client) -> None:
     made = client.chat({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
     assert made.status == 200
     generation = made.json["id"]
-    reply = check(client.send("GET", f"/api/v1/generation?id={quote(generation)}"))
+    reply = check(client.send("GET", f"/api/v1/generation?id={quote(generation)}", None, AUTH))
     assert reply.status == 200
     assert reply.json["data"]["id"] == generation
 
 
+AUTH = [("Authorization", "Bearer fuzz")]
+API_ROUTES: dict[str, set[str]] = {
+    "/chat/completions": {"POST"}, "/models": {"GET"}, "/models/count": {"GET"},
+    "/providers": {"GET"}, "/generation": {"GET"}, "/key": {"GET"}, "/credits": {"GET"},
+    "/keys": {"GET", "POST"}, f"/models/{MODEL}/endpoints": {"GET"},
+}
 ROUTES: dict[str, set[str]] = {
     "/": {"GET"}, "/healthz": {"GET"},
-    "/api/v1/chat/completions": {"POST"}, "/v1/chat/completions": {"POST"},
-    "/api/v1/models": {"GET"}, "/v1/models": {"GET"},
-    "/api/v1/generation": {"GET"}, "/v1/generation": {"GET"},
-    f"/api/v1/models/{MODEL}/endpoints": {"GET"},
+    **{prefix + route: methods for route, methods in API_ROUTES.items()
+       for prefix in ("/api/v1", "/v1")},
 }
+
+
+def _parameter_route(path: str) -> set[str] | None:
+    """The methods of a route with a parameter (a model slug, a key hash) that `path` names."""
+    for prefix in ("/api/v1/", "/v1/"):
+        if path.startswith(prefix):
+            parts = path[len(prefix):].split("/")
+            break
+    else:
+        return None
+    if "" in parts:
+        return None
+    if parts[0] in ("models", "model") and len(parts) == 3 and parts[1:] != ["count"]:
+        return {"GET"}
+    if parts[0] == "models" and len(parts) == 4 and parts[3] == "endpoints":
+        return {"GET"}
+    if parts[0] == "keys" and len(parts) == 2:
+        return {"GET", "PATCH", "DELETE"}
+    return None
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "HEAD"]
 # Methods llhttp parses (uvicorn then hands them to the app) vs. tokens it refuses outright.
 ODD_METHODS = ["PROPFIND", "MKCOL", "PURGE", "SEARCH", "LINK", "FOO", "get", "G E T", "GETT"]
@@ -118,11 +141,15 @@ def test_any_method_on_any_path_is_an_answer_never_a_5xx(
         assert method in ODD_METHODS or " " in path, (method, path)
         return
     check(reply, chat=method == "POST" and path.endswith("/chat/completions"))
-    allowed = ROUTES.get(path)
-    if allowed is None and not (path.endswith("/endpoints") and "/models/" in path):
+    allowed = ROUTES.get(path) or _parameter_route(path)
+    if allowed is None:
         assert reply.status == 404, (method, path, reply.status)
         check_error(reply)
-    elif allowed is not None and method not in allowed:
+    elif method == "OPTIONS" and path.startswith(("/api/v1/", "/v1/")):
+        # A CORS preflight (open mode allows any origin): answered, with what the route takes.
+        assert reply.status == 204, (method, path, reply.status)
+        assert set(reply.headers["allow"].split(", ")) == {"OPTIONS", *allowed}
+    elif method not in allowed:
         assert reply.status == 405, (method, path, reply.status)
         check_error(reply)
 
@@ -137,7 +164,12 @@ def test_unusual_request_targets(client: Client, target: str) -> None:
 
 
 def test_options_and_head_on_chat(client: Client) -> None:
-    for method in ("OPTIONS", "HEAD", "GET"):
+    preflight = client.send("OPTIONS", "/api/v1/chat/completions", None,
+                            [("Origin", "http://localhost:3000"),
+                             ("Access-Control-Request-Method", "POST")])
+    assert preflight.status == 204
+    assert preflight.headers["access-control-allow-methods"] == "POST"
+    for method in ("HEAD", "GET"):
         reply = client.send(method, "/api/v1/chat/completions")
         assert reply.status == 405, (method, reply.status)
         if method != "HEAD":

@@ -1,0 +1,168 @@
+"""`crossroads keys create | list | disable | enable`: keys on the same state as `serve`.
+
+They open the database `serve` uses (`[server] state_dir` of the config, relative to the working
+directory), so run them where the router runs; a running router sees a new or changed key
+within a second (`Accounts.refresh`), and a new key at once on first use. `create` prints the
+new key alone on the last line of stdout — the only time it is ever shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from crossroads.accounts.keys import HASH_SHAPE, KeyRecord, label_of, new_key, parse_rate_limit
+from crossroads.accounts.periods import RESETS
+from crossroads.accounts.store import SQLiteKeyStore
+from crossroads.catalog import MICRO
+from crossroads.settings import ConfigError, load_settings
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = commands.add_parser(
+        "keys", help="create, list and disable API keys",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  crossroads keys create --name ci --limit 5 --reset daily\n"
+               "  crossroads keys create --management --name admin\n"
+               "  crossroads keys list\n"
+               "  crossroads keys disable 3f2a…  (the hash from 'list')")
+    actions = keys.add_subparsers(dest="keys_command", required=True)
+    create = actions.add_parser("create", help="create a key and print it (shown only once)")
+    create.add_argument("--management", action="store_true",
+                        help="a management key: manages keys, reads every generation; "
+                             "cannot call models")
+    create.add_argument("--name", default=None, help="a label for people (default: key-<date>)")
+    create.add_argument("--limit", type=float, default=None, metavar="USD",
+                        help="credit limit in USD (default: none)")
+    create.add_argument("--reset", choices=RESETS, default=None,
+                        help="reset the limit every UTC day, week (Monday) or month (the 1st)")
+    create.add_argument("--expires", default=None, metavar="ISO8601",
+                        help="expiry, e.g. 2027-01-31T00:00:00Z")
+    create.add_argument("--rate-limit", default=None, metavar="N/INTERVAL",
+                        help="at most N requests per interval, e.g. 100/1m (units s, m, h, d)")
+    listing = actions.add_parser("list", help="list keys with their limits and usage")
+    listing.add_argument("--all", action="store_true", help="include disabled keys")
+    for name, text in (("disable", "disable a key (requests with it get 401)"),
+                       ("enable", "enable a disabled key")):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("hash", help="the key's hash, as 'list' shows it")
+    for sub in (create, listing, *actions.choices.values()):
+        if not any(a.dest == "config" for a in sub._actions):
+            sub.add_argument("--config", default=None, help="operator TOML file")
+
+
+def _store(config: str | None) -> SQLiteKeyStore:
+    settings = load_settings(config)
+    return SQLiteKeyStore(settings.database_path)
+
+
+def _expiry(text: str | None) -> int | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment.timestamp() <= time.time():
+        raise ValueError(f"--expires {text}: must be in the future")
+    return int(moment.timestamp())
+
+
+def _create(args: argparse.Namespace) -> int:
+    if args.limit is not None and not 0 <= args.limit <= 1e9:
+        raise ValueError("--limit: must be between 0 and 1e9 USD")
+    if args.reset and args.limit is None:
+        raise ValueError("--reset needs --limit")
+    now = int(time.time())
+    key, key_hash = new_key()
+    record = KeyRecord(
+        hash=key_hash,
+        name=args.name or f"key-{datetime.fromtimestamp(now, UTC):%Y-%m-%d}",
+        label=label_of(key), management=args.management,
+        limit_micro=None if args.limit is None else round(args.limit * MICRO),
+        limit_reset=args.reset, expires_at=_expiry(args.expires),
+        rate_limit=None if args.rate_limit is None else parse_rate_limit(args.rate_limit),
+        created_at=now)
+    store = _store(args.config)
+    try:
+        store.create(record)
+    finally:
+        store.close()
+    kind = "management" if args.management else "inference"
+    print(f"created {kind} key {record.name!r}")
+    print(f"  hash:  {key_hash}")
+    if record.limit_micro is not None:
+        print(f"  limit: ${args.limit:g}" + (f" per {args.reset} period" if args.reset else ""))
+    if record.rate_limit is not None:
+        print(f"  rate limit: {record.rate_limit.requests} requests per "
+              f"{record.rate_limit.interval}")
+    print("  the key is shown once, on the next line; store it now:")
+    print(key)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    store = _store(args.config)
+    try:
+        records = [r for r in store.all() if not r.deleted and (args.all or not r.disabled)]
+        used = store.last_used()
+    finally:
+        store.close()
+    if not records:
+        print("no keys yet: crossroads keys create --name NAME")
+        return 0
+    rows = [("HASH", "NAME", "LABEL", "KIND", "LIMIT", "STATE", "LAST USED")]
+    now = time.time()
+    for r in records:
+        limit = "-" if r.limit_micro is None else f"${r.limit_micro / MICRO:g}"
+        if r.limit_reset:
+            limit += f"/{r.limit_reset}"
+        state = r.usable(now) or "active"
+        last = used.get(r.hash)
+        rows.append((r.hash, r.name, r.label, "management" if r.management else "inference",
+                     limit, "active" if state == "active" else state.split()[-1],
+                     "-" if last is None else datetime.fromtimestamp(last, UTC).isoformat()))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+              .rstrip())
+    return 0
+
+
+def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
+    if not HASH_SHAPE.match(args.hash):
+        raise ValueError(f"{args.hash!r} is not a key hash (64 hex digits, from 'keys list')")
+    store = _store(args.config)
+    try:
+        changed = store.update(args.hash, {"disabled": disabled})
+    finally:
+        store.close()
+    if changed is None:
+        print(f"crossroads: no key with hash {args.hash}", file=sys.stderr)
+        return 1
+    print(f"{'disabled' if disabled else 'enabled'} key {changed.name!r} ({changed.label})")
+    return 0
+
+
+def _disable(args: argparse.Namespace) -> int:
+    return _set_disabled(args, True)
+
+
+def _enable(args: argparse.Namespace) -> int:
+    return _set_disabled(args, False)
+
+
+ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "create": _create, "list": _list, "disable": _disable, "enable": _enable,
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return ACTIONS[args.keys_command](args)
+    except (ValueError, ConfigError) as exc:
+        print(f"crossroads: {exc}", file=sys.stderr)
+        return 2

@@ -76,3 +76,16 @@ def test_comparison_smoke(tmp_path: Path):
     assert "| writer throughput" in report
     if (ROOT / "bench" / "routing_bench.py").exists():
         assert "| Balanced" in report, report
+
+
+def test_accounts_benchmark_smoke():
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "accounts_bench.py"),
+                             "--smoke"],
+                            capture_output=True, text=True, timeout=180, check=False, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    for label in ("open, anonymous", "keys, limited", "keys, limited + rate limit"):
+        row = _cells(result.stdout, "caller", label)
+        assert NUMBER.search(row["CPU per request"]), row
+    if shutil.which("wrk"):
+        row = _cells(result.stdout, "router", "keys − open")
+        assert NUMBER.search(row["CPU per request (median)"]), row

@@ -13,6 +13,7 @@ import orjson
 from crossroads import __version__
 from crossroads.accounts.service import Accounts, AuthMode
 from crossroads.accounts.store import SQLiteKeyStore
+from crossroads.api.activity import get_activity
 from crossroads.api.chat import chat_completions
 from crossroads.api.cors import Cors
 from crossroads.api.generation import get_generation
@@ -81,6 +82,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/generation": {"GET": get_generation},
     "/key": {"GET": get_current_key},
     "/credits": {"GET": get_credits},
+    "/activity": {"GET": get_activity},
     "/keys": {"GET": list_keys, "POST": create_key},
 }
 SlugHandler = Callable[[AppState, Scope, Receive, Send, str], Awaitable[None]]

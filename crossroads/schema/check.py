@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from crossroads.schema.activity import ActivityResponse
 from crossroads.schema.catalog import (
     ListEndpointsResponse,
     ListProvidersResponse,
@@ -51,6 +52,7 @@ JSON_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("GET", "/generation"): GenerationResponse,
     ("GET", "/key"): CurrentKeyResponse,
     ("GET", "/credits"): CreditsResponse,
+    ("GET", "/activity"): ActivityResponse,
     ("GET", "/keys"): KeyList,
     ("POST", "/keys"): KeyCreated,
     ("GET", "/keys/{hash}"): KeyResponse,

@@ -93,7 +93,7 @@ AUTH = [("Authorization", "Bearer fuzz")]
 API_ROUTES: dict[str, set[str]] = {
     "/chat/completions": {"POST"}, "/models": {"GET"}, "/models/count": {"GET"},
     "/providers": {"GET"}, "/generation": {"GET"}, "/key": {"GET"}, "/credits": {"GET"},
-    "/keys": {"GET", "POST"}, f"/models/{MODEL}/endpoints": {"GET"},
+    "/activity": {"GET"}, "/keys": {"GET", "POST"}, f"/models/{MODEL}/endpoints": {"GET"},
 }
 ROUTES: dict[str, set[str]] = {
     "/": {"GET"}, "/healthz": {"GET"},

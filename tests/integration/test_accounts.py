@@ -265,3 +265,34 @@ def test_cors_preflight_follows_the_configured_origins(tmp_path: Path, fresh_sim
         assert "x-generation-id" in headers["access-control-expose-headers"]
     finally:
         router.stop()
+
+
+def test_activity_per_day_model_and_endpoint(router: Router, keys: Keys) -> None:
+    first, first_hash = keys.create("--name", "first")
+    second, _ = keys.create("--name", "second")
+    admin, _ = keys.create("--management", "--name", "admin")
+    made = [client(router, first).chat.completions.create(
+        **chat_body(MODEL), extra_body={"provider": {"order": [tag], "allow_fallbacks": False}})
+        for tag in ("alpha", "alpha", "bravo")]
+    client(router, second).chat.completions.create(**chat_body(MODEL))
+    today = datetime.now(UTC).date().isoformat()
+
+    def rows(key: str, query: str = "") -> list[dict[str, object]]:
+        # The ledger writes in batches: poll until this traffic is in the rollups.
+        status, body, _ = call(router, "GET", f"/activity{query}", key)
+        assert status == 200, body
+        return list(body["data"])
+
+    assert wait_for(lambda: sum(r["requests"] for r in rows(admin)) == 4)  # type: ignore[misc]
+    own = rows(first)
+    assert {(r["date"], r["endpoint_id"], r["requests"]) for r in own} == {
+        (today, "alpha", 2), (today, "bravo", 1)}
+    assert {r["provider_name"] for r in own} == {"Alpha", "Bravo"}
+    cost = sum(m.usage.model_dump()["crossroads"]["cost_micro_usd"] for m in made)  # type: ignore[union-attr]
+    assert round(sum(r["usage"] for r in own) * 1e6) == cost  # type: ignore[misc]
+    assert sum(r["requests"] for r in rows(admin, f"?api_key_hash={first_hash}")) == 3  # type: ignore[misc]
+    status, body, _ = call(router, "GET", "/activity?date=2001-01-01", first)
+    assert status == 400 and body["error"]["metadata"]["param"] == "date"
+    assert rows(first, f"?date={today}") == own
+    status, _, _ = call(router, "GET", f"/activity?api_key_hash={first_hash}", second)
+    assert status == 403

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -29,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from router_bench import CONFIG, FLEET, MODEL, _cpu_seconds, _pin, _start
+from router_bench import BODY, CONFIG, FLEET, MODEL, _cpu_seconds, _pin, _start
 
 from crossroads.accounts.admission import admit, check_caller, settle
 from crossroads.accounts.keys import KeyRecord, RateLimit, label_of, new_key
@@ -38,13 +37,6 @@ from crossroads.accounts.store import SQLiteKeyStore
 from crossroads.catalog import Endpoint, Pricing
 from crossroads.chat_request import parse_chat_request
 from crossroads.settings import AuthConfig
-
-BODY = json.dumps({
-    "model": MODEL,
-    "messages": [{"role": "system", "content": "You are terse."},
-                 {"role": "user", "content": "Reply with a short sentence about routers."}],
-    "max_tokens": 16,
-}).encode()
 
 
 def _plan() -> tuple[Endpoint, ...]:

@@ -33,11 +33,10 @@ class KeyExtras(_Body, kw_only=True):
     requests_in_flight: int
 
 
-class KeyInfo(_Body, kw_only=True):
-    hash: str
-    name: str
+class _KeyUsage(_Body, kw_only=True):
+    """What both a key listing and `GET /key` say of a key's limit and spend (USD)."""
+
     label: str
-    disabled: bool
     limit: float | None
     limit_remaining: float | None
     limit_reset: str | None
@@ -50,6 +49,12 @@ class KeyInfo(_Body, kw_only=True):
     byok_usage_daily: float
     byok_usage_weekly: float
     byok_usage_monthly: float
+
+
+class KeyInfo(_KeyUsage, kw_only=True):
+    hash: str
+    name: str
+    disabled: bool
     created_at: str
     updated_at: str | None
     expires_at: str | None
@@ -108,20 +113,7 @@ class CurrentKeyExtras(_Body, kw_only=True):
     usage_micro_usd: int
 
 
-class CurrentKey(_Body, kw_only=True):
-    label: str
-    limit: float | None
-    limit_remaining: float | None
-    limit_reset: str | None
-    include_byok_in_limit: bool
-    usage: float
-    usage_daily: float
-    usage_weekly: float
-    usage_monthly: float
-    byok_usage: float
-    byok_usage_daily: float
-    byok_usage_weekly: float
-    byok_usage_monthly: float
+class CurrentKey(_KeyUsage, kw_only=True):
     is_free_tier: bool
     is_management_key: bool
     is_provisioning_key: bool

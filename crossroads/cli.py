@@ -22,6 +22,7 @@ from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
 from crossroads.settings import ConfigError, Settings, load_settings
 from crossroads.sim.fleet import scout_fleet
+from crossroads.sim.lifeline import tie_to_parent
 from crossroads.sim.profile import load_fleet
 from crossroads.sim.server import run_sim
 
@@ -49,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--time-scale", type=float, default=None,
                      help="multiply every simulated delay (0 = no delays)")
+    sim.add_argument("--parent-pid", type=int, default=None,
+                     help="exit when this process stops being our parent (how serve starts it)")
     return parser
 
 
@@ -133,12 +136,13 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def sim(args: argparse.Namespace) -> int:
-
-
+    if args.parent_pid is not None and not tie_to_parent(args.parent_pid):
+        print(f"crossroads sim: parent {args.parent_pid} is gone; not starting", file=sys.stderr)
+        return 1
     fleet = load_fleet(args.fleet) if args.fleet else scout_fleet(seed=args.seed)
     if args.time_scale is not None:
         fleet = msgspec.structs.replace(fleet, time_scale=args.time_scale)
-    run_sim(args.host, args.port, fleet)
+    run_sim(args.host, args.port, fleet, parent_pid=args.parent_pid)
     return 0
 
 

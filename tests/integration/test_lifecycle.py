@@ -150,3 +150,37 @@ def test_polling_fallback_notices_a_killed_parent():
         if child is not None and child.alive():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child.pid, signal.SIGKILL)
+
+
+# The Linux parent-death signal alone, without the polling fallback: the signal follows the
+# thread that started the child, so a parent that starts the sim from a thread which then ends
+# triggers it while the parent process, and so getppid(), stay the same.
+THREAD_PARENT = textwrap.dedent("""
+    import os, subprocess, sys, threading
+    def start():
+        sim = subprocess.Popen([sys.executable, "-m", "crossroads", "sim", "--port", "0",
+                                "--parent-pid", str(os.getpid())], stdout=subprocess.PIPE)
+        sim.stdout.readline()  # listening: its parent-death signal is armed
+        print(sim.pid, flush=True)
+    thread = threading.Thread(target=start)
+    thread.start()
+    thread.join()
+    sys.stdin.read()
+""")
+
+
+def test_parent_death_signal_stops_the_simulator():
+    parent = subprocess.Popen([sys.executable, "-c", THREAD_PARENT], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    sim = None
+    try:
+        assert parent.stdout is not None
+        sim = Proc.of(int(parent.stdout.readline()))
+        assert wait_for(lambda: not sim.alive())
+        assert parent.poll() is None  # its parent lives on: only the signal can have done it
+    finally:
+        parent.kill()
+        parent.wait()
+        if sim is not None and sim.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(sim.pid, signal.SIGKILL)

@@ -19,12 +19,19 @@ from crossroads.accounts.modes import UnsafeAuthMode, resolve_auth_mode
 from crossroads.accounts.service import AuthMode
 from crossroads.app import CrossroadsApp
 from crossroads.catalog import Catalog
-from crossroads.demo import has_any_key, simulated_catalog, start_sim_process
+from crossroads.demo import (
+    has_any_key,
+    simulated_catalog,
+    start_sim_process,
+    stop_sim_process,
+)
 from crossroads.http_server import RouterHttpProtocol
 from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
 from crossroads.settings import ConfigError, Settings, load_settings
+from crossroads.shutdown import StopSignals
 from crossroads.sim.fleet import scout_fleet
+from crossroads.sim.lifeline import tie_to_parent
 from crossroads.sim.profile import load_fleet
 from crossroads.sim.server import run_sim
 
@@ -57,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--time-scale", type=float, default=None,
                      help="multiply every simulated delay (0 = no delays)")
+    sim.add_argument("--parent-pid", type=int, default=None,
+                     help="exit when this process stops being our parent (how serve starts it)")
     return parser
 
 
@@ -95,29 +104,40 @@ def serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"crossroads: invalid configuration: {exc}", file=sys.stderr)
         return 2
-    _raise_file_limit()
     host = args.host or settings.server.host
-    port = settings.server.port if args.port is None else args.port
     try:
         auth = resolve_auth_mode(args.auth or settings.auth.mode, host)
     except UnsafeAuthMode as exc:
         print(f"crossroads: refusing to start: {exc}", file=sys.stderr)
         return 2
-    demo = args.demo or not has_any_key(settings.catalog)
-    catalog = settings.catalog
-    sim_process = None
-    if demo:
-        sim_process, sim_url = start_sim_process()
-        catalog = simulated_catalog(catalog, sim_url, SCOUT_FLEET)
+    _raise_file_limit()
+    # From here on a stop request is graceful and the simulator is always stopped last
+    # (shutdown.py explains why uvicorn's own handling is not enough).
+    with StopSignals() as stop:
+        demo = args.demo or not has_any_key(settings.catalog)
+        sim_process = None
+        catalog = settings.catalog
+        if demo:
+            sim_process, sim_url = start_sim_process()
+            catalog = simulated_catalog(catalog, sim_url, SCOUT_FLEET)
+        try:
+            return _serve_until_stopped(args, settings, catalog, demo, auth, stop)
+        finally:
+            if sim_process:
+                stop_sim_process(sim_process)
 
+
+def _serve_until_stopped(args: argparse.Namespace, settings: Settings, catalog: Catalog,
+                         demo: bool, auth: AuthMode, stop: StopSignals) -> int:
+    host = args.host or settings.server.host
+    port = settings.server.port if args.port is None else args.port
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         print(f"crossroads: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
-        if sim_process:
-            sim_process.terminate()
+        sock.close()
         return 2
     # Listening before the banner: a client that reads it can connect at once, and the kernel
     # queues it until the server accepts.
@@ -136,27 +156,25 @@ def serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
         server_header=False,
         timeout_keep_alive=30,
+        # How long a stop waits for requests in flight before cancelling them.
         timeout_graceful_shutdown=10,
         backlog=4096,
     )
     server = uvicorn.Server(config)
+    stop.attach(server)
     print(_banner(settings, catalog, host, bound_port, demo, auth), flush=True)
-    try:
-        uvloop.run(server.serve(sockets=[sock]))
-    finally:
-        if sim_process:
-            sim_process.terminate()
-            sim_process.wait(5)
-    return 0
+    uvloop.run(server.serve(sockets=[sock]))
+    return stop.exit_status
 
 
 def sim(args: argparse.Namespace) -> int:
-
-
+    if args.parent_pid is not None and not tie_to_parent(args.parent_pid):
+        print(f"crossroads sim: parent {args.parent_pid} is gone; not starting", file=sys.stderr)
+        return 1
     fleet = load_fleet(args.fleet) if args.fleet else scout_fleet(seed=args.seed)
     if args.time_scale is not None:
         fleet = msgspec.structs.replace(fleet, time_scale=args.time_scale)
-    run_sim(args.host, args.port, fleet)
+    run_sim(args.host, args.port, fleet, parent_pid=args.parent_pid)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -42,10 +43,18 @@ def has_any_key(catalog: Catalog) -> bool:
 
 def start_sim_process(extra_args: list[str] | None = None,
                       timeout_s: float = 20.0) -> tuple[subprocess.Popen[str], str]:
-    """Start `crossroads sim` on a free loopback port; return the process and its base URL."""
-    command = [sys.executable, "-m", "crossroads", "sim", "--port", "0", *(extra_args or [])]
+    """Start `crossroads sim` on a free loopback port; return the process and its base URL.
+
+    Call from the main thread: the sim's parent-death signal follows the thread that started it
+    (sim/lifeline.py).
+    """
+    command = [sys.executable, "-m", "crossroads", "sim", "--port", "0",
+               "--parent-pid", str(os.getpid()), *(extra_args or [])]
+    # Its own process group: Ctrl-C at a terminal signals the whole foreground group, and the
+    # sim must keep answering while the router drains its in-flight requests; the router stops
+    # it afterwards (and if the router dies instead, the sim follows it by itself).
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True,
-                               env=os.environ.copy())
+                               env=os.environ.copy(), process_group=0)
     assert process.stdout is not None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -54,5 +63,18 @@ def start_sim_process(extra_args: list[str] | None = None,
             break
         if line.startswith(SIM_READY_PREFIX):
             return process, line[len(SIM_READY_PREFIX):].strip()
-    process.kill()
+    stop_sim_process(process, grace_s=0)
     raise RuntimeError("the simulated provider fleet did not start")
+
+
+def stop_sim_process(process: subprocess.Popen[str], grace_s: float = 5.0) -> None:
+    """SIGTERM (the sim closes its connections and exits), SIGKILL if it takes too long."""
+    if grace_s > 0:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(grace_s)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()

@@ -10,6 +10,7 @@ prompt cache, errors, outages and stream faults, steered at runtime through `/_s
     prompt.py    request validation, the token formula, the prefix cache
     chat.py      the provider routes;  play.py  timing and faults;  render.py  the bytes
     control.py   the /_sim control API;  wire.py  HTTP/1.1 on httptools
+    lifeline.py  a sim started with --parent-pid exits when its parent dies
 """
 
 from crossroads.sim.fleet import scout_fleet

@@ -22,6 +22,7 @@ import uvloop
 from crossroads.sim.chat import ChatService
 from crossroads.sim.control import Control
 from crossroads.sim.endpoint import EndpointState, SimState
+from crossroads.sim.lifeline import parent_gone
 from crossroads.sim.profile import SimFleet
 from crossroads.sim.wire import Exchange, HttpConnection, error_body
 
@@ -128,22 +129,40 @@ def _write_ready_file(path: str, port: int) -> None:
     os.replace(tmp, path)
 
 
-async def _serve(host: str, port: int, fleet: SimFleet, ready_file: str | None) -> None:
+async def _serve(
+    host: str, port: int, fleet: SimFleet, ready_file: str | None, parent_pid: int | None
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    watch = None
+    if parent_pid is not None:
+        watch = loop.create_task(parent_gone(parent_pid))
+        watch.add_done_callback(lambda _: stop.set())
     server = await start_sim(host, port, fleet)
     # The file first: whoever saw the line may rely on the file too.
     if ready_file is not None:
         _write_ready_file(ready_file, server.port)
     print(f"crossroads-sim listening on {server.url}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     try:
         await stop.wait()
     finally:
+        if watch is not None:
+            watch.cancel()
         await server.close()
 
 
-def run_sim(host: str, port: int, fleet: SimFleet, *, ready_file: str | None = None) -> None:
-    """Serve `fleet` until SIGINT or SIGTERM. Prints one line once listening."""
-    uvloop.run(_serve(host, port, fleet, ready_file))
+def run_sim(
+    host: str,
+    port: int,
+    fleet: SimFleet,
+    *,
+    ready_file: str | None = None,
+    parent_pid: int | None = None,
+) -> None:
+    """Serve `fleet` until SIGINT or SIGTERM, or until `parent_pid` stops being our parent.
+
+    Prints one line once listening. See lifeline.py for why a sim watches its parent.
+    """
+    uvloop.run(_serve(host, port, fleet, ready_file, parent_pid))

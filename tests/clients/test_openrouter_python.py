@@ -17,6 +17,7 @@ from typing import Any
 import openrouter
 import pytest
 from openrouter import OpenRouter, components, errors
+from openrouter.utils import BackoffStrategy, RetryConfig
 
 from tests.clients import expect
 from tests.clients.conftest import Deployment
@@ -33,9 +34,14 @@ WEATHER_FORMAT: dict[str, Any] = {"type": "json_schema", "json_schema": {
         "required": ["city"], "additionalProperties": False}}}
 
 
+# No retries: a 5xx the test did not plan fails it at once instead of after a long backoff.
+NO_RETRIES = RetryConfig("none", BackoffStrategy(0, 0, 0, 0), False)
+
+
 @pytest.fixture(scope="module")
 def sdk(deployment: Deployment) -> Iterator[OpenRouter]:
-    with OpenRouter(api_key="test-key", server_url=deployment.router.api) as client:
+    with OpenRouter(api_key="test-key", server_url=deployment.router.api,
+                    retry_config=NO_RETRIES) as client:
         yield client
 
 
@@ -117,7 +123,8 @@ def test_stream(sdk: OpenRouter, deployment: Deployment, tag: str) -> None:
 
 def test_async_chat_and_stream(deployment: Deployment, tag: str) -> None:
     async def both() -> tuple[dict[str, Any], dict[str, Any]]:
-        async with OpenRouter(api_key="test-key", server_url=deployment.router.api) as client:
+        async with OpenRouter(api_key="test-key", server_url=deployment.router.api,
+                              retry_config=NO_RETRIES) as client:
             result = await client.chat.send_async(model=MAIN, messages=say(tag + "a"),
                                                   max_tokens=8)
             events = await client.chat.send_async(model=MAIN, messages=say(tag + "b"),
@@ -314,7 +321,7 @@ def test_lookup_errors_are_typed(sdk: OpenRouter) -> None:
 def test_missing_key_is_401(deployment: Deployment, monkeypatch: pytest.MonkeyPatch, tag: str,
                             stream: bool) -> None:
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
-    anonymous = OpenRouter(server_url=deployment.router.api)
+    anonymous = OpenRouter(server_url=deployment.router.api, retry_config=NO_RETRIES)
     observed = raised(lambda: anonymous.chat.send(model=MAIN, messages=say(tag), stream=stream))
     expect.error(observed, "UnauthorizedResponseError", 401)
     assert observed["error"]["body"]["error"]["metadata"]["error_type"] == "authentication"

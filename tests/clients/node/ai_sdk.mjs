@@ -55,6 +55,7 @@ async function generate(scenario, { model = ctx.main, settings = {}, ...call } =
     model: openrouter.chat(model, settings),
     prompt: prompt(scenario),
     maxOutputTokens: 8,
+    maxRetries: 0, // a 5xx the test did not plan fails the run at once
     ...call,
   });
   return observe({}, r);
@@ -65,6 +66,7 @@ async function stream(scenario, { model = ctx.main, settings = {}, ...call } = {
     model: openrouter.chat(model, settings),
     prompt: prompt(scenario),
     maxOutputTokens: 8,
+    maxRetries: 0, // a 5xx the test did not plan fails the run at once
     ...call,
   });
   let chunks = 0;
@@ -130,6 +132,7 @@ const SCENARIOS = {
       model: anonymous.chat(ctx.main),
       prompt: prompt("err_no_auth"),
       maxOutputTokens: 8,
+      maxRetries: 0,
     });
     return observe({}, r);
   },

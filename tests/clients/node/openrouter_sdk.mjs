@@ -12,7 +12,13 @@ import { OpenRouter } from "@openrouter/sdk";
 
 const spec = JSON.parse(process.argv[2]);
 const ctx = spec.context;
-const client = new OpenRouter({ apiKey: spec.api_key, serverURL: spec.base_url });
+// No retries: a 5xx the test did not plan must fail the run at once, not after a backoff.
+const NO_RETRIES = { strategy: "none" };
+const client = new OpenRouter({
+  apiKey: spec.api_key,
+  serverURL: spec.base_url,
+  retryConfig: NO_RETRIES,
+});
 
 const tag = (scenario) => `${spec.run}:${scenario}`;
 const say = (scenario, text = "Say something.") => [
@@ -250,7 +256,7 @@ const SCENARIOS = {
   err_endpoints_unknown: () => client.endpoints.list({ author: "nobody", slug: "nothing" }),
   err_generation_unknown: () => client.generations.getGeneration({ id: "gen-0-unknown" }),
   err_no_auth: async () => {
-    const anonymous = new OpenRouter({ serverURL: spec.base_url });
+    const anonymous = new OpenRouter({ serverURL: spec.base_url, retryConfig: NO_RETRIES });
     return chatOf(await anonymous.chat.send({ chatRequest: basic("err_no_auth") }));
   },
 };

@@ -2,8 +2,9 @@
 in tests/clients/node/package.json, unchanged but for the provider's `baseURL`.
 
 The AI SDK reads answers leniently (it is not generated from OpenRouter's schema), so this module
-checks what its users rely on: text, tool calls, usage with cost, the provider OpenRouter reports
-in `providerMetadata`, routing settings reaching the router, and errors as `APICallError`.
+checks what its users rely on: text, tool calls, `generateObject`, usage with cost, the provider
+OpenRouter reports in `providerMetadata`, routing settings reaching the router, and errors as
+`APICallError`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tests.clients.fleet import BACKUP, BY_SLUG, SCENARIO_CONTEXT
 from tests.clients.scripts import AI_SDK, Run
 
 PLAIN = ("chat", "stream", "only", "order", "ignore", "sort_price", "floor", "nitro",
-         "fallback_models", "tools", "tools_stream", "image", "err_unknown_model",
+         "fallback_models", "tools", "tools_stream", "structured", "image", "err_unknown_model",
          "err_invalid_param", "err_no_endpoint", "err_no_auth")
 
 
@@ -55,6 +56,18 @@ def test_models_fallback_list(run: Run, deployment: Deployment) -> None:
 def test_tool_call(run: Run, deployment: Deployment, scenario: str) -> None:
     served = expect.tool_call(run[scenario], deployment, run.tag(scenario))
     assert run[scenario]["provider"] == served.name
+
+
+def test_generate_object(run: Run, deployment: Deployment) -> None:
+    # generateObject sends the zod schema as a json_schema response format and validates the
+    # answer against it: the simulated endpoint answers with an instance of the schema.
+    observed = run["structured"]
+    expect.no_error(observed)
+    assert observed["object"] == {"city": "sim", "celsius": 1.5}
+    assert observed["id"].startswith("gen-") and observed["finish_reason"] == "stop"
+    attempt = deployment.served(run.tag("structured"))
+    assert attempt.endpoint == "alpha"  # require_parameters: the one with response_format
+    assert attempt.body["response_format"]["type"] == "json_schema"
 
 
 def test_image_is_never_sent_to_the_text_only_endpoint(run: Run, deployment: Deployment) -> None:

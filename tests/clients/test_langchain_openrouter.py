@@ -7,6 +7,8 @@ every answer with that SDK's models, so this module also holds crossroads to the
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.clients import expect
@@ -15,10 +17,11 @@ from tests.clients.fleet import BACKUP, BY_SLUG, MAIN, SCENARIO_CONTEXT
 from tests.clients.scripts import LANGCHAIN, Run
 
 PLAIN = ("chat", "stream", "async", "batch", "only", "order", "ignore", "sort_price", "floor",
-         "nitro", "fallback_models", "tools", "tools_stream", "structured", "response_format",
-         "image", "generation", "models_list", "models_page", "model_get", "models_count",
-         "endpoints_list", "providers_list", "err_unknown_model", "err_invalid_param",
-         "err_no_endpoint", "err_endpoints_unknown", "err_generation_unknown", "err_no_auth")
+         "nitro", "fallback_models", "tools", "tools_stream", "structured", "structured_json",
+         "response_format", "image", "generation", "models_list", "models_page", "model_get",
+         "models_count", "endpoints_list", "providers_list", "err_unknown_model",
+         "err_invalid_param", "err_no_endpoint", "err_endpoints_unknown",
+         "err_generation_unknown", "err_no_auth")
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +93,22 @@ def test_structured_output_by_function_calling(run: Run, deployment: Deployment)
     assert "tools" in BY_SLUG[attempt.endpoint].parameters
 
 
+def test_structured_output_by_json_schema(run: Run, deployment: Deployment) -> None:
+    assert run["structured_json"] == {"parsed": {"city": "sim"}}
+    attempt = deployment.served(run.tag("structured_json"))
+    assert attempt.endpoint == "alpha"  # require_parameters: the one with response_format
+    assert attempt.body["response_format"]["type"] == "json_schema"
+    assert attempt.body["response_format"]["json_schema"]["schema"]["required"] == ["city"]
+
+
 def test_response_format_with_require_parameters(run: Run, deployment: Deployment) -> None:
     attempt = deployment.served(run.tag("response_format"))
     assert attempt.endpoint == "alpha"
     assert attempt.body["response_format"]["json_schema"]["name"] == "weather"
-    expect.no_error(run["response_format"])
-    expect.usage(run["response_format"], BY_SLUG["alpha"], attempt, None)
+    observed = run["response_format"]
+    expect.no_error(observed)
+    assert json.loads(observed["content"]) == {"city": "sim"}
+    expect.usage(observed, BY_SLUG["alpha"], attempt, None)
 
 
 def test_image_is_never_sent_to_the_text_only_endpoint(run: Run, deployment: Deployment) -> None:

@@ -183,7 +183,10 @@ def test_response_format_with_require_parameters(sdk: OpenRouter, deployment: De
     assert attempt.endpoint == "alpha"  # the only endpoint that lists response_format
     assert attempt.body["response_format"] == WEATHER_FORMAT
     assert isinstance(result, components.ChatResult)
-    expect.usage(observe_chat(result), BY_SLUG["alpha"], attempt, None)
+    observed = observe_chat(result)
+    assert json.loads(observed["content"]) == {"city": "sim"}  # an instance of the schema
+    assert observed["finish_reason"] == "stop"
+    expect.usage(observed, BY_SLUG["alpha"], attempt, None)
 
 
 def test_image_is_never_sent_to_the_text_only_endpoint(sdk: OpenRouter, deployment: Deployment,

@@ -9,6 +9,8 @@ the mid-stream error get runs of their own, after scripting the simulator.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.clients import expect
@@ -73,6 +75,8 @@ def test_response_format_with_require_parameters(run: Run, deployment: Deploymen
     assert "provider" not in attempt.body  # router-only fields never reach a provider
     observed = run["response_format"]
     expect.no_error(observed)
+    assert json.loads(observed["content"]) == {"city": "sim", "celsius": 1.5}
+    assert observed["finish_reason"] == "stop"
     expect.usage(observed, BY_SLUG["alpha"], attempt, None)
 
 

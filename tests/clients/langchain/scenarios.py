@@ -166,6 +166,14 @@ def structured() -> dict[str, Any]:
     return {"parsed": result.model_dump()}
 
 
+def structured_json() -> dict[str, Any]:
+    schema_llm = llm(max_tokens=40, openrouter_provider={"require_parameters": True})
+    result = schema_llm.with_structured_output(Weather, method="json_schema").invoke(
+        say("structured_json", "The weather in Paris?"))
+    assert isinstance(result, Weather)
+    return {"parsed": result.model_dump()}
+
+
 SCENARIOS: dict[str, Callable[[], Any]] = {
     "chat": lambda: observe(llm().invoke(say("chat"))),
     "stream": lambda: stream(llm(), say("stream")),
@@ -188,6 +196,7 @@ SCENARIOS: dict[str, Callable[[], Any]] = {
     "tools_stream": lambda: stream(llm(max_tokens=40).bind_tools([WEATHER_TOOL]),
                                    say("tools_stream", "Please call a tool for Paris.")),
     "structured": structured,
+    "structured_json": structured_json,
     "response_format": lambda: observe(
         llm(max_tokens=40, openrouter_provider={"require_parameters": True})
         .bind(response_format=WEATHER_FORMAT).invoke(say("response_format"))),

@@ -4,7 +4,7 @@
 //   node ai_sdk.mjs SPEC_JSON
 
 import { createOpenRouter } from "@openrouter/ai-sdk-provider";
-import { generateText, streamText, tool } from "ai";
+import { generateObject, generateText, streamText, tool } from "ai";
 import { z } from "zod";
 
 const spec = JSON.parse(process.argv[2]);
@@ -121,6 +121,16 @@ const SCENARIOS = {
       }],
       settings: { provider: { order: ["charlie", "bravo"] } },
     }),
+  structured: async () => {
+    const r = await generateObject({
+      model: openrouter.chat(ctx.main, { provider: { require_parameters: true } }),
+      schema: z.object({ city: z.string(), celsius: z.number() }),
+      prompt: prompt("structured", "The weather in Paris?"),
+      maxOutputTokens: 40,
+      maxRetries: 0,
+    });
+    return { object: r.object, id: r.response.id, finish_reason: r.finishReason };
+  },
   failover: () => generate("failover", { settings: { provider: { order: ["alpha", "bravo"] } } }),
   err_unknown_model: () => generate("err_unknown_model", { model: ctx.unknown_model }),
   err_invalid_param: () => generate("err_invalid_param", { temperature: 7 }),

@@ -188,9 +188,11 @@ def sample_object(schema: Any) -> dict[str, Any]:
     sample: dict[str, Any] = {}
     if isinstance(props, dict) and isinstance(required, list):
         for key in required:
+            if not isinstance(key, str):
+                continue  # a caller's malformed schema; a real model would ignore it too
             spec = props.get(key)
             kind = spec.get("type") if isinstance(spec, dict) else None
-            sample[str(key)] = _SCHEMA_SAMPLES.get(kind if isinstance(kind, str) else "", "sim")
+            sample[key] = _SCHEMA_SAMPLES.get(kind if isinstance(kind, str) else "", "sim")
     return sample
 
 

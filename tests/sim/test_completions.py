@@ -229,3 +229,11 @@ def test_json_schema_answer_is_cut_by_max_tokens(sim: Sim) -> None:
 def test_other_response_formats_answer_text(sim: Sim) -> None:
     resp = sim.post("plain", chat("Hi", response_format={"type": "json_object"}, max_tokens=3))
     assert resp.json()["choices"][0]["message"]["content"] == completion_text(3)
+
+
+def test_malformed_schema_still_gets_an_answer(sim: Sim) -> None:
+    odd = {"type": "json_schema", "json_schema": {"schema": {
+        "properties": {"a": {"type": ["string", "null"]}}, "required": ["a", {"x": 1}, 3]}}}
+    resp = sim.post("plain", chat("Hi", response_format=odd))
+    assert resp.status_code == 200
+    assert json.loads(resp.json()["choices"][0]["message"]["content"]) == {"a": "sim"}

@@ -55,15 +55,15 @@ class Deployment:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     tmp = tmp_path_factory.mktemp("clients")
     sim = start_sim(fleet_toml(), tmp)
-    router = None
     try:
         router = start_router(router_toml({e.slug: sim.base(e.slug) for e in ENDPOINTS}), tmp,
                               env={"SIM_KEY": "sim-secret-key"})
-        yield Deployment(sim, router)
+        try:
+            yield Deployment(sim, router)
+        finally:
+            router.stop()  # fails the module if any response broke OpenRouter's schema
     finally:
-        if router is not None:
-            router.stop()
-        sim.stop()
+        sim.stop()  # even then
 
 
 def client_environment() -> dict[str, str]:

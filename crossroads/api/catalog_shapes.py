@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from crossroads.catalog import Model, Pricing
-from crossroads.schema.catalog import ModelArchitecture, PublicPricing
+from crossroads.schema.catalog import EndpointsArchitecture, ModelArchitecture, PublicPricing
 
 _PER_TOKEN = Decimal(10) ** 12  # micro-dollars per 1M tokens → USD per token
 _PER_UNIT = Decimal(10) ** 6  # micro-dollars → USD
@@ -33,13 +33,25 @@ def public_pricing(p: Pricing) -> PublicPricing:
     return pricing
 
 
-def architecture(model: Model) -> ModelArchitecture:
+def _modalities(model: Model) -> tuple[str, list[str], list[str]]:
     inputs = sorted(model.input_modalities, key=lambda m: (m != "text", m))
     outputs = sorted(model.output_modalities, key=lambda m: (m != "text", m))
-    return ModelArchitecture(
-        modality=f"{'+'.join(inputs)}->{'+'.join(outputs)}",
-        input_modalities=inputs,
-        output_modalities=outputs,
-        tokenizer=model.tokenizer,
-        instruct_type=model.instruct_type,
-    )
+    return f"{'+'.join(inputs)}->{'+'.join(outputs)}", inputs, outputs
+
+
+def architecture(model: Model) -> ModelArchitecture:
+    """For `/models` and `/model/{slug}`: an unknown tokenizer is left out, not null."""
+    modality, inputs, outputs = _modalities(model)
+    shaped = ModelArchitecture(modality=modality, input_modalities=inputs,
+                               output_modalities=outputs, instruct_type=model.instruct_type)
+    if model.tokenizer is not None:
+        shaped.tokenizer = model.tokenizer
+    return shaped
+
+
+def endpoints_architecture(model: Model) -> EndpointsArchitecture:
+    """For `/models/{slug}/endpoints`, where an unknown tokenizer is null."""
+    modality, inputs, outputs = _modalities(model)
+    return EndpointsArchitecture(modality=modality, input_modalities=inputs,
+                                 output_modalities=outputs, tokenizer=model.tokenizer,
+                                 instruct_type=model.instruct_type)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 
-from crossroads.api.catalog_shapes import architecture, public_pricing
+from crossroads.api.catalog_shapes import architecture, endpoints_architecture, public_pricing
 from crossroads.api.endpoints_view import endpoint_entry
 from crossroads.api.http import Receive, Scope, Send, send_error, send_json
 from crossroads.api.state import AppState
@@ -154,7 +154,7 @@ async def model_endpoints(state: AppState, scope: Scope, receive: Receive, send:
         name=model.name,
         created=model.created,
         description=model.description,
-        architecture=architecture(model),
+        architecture=endpoints_architecture(model),
         endpoints=[endpoint_entry(state, model, e, now)
                    for e in state.catalog.endpoints(slug)],
     ))

@@ -16,6 +16,19 @@ class _Body(msgspec.Struct, kw_only=True):
 
 
 class ModelArchitecture(_Body, kw_only=True):
+    """A model's architecture in `/models` and `/model/{slug}`: its `tokenizer` may be absent
+    but never null (OpenRouter's TypeScript SDK rejects a null one)."""
+
+    modality: str | None
+    input_modalities: list[str]
+    output_modalities: list[str]
+    tokenizer: str | UnsetType = UNSET
+    instruct_type: str | UnsetType | None = UNSET
+
+
+class EndpointsArchitecture(_Body, kw_only=True):
+    """The same facts in `/models/{slug}/endpoints`, where both are required and nullable."""
+
     modality: str | None
     input_modalities: list[str]
     output_modalities: list[str]
@@ -175,7 +188,7 @@ class ListEndpoints(_Body, kw_only=True):
     name: str
     created: int
     description: str
-    architecture: ModelArchitecture
+    architecture: EndpointsArchitecture
     endpoints: list[PublicEndpoint]
 
 

@@ -16,21 +16,27 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Final, Literal
 
+import orjson
+
 from crossroads.sim.profile import Outcome, SimProfile
 from crossroads.sim.prompt import ChatRequest
 from crossroads.sim.render import (
     DONE,
     MALFORMED_EVENT,
     MALFORMED_JSON,
+    ContentFrames,
     TextFrames,
     ToolFrames,
     chunk_head,
     completion_body,
     completion_text,
+    sample_object,
     tool_call,
     usage_event,
 )
 from crossroads.sim.wire import Exchange
+
+Frames = TextFrames | ToolFrames | ContentFrames
 
 __all__ = ["BLOCK_PLAYS", "MIN_STEP", "STREAM_PLAYS", "Play", "Reply"]
 
@@ -54,6 +60,7 @@ class Reply:
         "req",
         "slow_first_s",
         "started",
+        "text",
         "ttft",
         "usage",
     )
@@ -78,12 +85,20 @@ class Reply:
         self.started = time.monotonic()
         limit = req.max_tokens
         self.call: dict[str, Any] | None = None
+        # A structured answer's text, cut to whole 4-character tokens when max_tokens says so.
+        self.text: str | None = None
         if req.tools and req.wants_tool_call and profile.supports_tools:
             self.call = tool_call(req.tools, "call_" + completion_id[9:])
             fn = self.call["function"]
             n = 8 + (len(fn["name"]) + len(fn["arguments"]) + 3) // 4
             self.n = n if limit is None else min(n, limit)
             self.finish_reason = "tool_calls"
+        elif req.json_schema is not None:
+            text = orjson.dumps(sample_object(req.json_schema)).decode()
+            full = (len(text) + 3) // 4
+            self.n = full if limit is None else min(full, limit)
+            self.text = text[: self.n * 4]
+            self.finish_reason = "length" if self.n < full else "stop"
         else:
             full = profile.completion_tokens
             self.n = full if limit is None else min(full, limit)
@@ -110,7 +125,8 @@ class Reply:
         if self.call is not None:
             message = {"role": "assistant", "content": None, "tool_calls": [self.call]}
         else:
-            message = {"role": "assistant", "content": completion_text(self.n)}
+            content = self.text if self.text is not None else completion_text(self.n)
+            message = {"role": "assistant", "content": content}
         return completion_body(
             self.completion_id,
             self.created,
@@ -120,10 +136,13 @@ class Reply:
             usage=self.usage,
         )
 
-    def frames(self) -> TextFrames | ToolFrames:
+    def frames(self) -> Frames:
         head = chunk_head(self.completion_id, self.created, self.req.model)
         if self.call is not None:
             return ToolFrames(head, self.call)
+        if self.text is not None:
+            pieces = [self.text[i : i + 4] for i in range(0, len(self.text), 4)]
+            return ContentFrames(head, pieces, self.finish_reason)
         return TextFrames(head, self.n, self.finish_reason)
 
     def tail(self, done: bool) -> bytes:
@@ -196,7 +215,7 @@ def _no_answer(r: Reply) -> Pending:
 # Streaming plays.
 
 
-def _events(frames: TextFrames | ToolFrames, start: int, stop: int, inject_after: int) -> bytes:
+def _events(frames: Frames, start: int, stop: int, inject_after: int) -> bytes:
     out = []
     for k in range(start, stop):
         out.append(frames.event(k))
@@ -225,7 +244,7 @@ def _stream(
 
 async def _paced(
     r: Reply,
-    frames: TextFrames | ToolFrames,
+    frames: Frames,
     *,
     stop: int,
     cut: Literal["abort", "stall"] | None,

@@ -46,6 +46,8 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     images: int
     marker: Outcome | None
     wants_tool_call: bool
+    # `response_format: {"type": "json_schema", ...}`'s schema: the answer is an instance of it.
+    json_schema: dict[str, Any] | None
     # (cumulative digest, cumulative tokens) after each message; empty unless caching is on.
     prefixes: tuple[tuple[bytes, int], ...]
 
@@ -104,6 +106,14 @@ def _find_marker(text: str) -> Outcome | None:
     return outcome
 
 
+def _json_schema(response_format: Any) -> dict[str, Any] | None:
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    return schema if isinstance(schema, dict) else None
+
+
 def _check_positive(value: Any, key: str) -> None:
     if type(value) is not int or value < 1:  # bool is an int subclass; type() excludes it
         raise BadRequestError(f"`{key}` must be a positive integer", key)
@@ -134,6 +144,7 @@ def parse_chat(body: Any, image_tokens: int, with_prefixes: bool) -> ChatRequest
     tools = body.get("tools")
     if tools is not None and not isinstance(tools, list):
         raise BadRequestError("`tools` must be an array", "tools")
+    json_schema = _json_schema(body.get("response_format"))
 
     total = 0
     images = 0
@@ -176,6 +187,7 @@ def parse_chat(body: Any, image_tokens: int, with_prefixes: bool) -> ChatRequest
         images=images,
         marker=marker,
         wants_tool_call=_TOOL_TRIGGER in last_user,
+        json_schema=json_schema,
         prefixes=tuple(prefixes),
     )
 

@@ -20,6 +20,7 @@ __all__ = [
     "MALFORMED_EVENT",
     "MALFORMED_JSON",
     "WORDS",
+    "ContentFrames",
     "ErrorSpec",
     "TextFrames",
     "ToolFrames",
@@ -28,6 +29,7 @@ __all__ = [
     "completion_text",
     "error_message",
     "retry_after_headers",
+    "sample_object",
     "tool_call",
     "usage_event",
 ]
@@ -68,6 +70,28 @@ class TextFrames:
         delta = b'{"role":"assistant","content":' if i == 0 else b'{"content":'
         finish = self._finish if i == self.n - 1 else b"null"
         return b'%s%s%s},"finish_reason":%s}]}\n\n' % (self._head, delta, tok, finish)
+
+
+class ContentFrames:
+    """The events of a streamed answer whose text is given (a structured answer): one piece of
+    it per event, the finish on the last."""
+
+    __slots__ = ("_events", "n")
+
+    def __init__(self, head: bytes, pieces: list[str], finish_reason: str) -> None:
+        last = len(pieces) - 1
+        self._events = [
+            b'%s%s,"finish_reason":%s}]}\n\n' % (
+                head,
+                orjson.dumps({"role": "assistant", "content": p} if i == 0 else {"content": p}),
+                orjson.dumps(finish_reason) if i == last else b"null",
+            )
+            for i, p in enumerate(pieces)
+        ]
+        self.n = len(self._events)
+
+    def event(self, i: int) -> bytes:
+        return self._events[i]
 
 
 class ToolFrames:
@@ -157,6 +181,21 @@ _SCHEMA_SAMPLES: Final[dict[str, Any]] = {
 }
 
 
+def sample_object(schema: Any) -> dict[str, Any]:
+    """An instance of a JSON object schema: a sample value for each required property."""
+    props = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    required = schema.get("required", []) if isinstance(schema, dict) else []
+    sample: dict[str, Any] = {}
+    if isinstance(props, dict) and isinstance(required, list):
+        for key in required:
+            if not isinstance(key, str):
+                continue  # a caller's malformed schema; a real model would ignore it too
+            spec = props.get(key)
+            kind = spec.get("type") if isinstance(spec, dict) else None
+            sample[key] = _SCHEMA_SAMPLES.get(kind if isinstance(kind, str) else "", "sim")
+    return sample
+
+
 def tool_call(tools: list[Any], call_id: str) -> dict[str, Any]:
     """A call of the first function tool, with a sample value for each required parameter."""
     fn: dict[str, Any] = {}
@@ -164,15 +203,7 @@ def tool_call(tools: list[Any], call_id: str) -> dict[str, Any]:
         if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
             fn = tool["function"]
             break
-    params = fn.get("parameters")
-    props = params.get("properties", {}) if isinstance(params, dict) else {}
-    required = params.get("required", []) if isinstance(params, dict) else []
-    args: dict[str, Any] = {}
-    if isinstance(props, dict) and isinstance(required, list):
-        for key in required:
-            spec = props.get(key)
-            kind = spec.get("type") if isinstance(spec, dict) else None
-            args[str(key)] = _SCHEMA_SAMPLES.get(kind if isinstance(kind, str) else "", "sim")
+    args = sample_object(fn.get("parameters"))
     return {
         "id": call_id,
         "type": "function",

@@ -188,3 +188,52 @@ def test_missing_authorization_header_is_401_even_without_api_key(sim: Sim) -> N
     resp = sim.http.post("/plain/v1/chat/completions", json=chat())
     assert resp.status_code == 401
     assert sim.http.get("/plain/v1/models").status_code == 401
+
+
+WEATHER_FORMAT: dict[str, Any] = {"type": "json_schema", "json_schema": {"name": "weather",
+    "schema": {"type": "object", "properties": {
+        "city": {"type": "string"}, "celsius": {"type": "number"}, "note": {"type": "string"}},
+        "required": ["city", "celsius"]}}}
+
+
+def test_json_schema_answer_is_an_instance_of_the_schema(sim: Sim) -> None:
+    resp = client(sim, "plain").chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "Weather?"}],
+        response_format=WEATHER_FORMAT)
+    content = resp.choices[0].message.content
+    assert content is not None and json.loads(content) == {"city": "sim", "celsius": 1.5}
+    assert resp.choices[0].finish_reason == "stop"
+    assert resp.usage is not None and resp.usage.completion_tokens == (len(content) + 3) // 4
+
+
+def test_json_schema_answer_streams_in_pieces(sim: Sim) -> None:
+    chunks = list(client(sim, "plain").chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "Weather?"}],
+        response_format=WEATHER_FORMAT, stream=True,
+        stream_options={"include_usage": True}))
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices]
+    assert len(pieces) > 1 and json.loads("".join(p or "" for p in pieces)) == {
+        "city": "sim", "celsius": 1.5}
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == len(pieces)
+
+
+def test_json_schema_answer_is_cut_by_max_tokens(sim: Sim) -> None:
+    resp = sim.post("plain", chat("Weather?", response_format=WEATHER_FORMAT, max_tokens=2))
+    choice = resp.json()["choices"][0]
+    assert choice["finish_reason"] == "length"
+    assert choice["message"]["content"] == '{"city":'  # two 4-character tokens
+    assert resp.json()["usage"]["completion_tokens"] == 2
+
+
+def test_other_response_formats_answer_text(sim: Sim) -> None:
+    resp = sim.post("plain", chat("Hi", response_format={"type": "json_object"}, max_tokens=3))
+    assert resp.json()["choices"][0]["message"]["content"] == completion_text(3)
+
+
+def test_malformed_schema_still_gets_an_answer(sim: Sim) -> None:
+    odd = {"type": "json_schema", "json_schema": {"schema": {
+        "properties": {"a": {"type": ["string", "null"]}}, "required": ["a", {"x": 1}, 3]}}}
+    resp = sim.post("plain", chat("Hi", response_format=odd))
+    assert resp.status_code == 200
+    assert json.loads(resp.json()["choices"][0]["message"]["content"]) == {"a": "sim"}

@@ -165,6 +165,28 @@ def start_router(config_toml: str, tmp: Path, *args: str,
     return Router(process, url, log)
 
 
+class Keys:
+    """The CLI on a router's state: same working directory, same config file."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.cwd = router.log.parent
+        self.config = self.cwd / "crossroads.toml"
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "crossroads", "keys", *args, "--config", str(self.config)],
+            check=False, capture_output=True, text=True, timeout=60, cwd=self.cwd)
+
+    def create(self, *args: str) -> tuple[str, str]:
+        """A new key and its hash."""
+        result = self.run("create", *args)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.strip().splitlines()
+        key_hash = next(line.split()[-1] for line in lines if line.strip().startswith("hash:"))
+        return lines[-1], key_hash
+
+
 def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
     """Poll a condition; for facts that settle asynchronously, never for timing claims."""
     deadline = time.monotonic() + timeout_s

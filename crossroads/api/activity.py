@@ -23,7 +23,8 @@ from crossroads.errors import BadRequest, CrossroadsError, Forbidden
 from crossroads.schema.activity import ActivityItem, ActivityResponse
 
 DAYS = 30
-Totals = dict[tuple[int, str, str], list[int]]  # (day, model, tag) → requests, tokens…, cost
+# (day, model, tag) → requests, prompt, completion, reasoning and cached tokens, cost
+Totals = dict[tuple[int, str, str], list[int]]
 
 
 def _day(text: str, first: int, last: int) -> int:
@@ -51,13 +52,13 @@ def _collect(state: AppState, since: int, until: int, key_hash: str | None) -> T
             if k.endpoint_tag:
                 _add(totals, (k.bucket_start, k.model, k.endpoint_tag),
                      (k.requests, k.prompt_tokens, k.completion_tokens, k.reasoning_tokens,
-                      k.cost_micro))
+                      k.cached_tokens, k.cost_micro))
         return totals
     for r in state.ledger.rollups("daily", since, until=until):
         if r.endpoint_tag:
             _add(totals, (r.bucket_start, r.model, r.endpoint_tag),
                  (r.requests, r.prompt_tokens, r.completion_tokens, r.reasoning_tokens,
-                  r.cost_micro))
+                  r.cached_tokens, r.cost_micro))
     return totals
 
 
@@ -85,8 +86,10 @@ async def get_activity(state: AppState, scope: Scope, receive: Receive, send: Se
     except CrossroadsError as error:
         await send_error(send, error)
         return
+    # Read your writes: a generation that just ended is in the rollups before they are read.
+    await state.ledger.caught_up()
     rows = []
-    for (day, model, tag), (requests, prompt, completion, reasoning, cost) in sorted(
+    for (day, model, tag), (requests, prompt, completion, reasoning, cached, cost) in sorted(
             _collect(state, since, until, key_hash).items()):
         catalog_model = state.catalog.model(model)
         endpoint = next((e for e in state.catalog.endpoints(model) if e.tag == tag), None)
@@ -95,5 +98,6 @@ async def get_activity(state: AppState, scope: Scope, receive: Receive, send: Se
             model_permaslug=(catalog_model.canonical_slug or model) if catalog_model else model,
             endpoint_id=tag, provider_name=endpoint.provider_name if endpoint else tag,
             requests=requests, prompt_tokens=prompt, completion_tokens=completion,
-            reasoning_tokens=reasoning, usage=cost / MICRO, byok_usage_inference=0.0))
+            reasoning_tokens=reasoning, cached_tokens=cached, usage=cost / MICRO,
+            byok_usage_inference=0.0))
     await send_json(send, 200, msgspec.json.encode(ActivityResponse(data=rows)))

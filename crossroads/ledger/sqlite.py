@@ -32,6 +32,7 @@ What can be lost:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
@@ -161,6 +162,18 @@ class SQLiteLedger:
     def backlog(self) -> int:
         """Records submitted and not yet committed."""
         return len(self._pending)
+
+    async def caught_up(self, timeout_s: float = 1.0) -> bool:
+        """Wait until every record submitted before this call is committed (the writer takes
+        at most `max_wait_s` to start a batch), so a rollup read next sees them; False if the
+        disk is too slow for `timeout_s`."""
+        waiting = list(self._pending)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while waiting and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+            waiting = [i for i in waiting if i in self._pending]
+        return not waiting
 
     # --- the writer thread ------------------------------------------------------------------
 

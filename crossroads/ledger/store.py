@@ -180,6 +180,10 @@ class Store(Protocol):
         """One generation by id, whether already written or still queued."""
         ...
 
+    async def caught_up(self, timeout_s: float = 1.0) -> bool:
+        """Wait until everything submitted so far is in the rollups; False on timeout."""
+        ...
+
     def rollups(self, kind: RollupKind, since: int, model: str | None = None,
                 endpoint: str | None = None, app: str | None = None,
                 until: int | None = None) -> list[Rollup]:

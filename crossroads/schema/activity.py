@@ -15,6 +15,7 @@ class ActivityItem(msgspec.Struct, kw_only=True):
     prompt_tokens: int
     completion_tokens: int
     reasoning_tokens: int
+    cached_tokens: int
     usage: float
     byok_usage_inference: float
 

@@ -41,12 +41,13 @@ class ClientScript:
     # What `scripts/test` installs for it; named in the failure when it is missing.
     needs: Path
 
-    def run(self, deployment: Deployment, *scenarios: str) -> Run:
+    def run(self, deployment: Deployment, *scenarios: str,
+            context: dict[str, Any] | None = None) -> Run:
         assert self.needs.exists(), (
             f"{self.needs} is missing: ./scripts/test installs it (run it once)")
         run_id = uuid.uuid4().hex[:10]
         spec = {"base_url": deployment.router.api, "api_key": "test-key", "run": run_id,
-                "scenarios": list(scenarios), "context": SCENARIO_CONTEXT}
+                "scenarios": list(scenarios), "context": {**SCENARIO_CONTEXT, **(context or {})}}
         done = subprocess.run([*self.command, json.dumps(spec)], cwd=self.cwd,
                               capture_output=True, text=True, timeout=TIMEOUT_S,
                               env=client_environment(), check=False)

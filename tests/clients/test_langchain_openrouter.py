@@ -15,6 +15,7 @@ from tests.clients import expect
 from tests.clients.conftest import Deployment
 from tests.clients.fleet import BACKUP, BY_SLUG, MAIN, SCENARIO_CONTEXT
 from tests.clients.scripts import LANGCHAIN, Run
+from tests.support import Keys
 
 PLAIN = ("chat", "stream", "async", "batch", "only", "order", "ignore", "sort_price", "floor",
          "nitro", "fallback_models", "tools", "tools_stream", "structured", "structured_json",
@@ -169,3 +170,16 @@ def test_errors_are_typed(run: Run, deployment: Deployment, scenario: str, cls: 
                           status: int) -> None:
     expect.error(run[scenario], cls, status)
     assert deployment.attempts(run.tag(scenario)) == []
+
+
+def test_account_calls_of_the_sdk_langchain_carries(deployment: Deployment) -> None:
+    admin, _ = Keys(deployment.router).create("--management", "--name", "lc-admin")
+    seen = LANGCHAIN.run(deployment, "keys_flow", context={"admin_key": admin})["keys_flow"]
+    assert "error" not in seen, seen
+    assert seen["key_prefix"] == "sk-cr-v1-" and seen["hash"] in seen["listed"]
+    cost = seen["answer"]["usage"]["cost"]
+    assert cost > 0
+    assert seen["current"]["usage"] == cost and seen["current"]["limit"] == 1
+    assert seen["current"]["is_management_key"] is False
+    assert seen["credits"] == {"total_credits": 1.0, "total_usage": cost}
+    assert seen["disabled"] is True and seen["refused"]["status"] == 401

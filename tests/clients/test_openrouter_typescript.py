@@ -17,6 +17,7 @@ from tests.clients import expect
 from tests.clients.conftest import Deployment
 from tests.clients.fleet import BACKUP, BY_SLUG, MAIN
 from tests.clients.scripts import OPENROUTER_SDK, Run
+from tests.support import Keys
 
 PLAIN = ("chat", "stream", "only", "order", "ignore", "sort_price", "floor", "nitro",
          "fallback_models", "tools", "tools_stream", "response_format", "image", "generation",
@@ -154,3 +155,32 @@ def test_errors_are_typed(run: Run, deployment: Deployment, scenario: str, cls: 
                           status: int) -> None:
     expect.error(run[scenario], cls, status)
     assert deployment.attempts(run.tag(scenario)) == []  # refused before any provider saw it
+
+
+def test_account_routes(deployment: Deployment) -> None:
+    """Keys made, used, read, listed, disabled and deleted through the SDK's own calls."""
+    admin, _ = Keys(deployment.router).create("--management", "--name", "ts-admin")
+    run = OPENROUTER_SDK.run(deployment, "keys_flow", context={"admin_key": admin})
+    seen = run["keys_flow"]
+    assert "error" not in seen, seen
+    created = seen["created"]
+    assert seen["key_prefix"] == "sk-cr-v1-" and created["limit"] == 1
+    assert created["limit_reset"] == "daily" and created["label"].startswith("sk-cr-v1-")
+    cost = seen["answer_cost"]
+    assert cost > 0
+    current = seen["current"]
+    assert current["usage"] == current["usage_daily"] == cost
+    assert current["limit"] == 1 and abs(current["limit_remaining"] - (1 - cost)) < 1e-9
+    assert current["is_management_key"] is False
+    assert seen["credits"] == {"total_credits": 1.0, "total_usage": cost}
+    assert created["hash"] in seen["listed"] and seen["got"]["usage"] == cost
+    [row] = seen["activity"]  # the one answer, still in today's row
+    assert (row["model"], row["requests"], row["usage"]) == (MAIN, 1, cost)
+    assert seen["user_list"]["status"] == 403
+    assert seen["disabled"] is True
+    assert seen["refused"]["status"] == 401
+    assert seen["refused"]["class"] == "UnauthorizedResponseError"
+    assert seen["deleted"] is True
+    # The generation is the new key's.
+    status, record, _ = deployment.router.get(f"/generation?id={seen['answer_id']}", admin)
+    assert status == 200 and record["data"]["crossroads"]["key_hash"] == created["hash"]

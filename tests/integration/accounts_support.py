@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import openai
 
-from tests.support import Router, http_json
+from tests.support import Keys, Router, http_json
 
-
-class Keys:
-    """The CLI on a router's state: same working directory, same config file."""
-
-    def __init__(self, router: Router) -> None:
-        self.router = router
-        self.cwd = router.log.parent
-        self.config = self.cwd / "crossroads.toml"
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "crossroads", "keys", *args, "--config", str(self.config)],
-            check=False, capture_output=True, text=True, timeout=60, cwd=self.cwd)
-
-    def create(self, *args: str) -> tuple[str, str]:
-        """A new key and its hash."""
-        result = self.run("create", *args)
-        assert result.returncode == 0, result.stderr
-        lines = result.stdout.strip().splitlines()
-        key_hash = next(line.split()[-1] for line in lines if line.strip().startswith("hash:"))
-        return lines[-1], key_hash
+__all__ = ["Keys", "call", "chat_body", "client", "state_files"]
 
 
 def client(router: Router, key: str, retries: int = 0) -> openai.OpenAI:

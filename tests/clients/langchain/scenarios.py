@@ -146,6 +146,31 @@ def providers_list() -> dict[str, Any]:
                           for p in llm().client.providers.list().data]}
 
 
+def keys_flow() -> dict[str, Any]:
+    """The account calls of the SDK LangChain carries, with a management key from the CLI; the
+    key it makes is then used by ChatOpenRouter itself."""
+    admin = OpenRouter(api_key=CTX["admin_key"], server_url=SPEC["base_url"])
+    created = admin.api_keys.create(name=tag("keys_flow"), limit=1, limit_reset="daily")
+    chat = llm(api_key=created.key)
+    answer = observe(chat.invoke(say("keys_flow")))
+    current = chat.client.api_keys.get_current_key_metadata().data
+    credits = chat.client.credits.get_credits().data
+    listed = [k.hash for k in admin.api_keys.list().data]
+    disabled = admin.api_keys.update(hash=created.data.hash, disabled=True).data
+    try:
+        chat.invoke(say("keys_flow_refused"))
+        refused: dict[str, Any] | None = None
+    except errors.OpenRouterError as error:
+        refused = {"class": type(error).__name__, "status": error.status_code}
+    return {"key_prefix": created.key[:9], "hash": created.data.hash, "answer": answer,
+            "current": {"usage": current.usage, "limit": current.limit,
+                        "limit_remaining": current.limit_remaining,
+                        "is_management_key": current.is_management_key},
+            "credits": {"total_credits": credits.total_credits,
+                        "total_usage": credits.total_usage},
+            "listed": listed, "disabled": disabled.disabled, "refused": refused}
+
+
 async def async_calls() -> dict[str, Any]:
     answer = await llm().ainvoke(say("async_chat"))
     chunks = [chunk async for chunk in llm().astream(say("async_stream"))]
@@ -213,6 +238,7 @@ SCENARIOS: dict[str, Callable[[], Any]] = {
     "models_count": lambda: {"count": llm().client.models.count().data.count},
     "endpoints_list": endpoints_list,
     "providers_list": providers_list,
+    "keys_flow": keys_flow,
     "err_unknown_model": lambda: observe(llm(model=CTX["unknown_model"])
                                          .invoke(say("err_unknown_model"))),
     "err_invalid_param": lambda: observe(llm(temperature=7).invoke(say("err_invalid_param"))),

@@ -255,6 +255,49 @@ const SCENARIOS = {
   err_no_endpoint: () => chat(basic("err_no_endpoint", { provider: { only: ["nobody"] } })),
   err_endpoints_unknown: () => client.endpoints.list({ author: "nobody", slug: "nothing" }),
   err_generation_unknown: () => client.generations.getGeneration({ id: "gen-0-unknown" }),
+  // The account routes, with a management key made by `crossroads keys create` (ctx.admin_key).
+  keys_flow: async () => {
+    const admin = new OpenRouter({ apiKey: ctx.admin_key, serverURL: spec.base_url,
+                                   retryConfig: NO_RETRIES });
+    const created = await admin.apiKeys.create({
+      requestBody: { name: tag("keys_flow"), limit: 1, limitReset: "daily" },
+    });
+    const user = new OpenRouter({ apiKey: created.key, serverURL: spec.base_url,
+                                  retryConfig: NO_RETRIES });
+    const answer = await user.chat.send({ chatRequest: basic("keys_flow") });
+    const current = (await user.apiKeys.getCurrentKeyMetadata()).data;
+    const credits = (await user.credits.getCredits()).data;
+    const listed = (await admin.apiKeys.list()).data.map((k) => k.hash);
+    const got = (await admin.apiKeys.get({ hash: created.data.hash })).data;
+    // An inference key's activity is its own traffic.
+    const activity = (await user.analytics.getUserActivity()).data;
+    const userList = await user.apiKeys.list().then(() => null, (e) => ({
+      class: e.constructor.name, status: e.statusCode ?? null }));
+    const disabled = (await admin.apiKeys.update({
+      hash: created.data.hash, requestBody: { disabled: true } })).data;
+    const refused = await user.chat.send({ chatRequest: basic("keys_flow") }).then(
+      () => null, (e) => ({ class: e.constructor.name, status: e.statusCode ?? null }));
+    const deleted = await admin.apiKeys.delete({ hash: created.data.hash });
+    return {
+      key_prefix: created.key.slice(0, 9),
+      created: { hash: created.data.hash, name: created.data.name, limit: created.data.limit,
+                 limit_reset: created.data.limitReset, label: created.data.label },
+      answer_id: answer.id,
+      answer_cost: answer.usage.cost,
+      current: { label: current.label, limit: current.limit,
+                 limit_remaining: current.limitRemaining, usage: current.usage,
+                 usage_daily: current.usageDaily, is_management_key: current.isManagementKey },
+      credits: { total_credits: credits.totalCredits, total_usage: credits.totalUsage },
+      listed,
+      got: { hash: got.hash, usage: got.usage, disabled: got.disabled },
+      activity: activity.map((a) => ({ model: a.model, endpoint_id: a.endpointId,
+                                       requests: a.requests, usage: a.usage })),
+      user_list: userList,
+      disabled: disabled.disabled,
+      refused,
+      deleted: deleted.deleted,
+    };
+  },
   err_no_auth: async () => {
     const anonymous = new OpenRouter({ serverURL: spec.base_url, retryConfig: NO_RETRIES });
     return chatOf(await anonymous.chat.send({ chatRequest: basic("err_no_auth") }));

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
@@ -70,7 +70,8 @@ class Accounts:
         self._balances: dict[str, Balance] = {}
         self._misses: set[str] = set()
         self._revision = 0
-        self._used: dict[str, int] = {}
+        self._used: dict[str, int] = {}  # since the last write-back
+        self._last_used: dict[str, int] = {}
         self.limiter = RateLimiter()
         self._task: asyncio.Task[None] | None = None
 
@@ -81,6 +82,7 @@ class Accounts:
         older ones as one lifetime sum per key)."""
         for record in self.store.all():
             self._apply(record)
+        self._last_used = self.store.last_used()
         for row in spend_by_day:
             balance = self._balances.get(row.key_id)
             if balance is not None and row.cost_micro:
@@ -112,21 +114,24 @@ class Accounts:
         self._apply(record)
         self._misses.clear()
 
-    def refresh(self) -> None:
-        """Pick up keys created or changed elsewhere; write back when keys were last used."""
-        changed = self.store.changed_since(self._revision)
+    def _absorb(self, changed: list[KeyRecord]) -> None:
         for record in changed:
             self._apply(record)
         if changed:
             self._misses.clear()
+
+    async def refresh(self) -> None:
+        """Pick up keys created or changed elsewhere; write back when keys were last used.
+        The store is read and written in a thread; the tables change only on the loop."""
+        self._absorb(await asyncio.to_thread(self.store.changed_since, self._revision))
         used, self._used = self._used, {}
-        self.store.touch(used)
+        await asyncio.to_thread(self.store.touch, used)
 
     async def run(self) -> None:
         while True:
             await asyncio.sleep(POLL_S)
             try:
-                await asyncio.to_thread(self.refresh)
+                await self.refresh()
             except Exception:
                 log.exception("could not refresh API keys from the store; retrying")
 
@@ -137,7 +142,7 @@ class Accounts:
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        await asyncio.to_thread(self.refresh)
+        await self.refresh()
 
     # --- the request path ----------------------------------------------------------------------
 
@@ -180,7 +185,7 @@ class Accounts:
         reason = record.usable(now)
         if reason is not None:
             raise Unauthorized(reason, metadata={"auth_mode": self.mode})
-        self._used[record.hash] = int(now)
+        self._used[record.hash] = self._last_used[record.hash] = int(now)
         return Caller(record, self._balances[record.hash])
 
     def rate_check(self, caller: Caller) -> Decision | None:
@@ -206,14 +211,8 @@ class Accounts:
         return [self._balances[r.hash] for r in self.live_keys()]
 
     def last_used(self, key_hash: str) -> int | None:
-        return self._used.get(key_hash)
+        return self._last_used.get(key_hash)
 
     def settle(self, balance: Balance, reserved: int, cost: int, created: float) -> None:
         balance.settle(reserved, cost, created)
 
-
-def usage_of(balance: Balance, now: float) -> dict[str, Any]:
-    """Spend in USD as `GET /key` and the key listings report it."""
-    lifetime, day, week, month = balance.usage(now)
-    return {"usage": lifetime / 1e6, "usage_daily": day / 1e6, "usage_weekly": week / 1e6,
-            "usage_monthly": month / 1e6}

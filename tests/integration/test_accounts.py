@@ -136,6 +136,14 @@ def test_key_management_over_http(router: Router, keys: Keys) -> None:
     assert {k["name"] for k in listing["data"]} == {"admin", "team-a"}
     team = next(k for k in listing["data"] if k["name"] == "team-a")
     assert team["usage"] > 0 and team["hash"] == info["hash"]
+    assert team["last_used_at"] is not None and team["last_used_at"].endswith("Z")
+    # The CLI reads the same state: last use is written back within the key poll.
+    def listed_as_used() -> bool:
+        row = next(line for line in keys.run("list").stdout.splitlines()
+                   if info["hash"] in line)
+        return not row.rstrip().endswith(" -")  # the LAST USED column
+
+    assert wait_for(listed_as_used, timeout_s=10)
     status, body, _ = call(router, "PATCH", f"/keys/{team['hash']}", admin,
                            {"disabled": True, "limit": None})
     assert status == 200 and body["data"]["disabled"] is True and body["data"]["limit"] is None

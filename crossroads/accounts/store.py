@@ -8,7 +8,6 @@ one `BEGIN IMMEDIATE` transaction, so revisions are unique and increasing across
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -19,6 +18,7 @@ import msgspec
 
 from crossroads.accounts.keys import KeyRecord, RateLimit
 from crossroads.ledger.migrate import migrate
+from crossroads.ledger.sqlite import connect
 
 COLUMNS = ("hash", "name", "label", "management", "limit_micro", "limit_reset", "expires_at",
            "rate_limit_requests", "rate_limit_interval", "disabled", "deleted", "created_at",
@@ -80,10 +80,8 @@ class SQLiteKeyStore:
 
     def __init__(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
+        # The ledger's connection settings: one database file, the same WAL and timeouts.
+        self._conn = connect(Path(path))
         migrate(self._conn)
         self._lock = threading.Lock()
 

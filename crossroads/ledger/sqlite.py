@@ -81,7 +81,7 @@ Queued = tuple[GenerationRecord, Segment | None, int]
 """A submitted record, the journal segment holding it, and the end offset of its frame there."""
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path) -> sqlite3.Connection:
     # Autocommit mode: transactions are opened explicitly, so a batch is exactly one of them.
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -108,14 +108,14 @@ class SQLiteLedger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._batch_size = batch_size
         self._max_wait_s = max_wait_s
-        self._conn = _connect(self.path)
+        self._conn = connect(self.path)
         # A page cache larger than SQLite's 2 MiB default keeps the random-order id index hot
         # (bench/ledger_bench.py: +40 % writer rate at 64 MiB). It is allocated as the
         # database grows and never given back, so it is what the router's RSS grows by over
         # a long run: CACHE_KIB bounds that (see its comment).
         self._conn.execute(f"PRAGMA cache_size=-{cache_kib}")
         migrate(self._conn)
-        self._reader = _connect(self.path)
+        self._reader = connect(self.path)
         self._reader.execute("PRAGMA query_only=1")
         self._read_lock = threading.Lock()
         self._queue: deque[Queued] = deque()
@@ -325,36 +325,31 @@ class SQLiteLedger:
                 until: int | None = None) -> list[Rollup]:
         if kind not in BUCKET_S:
             raise ValueError(f"rollup kind must be one of {sorted(BUCKET_S)}, not {kind!r}")
+        rows = self._select(f"rollup_{kind}", KEY, COUNTERS, since, (
+            ("bucket_start <", until), ("model =", model), ("endpoint_tag =", endpoint),
+            ("app =", app)))
+        return [Rollup(*row) for row in rows]
+
+    def _select(self, table: str, key: tuple[str, ...], counters: tuple[str, ...],
+                since: int, filters: tuple[tuple[str, Any], ...]) -> list[tuple[Any, ...]]:
+        """A rollup table's rows from `since` on, filtered by every (condition, value) whose
+        value is not None, ordered by its key."""
         where = ["bucket_start >= ?"]
         args: list[Any] = [since]
-        for column, value in (("bucket_start <", until), ("model =", model),
-                              ("endpoint_tag =", endpoint), ("app =", app)):
+        for condition, value in filters:
             if value is not None:
-                where.append(f"{column} ?")
+                where.append(f"{condition} ?")
                 args.append(value)
-        sql = (
-            f"SELECT {', '.join(KEY + COUNTERS)} FROM rollup_{kind} "
-            f"WHERE {' AND '.join(where)} ORDER BY {', '.join(KEY)}"
-        )
+        sql = (f"SELECT {', '.join(key + counters)} FROM {table} "
+               f"WHERE {' AND '.join(where)} ORDER BY {', '.join(key)}")
         with self._read_lock:
-            rows = self._reader.execute(sql, args).fetchall()
-        return [Rollup(*row) for row in rows]
+            return self._reader.execute(sql, args).fetchall()
 
     def key_rollups(self, since: int, key_id: str | None = None,
                     until: int | None = None) -> list[KeyRollup]:
         """Per-key daily rows with since <= bucket_start < until, by key then day."""
-        where = ["bucket_start >= ?"]
-        args: list[Any] = [since]
-        if until is not None:
-            where.append("bucket_start < ?")
-            args.append(until)
-        if key_id is not None:
-            where.append("key_id = ?")
-            args.append(key_id)
-        sql = (f"SELECT {', '.join(KEY_ROLLUP_KEY + KEY_COUNTERS)} FROM rollup_key_daily "
-               f"WHERE {' AND '.join(where)} ORDER BY {', '.join(KEY_ROLLUP_KEY)}")
-        with self._read_lock:
-            rows = self._reader.execute(sql, args).fetchall()
+        rows = self._select("rollup_key_daily", KEY_ROLLUP_KEY, KEY_COUNTERS, since,
+                            (("bucket_start <", until), ("key_id =", key_id)))
         return [KeyRollup(*row) for row in rows]
 
     def key_totals(self) -> dict[str, int]:

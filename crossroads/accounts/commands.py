@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from crossroads.accounts.keys import HASH_SHAPE, KeyRecord, label_of, new_key, parse_rate_limit
+from crossroads.accounts.keys import HASH_SHAPE, make_key, parse_expiry, parse_rate_limit
 from crossroads.accounts.periods import RESETS
 from crossroads.accounts.store import SQLiteKeyStore
 from crossroads.catalog import MICRO
@@ -60,32 +60,24 @@ def _store(config: str | None) -> SQLiteKeyStore:
     return SQLiteKeyStore(settings.database_path)
 
 
-def _expiry(text: str | None) -> int | None:
-    if text is None:
-        return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if moment.timestamp() <= time.time():
-        raise ValueError(f"--expires {text}: must be in the future")
-    return int(moment.timestamp())
-
-
 def _create(args: argparse.Namespace) -> int:
     if args.limit is not None and not 0 <= args.limit <= 1e9:
         raise ValueError("--limit: must be between 0 and 1e9 USD")
     if args.reset and args.limit is None:
         raise ValueError("--reset needs --limit")
-    now = int(time.time())
-    key, key_hash = new_key()
-    record = KeyRecord(
-        hash=key_hash,
-        name=args.name or f"key-{datetime.fromtimestamp(now, UTC):%Y-%m-%d}",
-        label=label_of(key), management=args.management,
-        limit_micro=None if args.limit is None else round(args.limit * MICRO),
-        limit_reset=args.reset, expires_at=_expiry(args.expires),
-        rate_limit=None if args.rate_limit is None else parse_rate_limit(args.rate_limit),
-        created_at=now)
+    now = time.time()
+    expires_at = None
+    if args.expires is not None:
+        try:
+            expires_at = parse_expiry(args.expires, now)
+        except ValueError as exc:
+            raise ValueError(f"--expires {args.expires}: {exc}") from None
+    key, record = make_key(
+        name=args.name or f"key-{datetime.fromtimestamp(now, UTC):%Y-%m-%d}", now=now,
+        management=args.management, limit_usd=args.limit, reset=args.reset,
+        expires_at=expires_at,
+        rate_limit=None if args.rate_limit is None else parse_rate_limit(args.rate_limit))
+    key_hash = record.hash
     store = _store(args.config)
     try:
         store.create(record)

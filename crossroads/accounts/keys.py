@@ -14,10 +14,12 @@ import hashlib
 import hmac
 import re
 import secrets
+from datetime import UTC, datetime
 
 import msgspec
 
 from crossroads.accounts.periods import Reset
+from crossroads.catalog import MICRO
 
 PREFIX = "sk-cr-v1-"
 KEY_SHAPE = re.compile(r"^sk-cr-v1-[0-9a-f]{64}$")
@@ -96,3 +98,31 @@ class KeyRecord(msgspec.Struct, frozen=True, kw_only=True):
         if self.expires_at is not None and now >= self.expires_at:
             return "This API key has expired"
         return None
+
+
+def parse_expiry(text: str, now: float) -> int:
+    """An ISO 8601 expiry (UTC when it names no offset) as unix seconds; ValueError unless it
+    is a date-time in the future."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    when = int(moment.timestamp())
+    if when <= now:
+        raise ValueError("must be in the future")
+    return when
+
+
+def make_key(*, name: str, now: float, management: bool = False,
+             limit_usd: float | None = None, reset: Reset | None = None,
+             expires_at: int | None = None,
+             rate_limit: RateLimit | None = None) -> tuple[str, KeyRecord]:
+    """A new key and the record that stores it (only its hash): the one way keys are made, by
+    the CLI and by `POST /keys` alike."""
+    key, key_hash = new_key()
+    return key, KeyRecord(
+        hash=key_hash, name=name, label=label_of(key), management=management,
+        limit_micro=None if limit_usd is None else round(limit_usd * MICRO),
+        limit_reset=reset, expires_at=expires_at, rate_limit=rate_limit, created_at=int(now))

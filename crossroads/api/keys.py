@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import msgspec
 
 from crossroads.accounts.balance import Balance
-from crossroads.accounts.keys import HASH_SHAPE, KeyRecord, RateLimit, label_of, new_key
+from crossroads.accounts.keys import HASH_SHAPE, KeyRecord, RateLimit, make_key, parse_expiry
 from crossroads.accounts.periods import period
 from crossroads.accounts.service import Caller
 from crossroads.api.http import (
@@ -82,17 +82,28 @@ def _management(state: AppState, scope: Scope) -> Caller:
     return caller
 
 
-def key_info(state: AppState, record: KeyRecord, balance: Balance, now: float) -> KeyInfo:
+def _usage_fields(record: KeyRecord, balance: Balance, now: float) -> dict[str, Any]:
+    """What a key listing and `GET /key` both say of a key's limit and spend, in USD (the
+    fields of `schema.keys._KeyUsage`; the response checker holds them to it)."""
     lifetime, day, week, month = balance.usage(now)
+    return {
+        "label": record.label, "limit": _usd(record.limit_micro),
+        "limit_remaining": _usd(balance.limit_remaining(now)),
+        "limit_reset": record.limit_reset, "include_byok_in_limit": False,
+        "usage": lifetime / MICRO, "usage_daily": day / MICRO, "usage_weekly": week / MICRO,
+        "usage_monthly": month / MICRO,
+        # Crossroads' keys are the operator's: nothing is bring-your-own-key.
+        "byok_usage": 0.0, "byok_usage_daily": 0.0, "byok_usage_weekly": 0.0,
+        "byok_usage_monthly": 0.0,
+    }
+
+
+def key_info(state: AppState, record: KeyRecord, balance: Balance, now: float) -> KeyInfo:
     remaining = balance.limit_remaining(now)
     rate = record.rate_limit
     return KeyInfo(
-        hash=record.hash, name=record.name, label=record.label, disabled=record.disabled,
-        limit=_usd(record.limit_micro), limit_remaining=_usd(remaining),
-        limit_reset=record.limit_reset, include_byok_in_limit=False,
-        usage=lifetime / MICRO, usage_daily=day / MICRO, usage_weekly=week / MICRO,
-        usage_monthly=month / MICRO,
-        byok_usage=0.0, byok_usage_daily=0.0, byok_usage_weekly=0.0, byok_usage_monthly=0.0,
+        **_usage_fields(record, balance, now),
+        hash=record.hash, name=record.name, disabled=record.disabled,
         created_at=iso(record.created_at) or "", updated_at=iso(record.updated_at),
         expires_at=iso(record.expires_at),
         last_used_at=iso(state.accounts.last_used(record.hash)),
@@ -102,13 +113,12 @@ def key_info(state: AppState, record: KeyRecord, balance: Balance, now: float) -
             rate_limit=None if rate is None else RateLimitInfo(requests=rate.requests,
                                                                interval=rate.interval),
             limit_micro_usd=record.limit_micro, limit_remaining_micro_usd=remaining,
-            usage_micro_usd=lifetime, reserved_micro_usd=balance.reserved,
+            usage_micro_usd=balance.lifetime, reserved_micro_usd=balance.reserved,
             requests_in_flight=balance.requests_in_flight),
     )
 
 
 def _current_key(record: KeyRecord, balance: Balance, now: float) -> CurrentKey:
-    lifetime, day, week, month = balance.usage(now)
     remaining = balance.limit_remaining(now)
     budgets = []
     if record.limit_micro is not None:
@@ -121,11 +131,7 @@ def _current_key(record: KeyRecord, balance: Balance, now: float) -> CurrentKey:
             resets_at=None if end is None else iso(end), scope="key_limit"))
     rate = record.rate_limit
     return CurrentKey(
-        label=record.label, limit=_usd(record.limit_micro), limit_remaining=_usd(remaining),
-        limit_reset=record.limit_reset, include_byok_in_limit=False,
-        usage=lifetime / MICRO, usage_daily=day / MICRO, usage_weekly=week / MICRO,
-        usage_monthly=month / MICRO,
-        byok_usage=0.0, byok_usage_daily=0.0, byok_usage_weekly=0.0, byok_usage_monthly=0.0,
+        **_usage_fields(record, balance, now),
         is_free_tier=False, is_management_key=record.management,
         is_provisioning_key=record.management, expires_at=iso(record.expires_at),
         creator_user_id=None,
@@ -141,7 +147,7 @@ def _current_key(record: KeyRecord, balance: Balance, now: float) -> CurrentKey:
         organization_id=None, workspace_id=None,
         crossroads=CurrentKeyExtras(hash=record.hash, reserved_micro_usd=balance.reserved,
                                     limit_remaining_micro_usd=remaining,
-                                    usage_micro_usd=lifetime),
+                                    usage_micro_usd=balance.lifetime),
     )
 
 
@@ -149,16 +155,9 @@ def _expiry(text: str | None, now: float) -> int | None:
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest("expires_at: must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z",
-                         metadata={"param": "expires_at"}) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    when = int(moment.timestamp())
-    if when <= now:
-        raise BadRequest("expires_at: must be in the future", metadata={"param": "expires_at"})
-    return when
+        return parse_expiry(text, now)
+    except ValueError as exc:
+        raise BadRequest(f"expires_at: {exc}", metadata={"param": "expires_at"}) from None
 
 
 def _decode(raw: bytes, kind: type[Any]) -> Any:
@@ -259,13 +258,11 @@ async def create_key(state: AppState, scope: Scope, receive: Receive, send: Send
         body: CreateKeyRequest = _decode(raw, CreateKeyRequest)
         now = state.accounts.clock()
         options = body.crossroads
-        key, key_hash = new_key()
-        record = KeyRecord(
-            hash=key_hash, name=body.name, label=label_of(key),
+        key, record = make_key(
+            name=body.name, now=now,
             management=isinstance(options, KeyOptions) and options.management is True,
-            limit_micro=None if body.limit is None else round(body.limit * MICRO),
-            limit_reset=body.limit_reset, expires_at=_expiry(body.expires_at, now),
-            rate_limit=_rate_limit(options), created_at=int(now))
+            limit_usd=body.limit, reset=body.limit_reset,
+            expires_at=_expiry(body.expires_at, now), rate_limit=_rate_limit(options))
         stored = await asyncio.to_thread(state.accounts.store.create, record)
         state.accounts.apply(stored)
         return 201, KeyCreated(data=key_info(state, stored, _balance(state, stored), now),

@@ -80,7 +80,7 @@ def in_process(iterations: int, rounds: int) -> list[str]:
                 balance = caller.balance
                 if balance is not None:
                     reservation = admit(accounts, balance, request, plan, len(BODY), auth)
-                    settle(accounts, balance, reservation, 140, time.time())
+                    settle(balance, reservation, 140, time.time())
             best = min(best, (time.process_time_ns() - start) / iterations / 1000)
         results[label] = best
     store.close()

@@ -73,6 +73,7 @@ def admit(accounts: Accounts, balance: Balance, request: ChatRequest,
     return reservation
 
 
-def settle(accounts: Accounts, balance: Balance, reservation: Reservation | None, cost: int,
+def settle(balance: Balance, reservation: Reservation | None, cost: int,
            created: float) -> None:
-    accounts.settle(balance, 0 if reservation is None else reservation.amount, cost, created)
+    """The request is over: its reservation becomes its real cost (0 when nothing billed)."""
+    balance.settle(0 if reservation is None else reservation.amount, cost, created)

@@ -212,7 +212,3 @@ class Accounts:
 
     def last_used(self, key_hash: str) -> int | None:
         return self._last_used.get(key_hash)
-
-    def settle(self, balance: Balance, reserved: int, cost: int, created: float) -> None:
-        balance.settle(reserved, cost, created)
-

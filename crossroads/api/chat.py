@@ -61,7 +61,7 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         await _serve(state, scope, receive, send, request, plan, generation)
     finally:
         if balance is not None:
-            settle(accounts, balance, reservation,
+            settle(balance, reservation,
                    0 if generation is None else generation.cost_micro,
                    time.time() if generation is None else generation.created)
 

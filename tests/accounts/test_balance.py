@@ -62,8 +62,9 @@ def test_an_unlimited_key_reserves_anything_and_still_counts_spend() -> None:
 
 def test_a_daily_limit_resets_at_utc_midnight() -> None:
     b = balance(1000, "daily")
-    b.settle(0, 900, at("2026-12-31T23:00:00")) if b.try_reserve(0, at("2026-12-31T23:00:00")) \
-        else None
+    evening = at("2026-12-31T23:00:00")
+    assert b.try_reserve(0, evening)
+    b.settle(0, 900, evening)
     assert b.limit_remaining(at("2026-12-31T23:59:59")) == 100
     assert not b.try_reserve(200, at("2026-12-31T23:59:59"))
     assert b.limit_remaining(at("2027-01-01T00:00:00")) == 1000

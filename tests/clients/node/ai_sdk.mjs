@@ -7,6 +7,8 @@ import { createOpenRouter } from "@openrouter/ai-sdk-provider";
 import { generateObject, generateText, streamText, tool } from "ai";
 import { z } from "zod";
 
+import { play } from "./play.mjs";
+
 const spec = JSON.parse(process.argv[2]);
 const ctx = spec.context;
 const openrouter = createOpenRouter({ apiKey: spec.api_key, baseURL: spec.base_url });
@@ -148,16 +150,4 @@ const SCENARIOS = {
   },
 };
 
-const observations = {};
-for (const name of spec.scenarios) {
-  const scenario = SCENARIOS[name];
-  if (!scenario) throw new Error(`unknown scenario ${name}`);
-  try {
-    observations[name] = await scenario();
-  } catch (e) {
-    observations[name] = {
-      error: { class: e.constructor.name, status: e.statusCode ?? null, message: String(e.message) },
-    };
-  }
-}
-process.stdout.write(JSON.stringify(observations));
+await play(spec, SCENARIOS);

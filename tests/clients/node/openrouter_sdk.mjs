@@ -10,6 +10,8 @@
 
 import { OpenRouter } from "@openrouter/sdk";
 
+import { play } from "./play.mjs";
+
 const spec = JSON.parse(process.argv[2]);
 const ctx = spec.context;
 // No retries: a 5xx the test did not plan must fail the run at once, not after a backoff.
@@ -304,16 +306,4 @@ const SCENARIOS = {
   },
 };
 
-const observations = {};
-for (const name of spec.scenarios) {
-  const scenario = SCENARIOS[name];
-  if (!scenario) throw new Error(`unknown scenario ${name}`);
-  try {
-    observations[name] = await scenario();
-  } catch (e) {
-    observations[name] = {
-      error: { class: e.constructor.name, status: e.statusCode ?? null, message: String(e.message) },
-    };
-  }
-}
-process.stdout.write(JSON.stringify(observations));
+await play(spec, SCENARIOS);

@@ -21,12 +21,33 @@ _LOG_RATIO = math.log(RATIO)
 PERCENTILES: tuple[float, ...] = (0.50, 0.75, 0.90, 0.99)
 
 
-def _bin(value: float) -> int:
+def bin_of(value: float) -> int:
+    """The histogram bin a value is filed under (shared with the ledger's rollups)."""
     return math.floor(math.log(max(value, 1e-9)) / _LOG_RATIO)
 
 
-def _value(bin_index: int) -> float:
+def bin_value(bin_index: int) -> float:
+    """The value a bin reads back as: its geometric middle."""
     return float(RATIO ** (bin_index + 0.5))
+
+
+def quantiles_of(bins: dict[int, int], quantiles: Sequence[float] = PERCENTILES
+                 ) -> tuple[tuple[float, ...], int]:
+    """(one value per quantile, sample count) of a merged histogram; () when empty."""
+    total = sum(bins.values())
+    if not total:
+        return (), 0
+    ordered = sorted(bins.items())
+    out: list[float] = []
+    cumulative = 0
+    position = 0
+    for q in quantiles:
+        rank = max(1, math.ceil(q * total))
+        while cumulative < rank:
+            cumulative += ordered[position][1]
+            position += 1
+        out.append(bin_value(ordered[position - 1][0]))
+    return tuple(out), total
 
 
 class RollingCounts:
@@ -40,12 +61,17 @@ class RollingCounts:
         self._slots: deque[list[int]] = deque()  # [slot, ok, failed]
 
     def add(self, ok: bool, now: float) -> None:
+        self.add_many(int(ok), int(not ok), now)
+
+    def add_many(self, ok: int, failed: int, now: float) -> None:
         slot = int(now // self._slot_s)
         if not self._slots or self._slots[-1][0] != slot:
             self._slots.append([slot, 0, 0])
             while self._slots[0][0] <= slot - self._span:
                 self._slots.popleft()
-        self._slots[-1][1 if ok else 2] += 1
+        last = self._slots[-1]
+        last[1] += ok
+        last[2] += failed
 
     def totals(self, now: float, slots: int) -> tuple[int, int]:
         """(successes, failures) over the last `slots` slots, the current one included."""
@@ -69,15 +95,24 @@ class RollingHistogram:
         self._span = span_slots
         self._slots: deque[tuple[int, dict[int, int]]] = deque()
 
-    def add(self, value: float, now: float) -> None:
+    def _current(self, now: float) -> dict[int, int]:
         slot = int(now // self._slot_s)
         if not self._slots or self._slots[-1][0] != slot:
             self._slots.append((slot, {}))
             while self._slots[0][0] <= slot - self._span:
                 self._slots.popleft()
-        bins = self._slots[-1][1]
-        index = _bin(value)
+        return self._slots[-1][1]
+
+    def add(self, value: float, now: float) -> None:
+        bins = self._current(now)
+        index = bin_of(value)
         bins[index] = bins.get(index, 0) + 1
+
+    def add_bins(self, counts: dict[int, int], now: float) -> None:
+        """Merge an already-binned histogram into the current slot (a restart's reload)."""
+        bins = self._current(now)
+        for index, count in counts.items():
+            bins[index] = bins.get(index, 0) + count
 
     def percentiles(self, now: float, slots: int,
                     quantiles: Sequence[float] = PERCENTILES) -> tuple[tuple[float, ...], int]:
@@ -89,17 +124,4 @@ class RollingHistogram:
                 break
             for index, count in bins.items():
                 merged[index] = merged.get(index, 0) + count
-        total = sum(merged.values())
-        if not total:
-            return (), 0
-        ordered = sorted(merged.items())
-        out: list[float] = []
-        cumulative = 0
-        position = 0
-        for q in quantiles:
-            rank = max(1, math.ceil(q * total))
-            while cumulative < rank:
-                cumulative += ordered[position][1]
-                position += 1
-            out.append(_value(ordered[position - 1][0]))
-        return tuple(out), total
+        return quantiles_of(merged, quantiles)

@@ -72,6 +72,8 @@ class GenerationRecord(msgspec.Struct, frozen=True):
     user_agent: str | None = None
     external_user: str | None = None
     session_id: str | None = None
+    completion_cost_micro: int | None = None
+    """The completion tokens' share of `cost_micro`; None in frames older than the field."""
 
     @property
     def unserved(self) -> bool:
@@ -171,6 +173,7 @@ def record_of(generation: Generation, wall_offset: float) -> GenerationRecord:
         user_agent=_bounded(generation.user_agent),
         external_user=_bounded(generation.external_user),
         session_id=generation.session_id,
+        completion_cost_micro=generation.completion_cost_micro,
     )
 
 

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from crossroads.ledger.endpoint_rollup import (
+    APP_COUNTERS,
+    APP_KEY,
+    ENDPOINT_COUNTERS,
+    ENDPOINT_KEY,
+    HISTOGRAM_KEY,
+)
 from crossroads.ledger.records import AttemptRecord, GenerationRecord
 from crossroads.ledger.store import BUCKET_S, COUNTERS, KEY, KEY_COUNTERS, KEY_ROLLUP_KEY
 from crossroads.pricing import Usage
@@ -19,6 +26,7 @@ GENERATION_COLUMNS = (
     "cache_write_tokens", "reasoning_tokens", "images", "usage_estimated", "cost_micro",
     "discount_micro", "latency_ms", "generation_time_ms", "ttft_ms", "upstream_id",
     "native_finish_reason", "user_agent", "external_user", "session_id",
+    "completion_cost_micro",
 )
 ATTEMPT_COLUMNS = (
     "generation_id", "ordinal", "endpoint_tag", "provider_name", "model", "status", "failure",
@@ -39,21 +47,30 @@ INSERT_ATTEMPT = (
     f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
     f"VALUES ({placeholders(len(ATTEMPT_COLUMNS))})"
 )
-UPSERT_ROLLUP = {
-    kind: (
-        f"INSERT INTO rollup_{kind} ({', '.join(KEY + COUNTERS)}) "
-        f"VALUES ({placeholders(len(KEY) + len(COUNTERS))}) "
-        f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
-        + ", ".join(f"{c} = {c} + excluded.{c}" for c in COUNTERS)
-    )
-    for kind in BUCKET_S
+
+
+def _upsert(table: str, key: tuple[str, ...], counters: tuple[str, ...],
+            extra: tuple[str, ...] = (), extra_update: str = "") -> str:
+    """INSERT … ON CONFLICT that adds each counter to the stored row."""
+    columns = key + extra + counters
+    updates = [f"{c} = {c} + excluded.{c}" for c in counters]
+    if extra_update:
+        updates.append(extra_update)
+    return (f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({placeholders(len(columns))}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {', '.join(updates)}")
+
+
+UPSERT_ROLLUP = {kind: _upsert(f"rollup_{kind}", KEY, COUNTERS) for kind in BUCKET_S}
+UPSERT_KEY_ROLLUP = _upsert("rollup_key_daily", KEY_ROLLUP_KEY, KEY_COUNTERS)
+UPSERT_ENDPOINT_ROLLUP = {
+    kind: _upsert(f"rollup_endpoint_{kind}", ENDPOINT_KEY, ENDPOINT_COUNTERS) for kind in BUCKET_S
 }
-UPSERT_KEY_ROLLUP = (
-    f"INSERT INTO rollup_key_daily ({', '.join(KEY_ROLLUP_KEY + KEY_COUNTERS)}) "
-    f"VALUES ({placeholders(len(KEY_ROLLUP_KEY) + len(KEY_COUNTERS))}) "
-    f"ON CONFLICT ({', '.join(KEY_ROLLUP_KEY)}) DO UPDATE SET "
-    + ", ".join(f"{c} = {c} + excluded.{c}" for c in KEY_COUNTERS)
-)
+UPSERT_HISTOGRAM = {
+    kind: _upsert(f"rollup_histogram_{kind}", HISTOGRAM_KEY, ("count",)) for kind in BUCKET_S
+}
+UPSERT_APP_ROLLUP = _upsert("rollup_app_daily", APP_KEY, APP_COUNTERS, ("title",),
+                            "title = COALESCE(excluded.title, title)")
 UPSERT_JOURNAL = (
     "INSERT INTO journal_state (segment, applied) VALUES (?, ?) "
     "ON CONFLICT (segment) DO UPDATE SET applied = excluded.applied"
@@ -69,6 +86,7 @@ def generation_row(r: GenerationRecord) -> tuple[Any, ...]:
         u.cache_write_tokens, u.reasoning_tokens, u.images, u.estimated, r.cost_micro,
         r.discount_micro, r.latency_ms, r.generation_time_ms, r.ttft_ms, r.upstream_id,
         r.native_finish_reason, r.user_agent, r.external_user, r.session_id,
+        r.completion_cost_micro,
     )
 
 
@@ -84,7 +102,8 @@ def record_from(row: tuple[Any, ...], attempts: list[tuple[Any, ...]]) -> Genera
     (id_, created, started_at_ms, model_requested, model, provider_name, endpoint_tag,
      app_referer, app_title, key_id, streamed, cancelled, finish_reason, prompt, completion,
      cached, cache_write, reasoning, images, estimated, cost, discount, latency, gen_time,
-     ttft, upstream_id, native_finish_reason, user_agent, external_user, session_id) = row
+     ttft, upstream_id, native_finish_reason, user_agent, external_user, session_id,
+     completion_cost) = row
     return GenerationRecord(
         id=id_, created=created, started_at_ms=started_at_ms, model_requested=model_requested,
         model=model, provider_name=provider_name, endpoint_tag=endpoint_tag,
@@ -97,6 +116,7 @@ def record_from(row: tuple[Any, ...], attempts: list[tuple[Any, ...]]) -> Genera
         generation_time_ms=gen_time, ttft_ms=ttft, upstream_id=upstream_id,
         native_finish_reason=native_finish_reason, user_agent=user_agent,
         external_user=external_user, session_id=session_id,
+        completion_cost_micro=completion_cost,
         attempts=tuple(
             AttemptRecord(endpoint_tag=a[0], provider_name=a[1], model=a[2], status=a[3],
                           failure=a[4], message=a[5], started_ms=a[6], ended_ms=a[7],

@@ -41,6 +41,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from crossroads.ledger.endpoint_rollup import EndpointBatch
 from crossroads.ledger.journal import Journal, Recovery, Segment
 from crossroads.ledger.migrate import migrate
 from crossroads.ledger.records import GenerationRecord
@@ -50,6 +51,9 @@ from crossroads.ledger.rows import (
     INSERT_ATTEMPT,
     INSERT_GENERATION,
     INSERT_GENERATION_ONCE,
+    UPSERT_APP_ROLLUP,
+    UPSERT_ENDPOINT_ROLLUP,
+    UPSERT_HISTOGRAM,
     UPSERT_JOURNAL,
     UPSERT_KEY_ROLLUP,
     UPSERT_ROLLUP,
@@ -57,6 +61,7 @@ from crossroads.ledger.rows import (
     generation_row,
     record_from,
 )
+from crossroads.ledger.sqlite_analytics import SQLiteRollupReads
 from crossroads.ledger.store import (
     BUCKET_S,
     COUNTERS,
@@ -99,7 +104,7 @@ class SQLiteLedger:
 
     __slots__ = ("_batch_size", "_closing", "_conn", "_gave_up", "_journal", "_max_wait_s",
                  "_pending", "_queue", "_read_lock", "_reader", "_segment_bytes", "_thread",
-                 "_wake", "path", "recovery")
+                 "_wake", "analytics", "path", "recovery")
 
     def __init__(self, path: str | Path, *, batch_size: int = 2000, max_wait_s: float = 0.02,
                  journal: bool = True, sync_interval_s: float = 0.005,
@@ -118,6 +123,8 @@ class SQLiteLedger:
         self._reader = connect(self.path)
         self._reader.execute("PRAGMA query_only=1")
         self._read_lock = threading.Lock()
+        self.analytics = SQLiteRollupReads(self._reader, self._read_lock)
+        """The model page's reads (`RollupReads`)."""
         self._queue: deque[Queued] = deque()
         self._pending: dict[str, GenerationRecord] = {}
         self._wake = threading.Event()
@@ -246,13 +253,20 @@ class SQLiteLedger:
                     if cursor.rowcount == 1:
                         fresh.append(record)
             rollup = RollupBatch()
+            endpoints = EndpointBatch()
             attempts: list[tuple[Any, ...]] = []
             for record in fresh:
                 rollup.add(record)
+                endpoints.add(record)
                 attempts.extend(attempt_rows(record))
             cursor.executemany(INSERT_ATTEMPT, attempts)
             for kind, rows in rollup.rows().items():
                 cursor.executemany(UPSERT_ROLLUP[kind], rows)
+            for kind, rows in endpoints.endpoint_rows().items():
+                cursor.executemany(UPSERT_ENDPOINT_ROLLUP[kind], rows)
+            for kind, rows in endpoints.histogram_rows().items():
+                cursor.executemany(UPSERT_HISTOGRAM[kind], rows)
+            cursor.executemany(UPSERT_APP_ROLLUP, endpoints.app_rows())
             cursor.executemany(UPSERT_KEY_ROLLUP, rollup.key_rows())
             cursor.executemany(UPSERT_JOURNAL, [(s.name, end) for s, end in positions.items()])
             cursor.execute("COMMIT")

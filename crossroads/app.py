@@ -27,6 +27,7 @@ from crossroads.api.keys import (
     list_keys,
     update_key,
 )
+from crossroads.api.model_stats import SECTIONS, model_directory, section_handler
 from crossroads.api.models import (
     count_models,
     get_model,
@@ -78,6 +79,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/chat/completions": {"POST": chat_completions},
     "/models": {"GET": list_models},
     "/models/count": {"GET": count_models},
+    "/models/stats": {"GET": model_directory},
     "/providers": {"GET": list_providers},
     "/generation": {"GET": get_generation},
     "/key": {"GET": get_current_key},
@@ -90,6 +92,7 @@ SlugHandler = Callable[[AppState, Scope, Receive, Send, str], Awaitable[None]]
 # A model slug is `author/slug` (two segments), a key hash one.
 SLUG_ROUTES: tuple[tuple[str, str, int, dict[str, SlugHandler]], ...] = (
     ("/models/", "/endpoints", 2, {"GET": model_endpoints}),
+    *(("/models/", f"/stats/{name}", 2, {"GET": section_handler(name)}) for name in SECTIONS),
     ("/models/", "", 2, {"GET": get_model}),
     ("/model/", "", 2, {"GET": get_model}),
     ("/keys/", "", 1, {"GET": get_key, "PATCH": update_key, "DELETE": delete_key}),

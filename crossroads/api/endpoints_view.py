@@ -1,42 +1,26 @@
 """One endpoint as `GET /models/{author}/{slug}/endpoints` shows it, live stats included.
 
 OpenRouter's meanings are kept: `latency_last_30m` is time to first token in ms, throughput is
-tokens/s, uptime a percentage. `status` is OpenRouter's integer enum; OpenRouter publishes only
-that 0 is normal, so the negative values are our reading, documented in the README:
-
-    0    available   routed normally
-    -1   degraded    30-minute uptime below 95 % (at least MIN_UPTIME_SAMPLES attempts)
-    -3   down        30-minute uptime below 80 % (same)
-    -5   cooling     its breaker is open after recent failures: skipped until it cools down
-    -10  unavailable not configured (no API key) — never routed to
+tokens/s, uptime a percentage. `status` is OpenRouter's integer enum, read as
+`analytics/status.py` documents.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
 
+from crossroads.analytics.status import STATUS, endpoint_state
 from crossroads.api.catalog_shapes import public_pricing
 from crossroads.api.state import AppState
 from crossroads.catalog import Endpoint, Model, endpoint_key
 from crossroads.schema.catalog import (
     DataPolicy,
     EndpointExtras,
-    EndpointStatus,
     PercentileStats,
     PublicEndpoint,
     ToolChoiceSupport,
 )
 from crossroads.stats import Percentiles, Uptime
-
-MIN_UPTIME_SAMPLES = 20
-DEGRADED_BELOW = 0.95
-DOWN_BELOW = 0.80
-
-State = Literal["available", "degraded", "down", "cooling_down", "unavailable"]
-STATUS: dict[State, EndpointStatus] = {
-    "available": 0, "degraded": -1, "down": -3, "cooling_down": -5, "unavailable": -10,
-}
 
 
 def _percentiles(p: Percentiles | None, scale: float = 1.0,
@@ -51,19 +35,6 @@ def _uptime(u: Uptime) -> float | None:
     return None if u.ratio is None else round(u.ratio * 100, 2)
 
 
-def _state(endpoint: Endpoint, cooling: bool, uptime: Uptime) -> State:
-    if not endpoint.available:
-        return "unavailable"
-    if cooling:
-        return "cooling_down"
-    if uptime.ratio is not None and uptime.samples >= MIN_UPTIME_SAMPLES:
-        if uptime.ratio < DOWN_BELOW:
-            return "down"
-        if uptime.ratio < DEGRADED_BELOW:
-            return "degraded"
-    return "available"
-
-
 def endpoint_entry(state: AppState, model: Model, endpoint: Endpoint,
                    now: float) -> PublicEndpoint:
     key = endpoint_key(endpoint)
@@ -73,7 +44,7 @@ def endpoint_entry(state: AppState, model: Model, endpoint: Endpoint,
     if live.last_outage_at is not None:
         last_outage = datetime.fromtimestamp(live.last_outage_at + state.wall_offset,
                                              tz=UTC).isoformat(timespec="seconds")
-    words = _state(endpoint, health.cooling_until > now, live.uptime_30m)
+    words = endpoint_state(endpoint, health.cooling_until > now, live.uptime_30m)
     tool_choice = "tool_choice" in endpoint.supported_parameters
     return PublicEndpoint(
         name=f"{endpoint.provider_name} | {model.canonical_slug or model.slug}",

@@ -12,11 +12,14 @@ computes, so they always agree with the raw rows and a 30-day chart reads at mos
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import msgspec
 
 from crossroads.ledger.records import GenerationRecord
+
+if TYPE_CHECKING:
+    from crossroads.ledger.endpoint_rollup import RollupReads
 
 RollupKind = Literal["hourly", "daily"]
 HOUR_S = 3600
@@ -167,6 +170,11 @@ class RollupBatch:
 
 class Store(Protocol):
     """Where finished generations go. Implementations: `SQLiteLedger`; PostgreSQL later."""
+
+    @property
+    def analytics(self) -> RollupReads:
+        """The model page's reads over the rollups."""
+        ...
 
     def submit(self, record: GenerationRecord) -> None:
         """Make one record durable against a crash of the process and queue it for writing.

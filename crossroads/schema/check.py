@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from crossroads.schema import stats
 from crossroads.schema.activity import ActivityResponse
 from crossroads.schema.catalog import (
     ListEndpointsResponse,
@@ -59,6 +60,17 @@ JSON_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("PATCH", "/keys/{hash}"): KeyResponse,
     ("DELETE", "/keys/{hash}"): KeyDeleted,
 }
+JSON_SCHEMAS.update({
+    ("GET", "/models/stats"): stats.ModelDirectory,
+    ("GET", "/models/{slug}/stats/overview"): stats.OverviewResponse,
+    ("GET", "/models/{slug}/stats/providers"): stats.ProvidersResponse,
+    ("GET", "/models/{slug}/stats/pricing"): stats.PricingResponse,
+    ("GET", "/models/{slug}/stats/performance"): stats.PerformanceResponse,
+    ("GET", "/models/{slug}/stats/uptime"): stats.UptimeResponse,
+    ("GET", "/models/{slug}/stats/benchmarks"): stats.BenchmarksResponse,
+    ("GET", "/models/{slug}/stats/apps"): stats.AppsResponse,
+    ("GET", "/models/{slug}/stats/activity"): stats.ActivityDaysResponse,
+})
 STREAM_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/chat/completions"): ChatStreamChunk,
 }
@@ -81,6 +93,8 @@ def route_of(path: str) -> str | None:
         return "/models/{slug}/endpoints"
     if len(parts) == 4 and parts[1] in ("models", "model") and parts[2] != "count":
         return "/model/{slug}"
+    if len(parts) == 6 and parts[1] == "models" and parts[4] == "stats":
+        return f"/models/{{slug}}/stats/{parts[5]}"
     if len(parts) == 3 and parts[1] == "keys":
         return "/keys/{hash}"
     return rest

@@ -13,6 +13,7 @@ import orjson
 from crossroads import __version__
 from crossroads.accounts.service import Accounts, AuthMode
 from crossroads.accounts.store import SQLiteKeyStore
+from crossroads.analytics.reload import reload_live_stats
 from crossroads.api.activity import get_activity
 from crossroads.api.chat import chat_completions
 from crossroads.api.cors import Cors
@@ -135,6 +136,8 @@ class CrossroadsApp:
         accounts.load(ledger.key_rollups(Accounts.recent_days(time.time())),
                       ledger.key_totals())
         accounts.start()
+        reload_live_stats(ledger.analytics, self.catalog, stats, time.time(),
+                          asyncio.get_running_loop().time())
 
         sticky = StickyTable(self.settings.routing.sticky_idle_s)
 

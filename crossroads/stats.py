@@ -428,6 +428,26 @@ class LiveStats:
             state.cooling_until = now + cooldown
         self._changed(key, state)
 
+    def seed(self, key: str, successes: int, failures: int, bins: dict[str, dict[int, int]],
+             now: float) -> None:
+        """Start an endpoint from measurements a previous process made (the ledger's last hour
+        of rollups), so a restart does not send routing back to its priors.
+
+        They are filed one slot past the 5-minute window: Balanced's outage demotion and the
+        5-minute percentiles stay about what this process sees, while the 30-minute figures and
+        the day's uptime start from history and let it age out as usual. Call before traffic.
+        """
+        state = self._state(key)
+        at = now - (SLOTS_5M + 1) * SLOT_S
+        state.fine.add_many(successes, failures, at)
+        state.day.add_many(successes, failures, at)
+        for metric, histogram in (("ttft", state.ttft), ("latency", state.latency),
+                                  ("throughput", state.throughput)):
+            counts = bins.get(metric)
+            if counts:
+                histogram.add_bins(counts, at)
+        self._changed(key, state)
+
     def release(self, key: str) -> None:
         """An attempt ended without a verdict on the endpoint (e.g. the caller left)."""
         state = self._states.get(key)

@@ -194,3 +194,18 @@ def test_unknown_model_and_bad_range_get_clear_errors(router: Router) -> None:
     assert status == 400 and body["error"]["metadata"]["param"] == "range"
     status, body, _ = router.get(f"/models/{MODEL}/stats/nothing")
     assert status == 404
+
+
+def test_live_stats_survive_a_restart(scripted: tuple[Router, dict[str, Any]],
+                                      make_router: Callable[..., Router]) -> None:
+    router, _ = scripted
+    router.stop()
+    again = make_router(extra=meter_model())  # same state directory, fresh process
+    status, body, _ = again.get(f"/models/{MODEL}/endpoints")
+    assert status == 200, body
+    rows = {row["tag"]: row for row in body["data"]["endpoints"]}
+    assert rows["alpha"]["uptime_last_30m"] == 80.0
+    assert rows["alpha"]["latency_last_30m"] is not None   # TTFT percentiles, reloaded
+    assert rows["charlie"]["uptime_last_30m"] is None
+    providers = _by_tag(_stats(again, MODEL, "providers")["endpoints"])
+    assert providers["alpha"]["uptime_30m"] == 80.0

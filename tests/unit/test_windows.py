@@ -7,7 +7,7 @@ import pytest
 
 from crossroads.settings import BreakerConfig, RoutingConfig
 from crossroads.stats import AttemptReport, LiveStats
-from crossroads.windows import RollingCounts, RollingHistogram
+from crossroads.windows import RollingCounts, RollingHistogram, bin_of
 
 
 def exact(values, q):
@@ -57,3 +57,18 @@ def test_uptime_windows_and_speed_percentiles_from_reports():
     later = stats.endpoint_stats("k", 1700.0)
     assert later.uptime_5m.ratio is None and later.uptime_30m.ratio == pytest.approx(0.8)
     assert later.last_outage_at is not None
+
+
+def test_seeded_history_counts_over_30_minutes_but_not_5_and_ages_out() -> None:
+    stats = LiveStats(RoutingConfig(), BreakerConfig())
+    now = 10_000.0
+    latency_bins = {bin_of(0.5): 7, bin_of(2.0): 3}
+    stats.seed("m::a", 8, 2, {"latency": latency_bins, "ttft": {bin_of(0.2): 10}}, now)
+    seen = stats.endpoint_stats("m::a", now)
+    assert seen.uptime_30m.ratio == 0.8 and seen.uptime_30m.samples == 10
+    assert seen.uptime_5m.samples == 0            # what this process sees, only
+    assert seen.uptime_1d.samples == 10
+    assert seen.latency_s is not None and abs(seen.latency_s.p50 - 0.5) / 0.5 < 0.025
+    assert seen.latency_s.samples == 10
+    later = stats.endpoint_stats("m::a", now + 30 * 60)
+    assert later.uptime_30m.samples == 0 and later.latency_s is None

@@ -100,6 +100,16 @@ class Endpoint(msgspec.Struct, frozen=True):
         return QUANTIZATION_RANK.get(self.quantization, 1)
 
 
+class Architecture(msgspec.Struct, frozen=True):
+    """How a model is built, as its model card states it. Parameters are in billions."""
+
+    kind: str | None = None  # "dense" or "moe"
+    parameters_b: float | None = None
+    active_parameters_b: float | None = None  # per token; equals parameters_b when dense
+    experts: int | None = None  # routed experts per MoE layer
+    active_experts: int | None = None  # routed experts each token goes through
+
+
 class Model(msgspec.Struct, frozen=True):
     slug: str
     name: str
@@ -116,6 +126,11 @@ class Model(msgspec.Struct, frozen=True):
     # OpenRouter's tokenizer family ("Llama4", "Qwen3", …) and chat template ("llama3", …).
     tokenizer: str | None = None
     instruct_type: str | None = None
+    # `created` is when OpenRouter listed the model; `released` is the maker's release day
+    # ("YYYY-MM-DD"), which the model page shows.
+    released: str | None = None
+    license: str | None = None
+    architecture: Architecture | None = None
 
 
 class Provider(msgspec.Struct, frozen=True):

@@ -30,14 +30,10 @@ from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
 from crossroads.settings import ConfigError, Settings, load_settings
 from crossroads.shutdown import StopSignals
-from crossroads.sim.fleet import scout_fleet
+from crossroads.sim.fleet import catalog_fleet
 from crossroads.sim.lifeline import tie_to_parent
 from crossroads.sim.profile import load_fleet
 from crossroads.sim.server import run_sim
-
-SCOUT_FLEET = frozenset(
-    {"deepinfra", "groq", "novita", "lambda", "parasail", "gmicloud", "google-vertex", "cerebras"}
-)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,7 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("sim", help="run the simulated providers")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=9100)
-    sim.add_argument("--fleet", default=None, help="fleet TOML file (default: the Scout fleet)")
+    sim.add_argument("--fleet", default=None,
+                     help="fleet TOML file (default: a twin of every catalog endpoint)")
+    sim.add_argument("--config", default=None,
+                     help="operator TOML file whose catalog the default fleet twins")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--time-scale", type=float, default=None,
                      help="multiply every simulated delay (0 = no delays)")
@@ -118,8 +117,10 @@ def serve(args: argparse.Namespace) -> int:
         sim_process = None
         catalog = settings.catalog
         if demo:
-            sim_process, sim_url = start_sim_process()
-            catalog = simulated_catalog(catalog, sim_url, SCOUT_FLEET)
+            # The sim reads the same config, so it builds this very fleet.
+            sim_process, sim_url = start_sim_process(
+                ["--config", args.config] if args.config else None)
+            catalog = simulated_catalog(catalog, sim_url, catalog_fleet(catalog))
         try:
             return _serve_until_stopped(args, settings, catalog, demo, auth, stop)
         finally:
@@ -171,7 +172,14 @@ def sim(args: argparse.Namespace) -> int:
     if args.parent_pid is not None and not tie_to_parent(args.parent_pid):
         print(f"crossroads sim: parent {args.parent_pid} is gone; not starting", file=sys.stderr)
         return 1
-    fleet = load_fleet(args.fleet) if args.fleet else scout_fleet(seed=args.seed)
+    if args.fleet:
+        fleet = load_fleet(args.fleet)
+    else:
+        try:
+            fleet = catalog_fleet(load_settings(args.config).catalog, seed=args.seed)
+        except ConfigError as exc:
+            print(f"crossroads sim: invalid configuration: {exc}", file=sys.stderr)
+            return 2
     if args.time_scale is not None:
         fleet = msgspec.structs.replace(fleet, time_scale=args.time_scale)
     run_sim(args.host, args.port, fleet, parent_pid=args.parent_pid)

@@ -11,16 +11,23 @@ import time
 import msgspec
 
 from crossroads.catalog import Catalog, endpoint_key
+from crossroads.sim.profile import SimFleet
 
 SIM_READY_PREFIX = "crossroads-sim listening on "
 
 
-def simulated_catalog(catalog: Catalog, sim_url: str, fleet: frozenset[str]) -> Catalog:
-    """Point every endpoint whose provider the fleet simulates at the simulator."""
+def simulated_catalog(catalog: Catalog, sim_url: str, fleet: SimFleet) -> Catalog:
+    """Point every endpoint the fleet has a twin of at that twin; the rest become unavailable.
+
+    A twin is a profile of the endpoint's provider serving its upstream model, or a stand-in
+    named after the provider (which answers any model).
+    """
+    twins = {(p.provider, p.model) for p in fleet.endpoints if p.provider is not None}
+    stand_ins = {p.name for p in fleet.endpoints if p.provider is None}
     endpoints = []
     keys: dict[str, str] = {}
     for original in catalog.all_endpoints():
-        if original.provider in fleet:
+        if (original.provider, original.upstream_model) in twins or original.provider in stand_ins:
             endpoint = msgspec.structs.replace(
                 original,
                 base_url=f"{sim_url}/{original.provider}/v1",

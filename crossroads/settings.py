@@ -20,6 +20,7 @@ import msgspec
 
 from crossroads.catalog import (
     MICRO,
+    Architecture,
     Catalog,
     DataPolicy,
     Endpoint,
@@ -117,6 +118,14 @@ class ProviderConfig(_Table, frozen=True):
     status_page_url: str | None = None
 
 
+class ArchitectureConfig(_Table, frozen=True):
+    kind: Literal["dense", "moe"] | None = None
+    parameters_b: float | None = None
+    active_parameters_b: float | None = None
+    experts: int | None = None
+    active_experts: int | None = None
+
+
 class ModelConfig(_Table, frozen=True):
     slug: str
     name: str | None = None
@@ -132,6 +141,9 @@ class ModelConfig(_Table, frozen=True):
     exacto_provider: str | None = None
     tokenizer: str | None = None
     instruct_type: str | None = None
+    released: str | None = None
+    license: str | None = None
+    architecture: ArchitectureConfig | None = None
 
 
 class EndpointConfig(_Table, frozen=True):
@@ -184,6 +196,7 @@ _S = TypeVar("_S", bound=msgspec.Struct)
 _V = TypeVar("_V")
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DAY = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
 
 
 def _read_toml(text: str, origin: str) -> ConfigFile:
@@ -256,7 +269,25 @@ def _build_model(config: ModelConfig, where: str) -> Model:
         exacto_provider=config.exacto_provider,
         tokenizer=config.tokenizer,
         instruct_type=config.instruct_type,
+        released=_day(config.released, f"{where}.released"),
+        license=config.license,
+        architecture=_architecture(config.architecture),
     )
+
+
+def _day(value: str | None, where: str) -> str | None:
+    # Pages sort and print release days as strings, so only one spelling may get in.
+    if value is not None and not _DAY.fullmatch(value):
+        raise ConfigError(f"{where}: expected YYYY-MM-DD, got {value!r}")
+    return value
+
+
+def _architecture(config: ArchitectureConfig | None) -> Architecture | None:
+    if config is None:
+        return None
+    return Architecture(kind=config.kind, parameters_b=config.parameters_b,
+                        active_parameters_b=config.active_parameters_b,
+                        experts=config.experts, active_experts=config.active_experts)
 
 
 def _require(value: _V | None, where: str, field: str) -> _V:

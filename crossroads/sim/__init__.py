@@ -1,10 +1,12 @@
 """Simulated providers: a real OpenAI-compatible HTTP server standing in for a fleet of endpoints.
 
-Each endpoint is a path prefix (`http://HOST:PORT/NAME/v1`) with its own latency, speed, limits,
-prompt cache, errors, outages and stream faults, steered at runtime through `/_sim/*`.
+Each endpoint is served under a path prefix (`http://HOST:PORT/NAME/v1`, or its provider's
+`/PROVIDER/v1` shared with the provider's other models and picked by `model`) with its own
+latency, speed, limits, prompt cache, errors, outages and stream faults, steered at runtime
+through `/_sim/endpoints/NAME`.
 
     profile.py   SimProfile, SimFleet, load_fleet (TOML), the pinned outcome names
-    fleet.py     scout_fleet(): Llama 4 Scout's eight providers
+    fleet.py     catalog_fleet(): a twin of every catalog endpoint; scout_fleet(): Scout's eight
     server.py    run_sim() (blocking, for the CLI) and start_sim() (in a running loop)
     endpoint.py  live per-endpoint state and the rule that picks each request's outcome
     prompt.py    request validation, the token formula, the prefix cache
@@ -13,7 +15,7 @@ prompt cache, errors, outages and stream faults, steered at runtime through `/_s
     lifeline.py  a sim started with --parent-pid exits when its parent dies
 """
 
-from crossroads.sim.fleet import scout_fleet
+from crossroads.sim.fleet import catalog_fleet, scout_fleet
 from crossroads.sim.profile import OUTCOMES, SimConfigError, SimFleet, SimProfile, load_fleet
 from crossroads.sim.server import SimServer, run_sim, start_sim
 
@@ -23,6 +25,7 @@ __all__ = [
     "SimFleet",
     "SimProfile",
     "SimServer",
+    "catalog_fleet",
     "load_fleet",
     "run_sim",
     "scout_fleet",

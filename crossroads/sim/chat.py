@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import os
 import time
+from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
@@ -25,6 +26,8 @@ from crossroads.sim.wire import Exchange, error_body
 __all__ = ["SERVED", "ChatService"]
 
 Pending = asyncio.Task[None] | None
+
+_UNPARSED: Final = object()
 
 # Outcomes in which the provider processed the prompt, so its prefixes enter the cache.
 SERVED: Final[frozenset[Outcome]] = frozenset(OUTCOMES) - set(ERRORS) - {"reset", "no_answer"}
@@ -52,21 +55,25 @@ class ChatService:
             return "Incorrect API key provided."
         return None
 
-    def models(self, ep: EndpointState, ex: Exchange) -> Pending:
-        reason = self._authorized(ep, ex)
-        if reason is not None:
-            ex.send(401, error_body(reason, "authentication_error", "invalid_api_key"))
+    def models(self, eps: Sequence[EndpointState], ex: Exchange) -> Pending:
+        """The models served under one prefix that this caller's key may use."""
+        reasons = [self._authorized(ep, ex) for ep in eps]
+        listed = [
+            {
+                "id": ep.profile.model,
+                "object": "model",
+                "created": 0,
+                "owned_by": ep.profile.provider or ep.profile.name,
+                "context_length": ep.profile.context_length,
+                "max_output": ep.profile.max_output,
+            }
+            for ep, reason in zip(eps, reasons, strict=True)
+            if reason is None
+        ]
+        if not listed:
+            ex.send(401, error_body(reasons[0] or "", "authentication_error", "invalid_api_key"))
             return None
-        p = ep.profile
-        model = {
-            "id": p.model,
-            "object": "model",
-            "created": 0,
-            "owned_by": p.name,
-            "context_length": p.context_length,
-            "max_output": p.max_output,
-        }
-        ex.send(200, orjson.dumps({"object": "list", "data": [model]}))
+        ex.send(200, orjson.dumps({"object": "list", "data": listed}))
         return None
 
     def _reject(
@@ -76,7 +83,8 @@ class ChatService:
         ex.send(status, body)
         return None
 
-    def completions(self, ep: EndpointState, ex: Exchange) -> Pending:
+    def completions(self, ep: EndpointState, ex: Exchange, parsed: Any = _UNPARSED) -> Pending:
+        """Answer one chat request; `parsed` is its body when the server already decoded it."""
         ep.requests += 1
         p = ep.profile
         now = self._state.elapsed()
@@ -87,7 +95,7 @@ class ChatService:
             return self._reject(ep, ex, 401, body, entry)
         raw: Any = None
         try:
-            raw = orjson.loads(ex.body)
+            raw = orjson.loads(ex.body) if parsed is _UNPARSED else parsed
             req = parse_chat(raw, p.image_tokens, p.cache)
         except (orjson.JSONDecodeError, BadRequestError) as exc:
             message = (

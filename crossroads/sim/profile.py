@@ -4,7 +4,7 @@
     time_scale = 1.0              # multiplies sampled latencies; 0 = no delays at all
 
     [[endpoint]]
-    name = "fast"                 # URL prefix: http://HOST:PORT/fast/v1
+    name = "fast"                 # URL prefix: http://HOST:PORT/fast/v1; answers any model
     context_length = 131072       # required
     max_output = 8192             # required
     ttft_ms = 300                 # median; lognormal with ttft_sigma (0 = fixed)
@@ -12,6 +12,13 @@
     cache = true                  # prompt caching of message prefixes >= cache_min_tokens
     fault_rates = { http_429_retry_after = 0.05, http_500 = 0.01 }
     outages = [[60, 90]]          # seconds since sim start (or since POST /_sim/reset)
+
+    [[endpoint]]
+    name = "groq.llama-3.3-70b"   # the control API's handle: /_sim/endpoints/groq.llama-3.3-70b
+    provider = "groq"             # URL prefix http://HOST:PORT/groq/v1, shared with the provider's
+    model = "llama-3.3-70b-versatile"   # other models; answers only requests for this model
+    context_length = 131072
+    max_output = 32768
 
 Every SimProfile field may appear in an `[[endpoint]]` table; see the class for defaults.
 Profiles are frozen values. The running sim keeps the current profile of each endpoint next to the
@@ -83,6 +90,9 @@ class SimProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     context_length: PositiveInt
     max_output: PositiveInt
     model: str = "sim-model"
+    # Set: one of this provider's models, picked by the request's `model` like a real provider
+    # does. None: a stand-in served under its own name that answers whatever model is asked.
+    provider: EndpointName | None = None
     ttft_ms: NonNegative = 500.0
     ttft_sigma: NonNegative = 0.2
     tokens_per_s: Positive = 100.0
@@ -133,6 +143,24 @@ class SimFleet(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
             if profile.name in seen:
                 raise ValueError(f"endpoint name {profile.name!r} appears twice")
             seen.add(profile.name)
+        models: set[tuple[str, str]] = set()
+        providers = {p.provider for p in self.endpoints if p.provider is not None}
+        for profile in self.endpoints:
+            if profile.provider is None:
+                if profile.name in providers:
+                    raise ValueError(f"endpoint name {profile.name!r} is also a provider's prefix")
+                continue
+            pair = (profile.provider, profile.model)
+            if pair in models:
+                raise ValueError(f"provider {pair[0]!r} serves model {pair[1]!r} twice")
+            models.add(pair)
+
+    def prefix(self, name: str) -> str | None:
+        """The URL path segment an endpoint is served under, or None for an unknown name."""
+        for profile in self.endpoints:
+            if profile.name == name:
+                return profile.provider or profile.name
+        return None
 
 
 def parse_fleet(data: Any, source: str = "fleet") -> SimFleet:
@@ -159,6 +187,11 @@ def patch_profile(profile: SimProfile, patch: Any) -> SimProfile:
         raise SimConfigError("patch: expected a JSON object of profile fields")
     if "name" in patch and patch["name"] != profile.name:
         raise SimConfigError("patch: an endpoint cannot be renamed - at `$.name`")
+    # The server found this endpoint by provider and model when the sim started.
+    fixed = ("provider", "model") if profile.provider is not None else ("provider",)
+    for field in fixed:
+        if field in patch and patch[field] != getattr(profile, field):
+            raise SimConfigError(f"patch: an endpoint's {field} is fixed - at `$.{field}`")
     merged = msgspec.to_builtins(profile)
     merged.update(patch)
     try:

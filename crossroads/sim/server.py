@@ -1,8 +1,11 @@
-"""Serving a simulated fleet: one listening socket, every endpoint a path prefix.
+"""Serving a simulated fleet: one listening socket, every endpoint under a path prefix.
 
-    POST /NAME/v1/chat/completions      the provider surface (see chat.py)
-    GET  /NAME/v1/models
+    POST /PREFIX/v1/chat/completions    the provider surface (see chat.py)
+    GET  /PREFIX/v1/models
     *    /_sim/...                      the control API (see control.py)
+
+PREFIX is a stand-in endpoint's own name, or a provider shared by its endpoints, which are told
+apart by the request's `model` (an unknown one gets the 404 real providers give).
 
 `run_sim` is the blocking entry point behind `crossroads sim`; `start_sim` runs the same server
 inside an already running loop, for tests and benchmarks.
@@ -14,9 +17,9 @@ import asyncio
 import os
 import signal
 import tempfile
-from collections.abc import Callable
 from typing import Final
 
+import orjson
 import uvloop
 
 from crossroads.sim.chat import ChatService
@@ -28,22 +31,41 @@ from crossroads.sim.wire import Exchange, HttpConnection, error_body
 
 __all__ = ["SimApp", "SimServer", "run_sim", "start_sim"]
 
-_Route = Callable[[ChatService, EndpointState, Exchange], "asyncio.Task[None] | None"]
-_ROUTES: Final[dict[str, tuple[bytes, _Route]]] = {
-    "v1/chat/completions": (b"POST", ChatService.completions),
-    "v1/models": (b"GET", ChatService.models),
-}
+_CHAT: Final = "v1/chat/completions"
+_MODELS: Final = "v1/models"
+_METHODS: Final[dict[str, bytes]] = {_CHAT: b"POST", _MODELS: b"GET"}
+
+
+class _Prefix:
+    """The endpoints served under one URL prefix: a provider's models, or one stand-in."""
+
+    __slots__ = ("by_model", "endpoints", "stand_in")
+
+    def __init__(self, endpoints: list[EndpointState]) -> None:
+        self.endpoints = endpoints
+        self.by_model = {ep.profile.model: ep for ep in endpoints}
+        only = endpoints[0]
+        self.stand_in = only if only.profile.provider is None else None
+
+
+def _prefixes(state: SimState) -> dict[str, _Prefix]:
+    grouped: dict[str, list[EndpointState]] = {}
+    for ep in state.endpoints.values():
+        grouped.setdefault(ep.profile.provider or ep.name, []).append(ep)
+    return {prefix: _Prefix(eps) for prefix, eps in grouped.items()}
 
 
 class SimApp:
-    """The request handler: picks the endpoint by the first path segment, then the route."""
+    """The request handler: picks the prefix by the first path segment, then the route, then
+    (at a provider) the endpoint by the request's `model`."""
 
-    __slots__ = ("_chat", "_control", "state")
+    __slots__ = ("_chat", "_control", "_prefixes", "state")
 
     def __init__(self, state: SimState) -> None:
         self.state = state
         self._chat = ChatService(state)
         self._control = Control(state)
+        self._prefixes = _prefixes(state)
 
     def __call__(self, ex: Exchange) -> asyncio.Task[None] | None:
         path = ex.path
@@ -51,21 +73,40 @@ class SimApp:
             self._control.handle(ex)
             return None
         name, _, rest = path[1:].partition("/")
-        ep = self.state.endpoints.get(name)
-        if ep is None:
+        prefix = self._prefixes.get(name)
+        if prefix is None:
             message = f"no simulated endpoint named {name!r}"
             ex.send(404, error_body(message, "invalid_request_error", "not_found"))
             return None
-        route = _ROUTES.get(rest.rstrip("/"))
-        if route is None:
+        rest = rest.rstrip("/")
+        method = _METHODS.get(rest)
+        if method is None:
             ex.send(404, error_body(f"no route {path!r}", "invalid_request_error", "not_found"))
             return None
-        method, handler = route
         if ex.method != method:
             message = f"{ex.method.decode()} not allowed on {path!r}"
             ex.send(405, error_body(message, "invalid_request_error"))
             return None
-        return handler(self._chat, ep, ex)
+        if rest == _MODELS:
+            return self._chat.models(prefix.endpoints, ex)
+        if prefix.stand_in is not None:
+            return self._chat.completions(prefix.stand_in, ex)
+        return self._by_model(prefix, ex)
+
+    def _by_model(self, prefix: _Prefix, ex: Exchange) -> asyncio.Task[None] | None:
+        try:
+            body = orjson.loads(ex.body)
+        except orjson.JSONDecodeError:
+            ex.send(400, error_body("request body is not JSON", "invalid_request_error"))
+            return None
+        model = body.get("model") if isinstance(body, dict) else None
+        ep = prefix.by_model.get(model) if isinstance(model, str) else None
+        if ep is None:
+            # The words and code OpenAI-compatible providers use for a model they do not serve.
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            ex.send(404, error_body(message, "invalid_request_error", "model_not_found", "model"))
+            return None
+        return self._chat.completions(ep, ex, body)
 
 
 class SimServer:
@@ -88,8 +129,12 @@ class SimServer:
         self.port = port
 
     def base_url(self, name: str) -> str:
-        """The OpenAI base URL of one endpoint, e.g. http://127.0.0.1:PORT/groq/v1."""
-        return f"http://{_url_host(self.host)}:{self.port}/{name}/v1"
+        """The OpenAI base URL of one endpoint, e.g. http://127.0.0.1:PORT/groq/v1.
+
+        An endpoint that is one of a provider's models is served under the provider's prefix.
+        """
+        prefix = self.state.fleet.prefix(name) or name
+        return f"http://{_url_host(self.host)}:{self.port}/{prefix}/v1"
 
     @property
     def url(self) -> str:

@@ -49,6 +49,15 @@ TEST_FLEET = SimFleet(
             completion_tokens=4,
             fault_rates={"http_500": 0.3, "http_429": 0.2},
         ),
+        # Two models of one provider, told apart by the request's `model`.
+        SimProfile(
+            name="acme.big", provider="acme", model="acme-big", context_length=65536,
+            max_output=4096, completion_tokens=8,
+        ),
+        SimProfile(
+            name="acme.small", provider="acme", model="acme-small", context_length=4096,
+            max_output=256, completion_tokens=4,
+        ),
     ),
 )
 

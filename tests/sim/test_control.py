@@ -21,7 +21,8 @@ def statuses(sim: Sim, name: str, n: int, **extra: Any) -> list[int]:
 def test_health_and_listing(sim: Sim) -> None:
     assert sim.control("GET", "/health").json() == {"ok": True}
     listing = sim.control("GET", "/endpoints").json()
-    assert set(listing) == {"plain", "cached", "cached-excl", "textonly", "keyed", "flaky"}
+    assert set(listing) == {"plain", "cached", "cached-excl", "textonly", "keyed", "flaky",
+                            "acme.big", "acme.small"}
     assert listing["plain"]["profile"]["context_length"] == 4096
     assert listing["plain"]["requests"] == 0
     assert listing["plain"]["outcomes"] == {}

@@ -1,0 +1,46 @@
+"""Demo mode serves the whole catalog: every model answers through a simulated twin of one of its
+own endpoints, over real loopback with the official `openai` SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from crossroads.settings import load_settings
+from tests.support import Router, start_router
+
+CATALOG = load_settings(env={}).catalog
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
+    router = start_router("", tmp_path_factory.mktemp("demo-catalog"), "--demo")
+    yield router
+    router.stop()
+
+
+@pytest.mark.parametrize("slug", [m.slug for m in CATALOG.models()])
+def test_every_catalog_model_answers_from_its_own_twin(demo: Router, slug: str) -> None:
+    sdk = openai.OpenAI(base_url=demo.api, api_key="anything", max_retries=0, timeout=30)
+    raw = sdk.chat.completions.with_raw_response.create(
+        model=slug, max_tokens=8, messages=[{"role": "user", "content": "Say hello."}])
+    response = raw.parse()
+    assert response.model == slug
+    assert response.choices[0].message.content
+    assert response.usage is not None and response.usage.completion_tokens == 8
+    served_by = raw.http_response.json()["provider"]
+    assert served_by in {f"{e.provider_name} (simulated)" for e in CATALOG.endpoints(slug)}
+
+
+def test_the_listing_shows_every_model_with_every_endpoint_simulated(demo: Router) -> None:
+    status, body, _ = demo.get("/models")
+    assert status == 200
+    assert {m["id"] for m in body["data"]} == {m.slug for m in CATALOG.models()}
+    for model in body["data"]:
+        extras = model["crossroads"]
+        assert extras["simulated"] and extras["endpoints"] == extras["endpoints_available"]
+    status, body, _ = demo.get("/models/count")
+    assert status == 200 and body["data"]["count"] == len(CATALOG.models())
+    demo.assert_schema_kept()

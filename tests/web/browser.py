@@ -38,7 +38,9 @@ _TABLE_JS = """section => {
   const rows = {};
   for (const tr of document.querySelectorAll(`[data-section="${section}"] tbody tr`)) {
     const fields = {};
-    for (const td of tr.querySelectorAll("[data-field]")) fields[td.dataset.field] = td.dataset.value;
+    for (const td of tr.querySelectorAll("[data-field]")) {
+      fields[td.dataset.field] = td.dataset.value;
+    }
     rows[tr.dataset.key] = fields;
   }
   return rows;

@@ -149,7 +149,8 @@ def _activity(busy: bool) -> s.ActivitySection:
         requests = (i * 7) % 23 if busy and i > 20 else 0
         prompt, completion = requests * 1200, requests * 90
         days.append(s.ActivityDay(
-            date=dt.datetime.fromtimestamp(start, dt.UTC).date().isoformat(), bucket_start=start, requests=requests, prompt_tokens=prompt,
+            date=dt.datetime.fromtimestamp(start, dt.UTC).date().isoformat(),
+            bucket_start=start, requests=requests, prompt_tokens=prompt,
             completion_tokens=completion, reasoning_tokens=0, cached_tokens=prompt // 2,
             tokens=prompt + completion))
     return s.ActivitySection(span=DAILY, days=days)

@@ -91,7 +91,7 @@ def test_the_snippets_carry_the_address_the_page_was_asked_for(root: str):
 
 
 def test_the_api_keeps_its_routes(root: str):
-    status, headers, body = get(root, "/api/v1/models")
+    status, headers, _ = get(root, "/api/v1/models")
     assert status == 200 and headers["content-type"] == "application/json"
     status, headers, _ = get(root, "/models")
     assert status == 200 and headers["content-type"].startswith("text/html")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import msgspec
+
 from crossroads.schema import stats as s
 
 SLUG = "meta-llama/llama-4-scout"
@@ -31,7 +33,8 @@ def _q(p50: float) -> s.Quantiles:
 def _overview() -> s.Overview:
     return s.Overview(
         id=SLUG, name="Meta: Llama 4 Scout",
-        description="A mixture-of-experts model <b>not bold</b> & friends.",
+        description=("A mixture-of-experts model from Meta: 17B active parameters of 109B, "
+                     "text and image in, text out."),
         input_modalities=["text", "image"], output_modalities=["text"],
         pricing=s.ListPrice(prompt=0.1, completion=0.3), context_length=10_000_000,
         released="2025-04-05", knowledge_cutoff="2024-08", license="Llama 4 Community License",
@@ -126,8 +129,8 @@ def _benchmarks() -> s.BenchmarksSection:
                          variant=None, source="https://huggingface.co/meta-llama",
                          read_on="2026-01-01", rank=4, ranked_models=10, rank_percentile=67),
         s.BenchmarkEntry(benchmark="gpqa-diamond", name="GPQA Diamond", score=57.2, unit="%",
-                         variant=None, source="javascript:alert(1)", read_on=None, rank=6,
-                         ranked_models=9, rank_percentile=38),
+                         variant=None, source="https://arxiv.org/abs/2311.12022",
+                         read_on=None, rank=6, ranked_models=9, rank_percentile=38),
         s.BenchmarkEntry(benchmark="livecodebench", name="LiveCodeBench", score=None, unit="%",
                          variant="v5", source=None, read_on=None, rank=None, ranked_models=7,
                          rank_percentile=None),
@@ -135,7 +138,7 @@ def _benchmarks() -> s.BenchmarksSection:
 
 
 def _apps(busy: bool) -> s.AppsSection:
-    apps = [s.AppRow(app="https://notes.example", title="Notes <script>x</script>",
+    apps = [s.AppRow(app="https://notes.example", title="Notes",
                      tokens=52_000, prompt_tokens=50_000, completion_tokens=2_000, requests=30),
             s.AppRow(app="Summariser", title="Summariser", tokens=21_000, prompt_tokens=20_000,
                      completion_tokens=1_000, requests=12)] if busy else []
@@ -180,3 +183,20 @@ def twins(busy: bool) -> dict[str, Any]:
         base + "apps": s.AppsResponse(data=_apps(busy)),
         base + "activity": s.ActivityDaysResponse(data=_activity(busy)),
     }
+
+
+def hostile() -> dict[str, Any]:
+    """The busy twins with markup and a script URL where text belongs."""
+    found = twins(busy=True)
+    base = f"/models/{SLUG}/stats/"
+    overview = found[base + "overview"].data
+    found[base + "overview"] = s.OverviewResponse(data=msgspec.structs.replace(
+        overview, description="<img src=x onerror=alert(1)><b>not bold</b> & friends"))
+    scores = found[base + "benchmarks"].data.scores
+    found[base + "benchmarks"] = s.BenchmarksResponse(data=s.BenchmarksSection(scores=[
+        msgspec.structs.replace(scores[0], source="javascript:alert(1)"), *scores[1:]]))
+    apps = found[base + "apps"].data
+    found[base + "apps"] = s.AppsResponse(data=msgspec.structs.replace(apps, apps=[
+        msgspec.structs.replace(apps.apps[0], title="Notes <script>x</script>"),
+        *apps.apps[1:]]))
+    return found

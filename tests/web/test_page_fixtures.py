@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.web.browser import PHONE, ROOT, Visit, value
-from tests.web.fixtures import SLUG, twins
+from tests.web.fixtures import SLUG, hostile, twins
 from tests.web.stub import serve_stub
 
 SECTIONS = ("overview", "providers", "pricing", "performance", "uptime", "benchmarks", "apps",
@@ -52,7 +52,7 @@ def test_overview_and_providers_equal_their_twins(visit: Visit):
     assert value(facts["context_length"]) == overview["context_length"]
     assert (facts["released"], facts["license"]) == (overview["released"], overview["license"])
     text = visit.page.locator("[data-role=description]").text_content()
-    assert text == overview["description"]  # markup in data stays text
+    assert text == overview["description"]
 
     providers = plain(twins(True)[STATS + "providers"])
     drawn = visit.table("providers")
@@ -114,17 +114,12 @@ def test_benchmarks_apps_and_activity_equal_their_twins(visit: Visit):
         assert value(drawn[entry["benchmark"]]["rank_percentile"]) == entry["rank_percentile"]
     missing = visit.page.locator("[data-section=benchmarks] tr[data-key=livecodebench] .missing")
     assert missing.text_content() == "missing"
-    # Only http(s) sources become links.
-    links = visit.page.locator("[data-section=benchmarks] a")
-    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [
-        "https://huggingface.co/meta-llama"]
 
     apps = plain(twins(True)[STATS + "apps"])
     drawn = visit.table("apps")
     assert {k: value(v["tokens"]) for k, v in drawn.items() if k != "(other)"} == {
         a["app"]: a["tokens"] for a in apps["apps"]}
     assert value(drawn["(other)"]["other_tokens"]) == apps["other_tokens"]
-    assert "<script>" in (visit.page.locator("[data-section=apps] tbody").text_content() or "")
 
     days = plain(twins(True)[STATS + "activity"])["days"]
     chart = visit.chart("chart-activity")
@@ -200,5 +195,24 @@ def test_a_failing_twin_leaves_its_section_in_an_error_state(browser: Browser, t
             assert page.states()["uptime"] == "error"
             assert "Reload" in page.status("uptime")
             assert [s for s, v in page.states().items() if v != "ready"] == ["uptime"]
+        finally:
+            page.close()
+
+
+def test_data_is_drawn_as_text_never_as_markup(browser: Browser, tmp_path: Path):
+    with serve_stub(tmp_path, hostile()) as root:
+        page = Visit(browser, f"{root}/models/{SLUG}").drawn()
+        try:
+            description = page.page.locator("[data-role=description]")
+            assert description.text_content() == (
+                "<img src=x onerror=alert(1)><b>not bold</b> & friends")
+            assert description.locator("img, b").count() == 0
+            assert "<script>" in (page.page.locator("[data-section=apps] tbody")
+                                  .text_content() or "")
+            # Only http(s) sources become links.
+            links = page.page.locator("[data-section=benchmarks] a")
+            assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [
+                "https://arxiv.org/abs/2311.12022"]
+            assert page.errors == []
         finally:
             page.close()

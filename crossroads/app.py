@@ -47,6 +47,8 @@ from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
 from crossroads.stats import LiveStats
 from crossroads.upstream import Upstream
+from crossroads.web.assets import bundle
+from crossroads.web.pages import models_page, page_handler
 
 log = logging.getLogger("crossroads")
 
@@ -102,6 +104,7 @@ BARE_ROUTES: dict[str, dict[str, Handler]] = {
     "/": {"GET": _root},
     "/healthz": {"GET": _health},
     "/metrics": {"GET": _metrics},
+    "/models": {"GET": models_page},
 }
 
 
@@ -122,6 +125,7 @@ class CrossroadsApp:
         self._cors = Cors(["*"] if origins is None and auth_mode == "open" else origins or [])
 
     async def startup(self) -> None:
+        bundle()  # the pages' files: a packaging mistake fails the start, not a page view
         seed = self.settings.routing.seed
         rng = random.Random(seed)
         stats = LiveStats(self.settings.routing, self.settings.breaker)
@@ -186,6 +190,8 @@ class CrossroadsApp:
     def _resolve(self, method: str, path: str) -> Callable[..., Awaitable[None]] | None:
         table: dict[str, Handler] | None = BARE_ROUTES.get(path)
         rest = path
+        if table is None and (page := page_handler(method, path)) is not None:
+            return page
         if table is None:
             for prefix in API_PREFIXES:
                 if path.startswith(prefix + "/"):

@@ -37,6 +37,7 @@ from crossroads.api.models import (
     model_endpoints,
 )
 from crossroads.api.state import AppState
+from crossroads.benchmarks import load_benchmarks
 from crossroads.catalog import Catalog
 from crossroads.errors import HeadersTooLarge, MethodNotAllowed, NotFound, internal_error_body
 from crossroads.generation import Generation
@@ -154,7 +155,8 @@ class CrossroadsApp:
 
         relay = Relay(self.settings, self.catalog, self._upstream, stats, sink, rng)
         self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated,
-                              ledger, wall_offset, sticky, Metrics(), accounts)
+                              ledger, wall_offset, sticky, Metrics(), accounts,
+                              load_benchmarks(self.catalog))
 
     async def shutdown(self) -> None:
         # uvicorn has stopped serving by now: every finished generation is already submitted.

@@ -83,6 +83,10 @@ class Benchmarks:
         order = {bench_id: i for i, bench_id in enumerate(self._benchmarks)}
         return sorted(self._by_model.get(slug, ()), key=lambda s: order[s.benchmark])
 
+    def ranked(self, benchmark_id: str) -> int:
+        """How many catalog models have a score on this benchmark."""
+        return len(self._ranks.get(benchmark_id, {}))
+
     def rank(self, benchmark_id: str, slug: str) -> Rank | None:
         """Where the model stands among catalog models with this benchmark; None: no score."""
         return self._ranks.get(benchmark_id, {}).get(slug)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 
-from crossroads.analytics.overview import overview
+from crossroads.analytics.overview import benchmarks_section, overview
 from crossroads.analytics.performance import RANGES, performance_section
 from crossroads.analytics.prices import pricing_section
 from crossroads.analytics.providers import providers_section
@@ -27,7 +27,6 @@ from crossroads.schema.stats import (
     ActivityDaysResponse,
     AppsResponse,
     BenchmarksResponse,
-    BenchmarksSection,
     ModelDirectory,
     OverviewResponse,
     PerformanceResponse,
@@ -77,7 +76,7 @@ def _uptime(state: AppState, model: Model, query: dict[str, str]) -> msgspec.Str
 
 
 def _benchmarks(state: AppState, model: Model, query: dict[str, str]) -> msgspec.Struct:
-    return BenchmarksResponse(data=BenchmarksSection(scores=[]))
+    return BenchmarksResponse(data=benchmarks_section(state.benchmarks, model.slug))
 
 
 def _apps(state: AppState, model: Model, query: dict[str, str]) -> msgspec.Struct:

@@ -6,6 +6,7 @@ import asyncio
 import random
 
 from crossroads.accounts.service import Accounts
+from crossroads.benchmarks import Benchmarks
 from crossroads.catalog import Catalog
 from crossroads.ledger import Store
 from crossroads.metrics import Metrics
@@ -16,13 +17,14 @@ from crossroads.stats import LiveStats
 
 
 class AppState:
-    __slots__ = ("accounts", "catalog", "ledger", "metrics", "relay", "rng", "settings",
-                 "simulated", "stats", "sticky", "wall_offset")
+    __slots__ = ("accounts", "benchmarks", "catalog", "ledger", "metrics", "relay", "rng",
+                 "settings", "simulated", "stats", "sticky", "wall_offset")
 
     def __init__(self, settings: Settings, catalog: Catalog, stats: LiveStats, relay: Relay,
                  rng: random.Random, simulated: bool, ledger: Store,
                  wall_offset: float, sticky: StickyTable, metrics: Metrics,
-                 accounts: Accounts) -> None:
+                 accounts: Accounts, benchmarks: Benchmarks) -> None:
+        self.benchmarks = benchmarks
         self.accounts = accounts
         self.metrics = metrics
         self.settings = settings

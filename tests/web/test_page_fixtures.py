@@ -3,8 +3,6 @@ every section drawn, every drawn number equal to its twin, the empty and error s
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ import msgspec
 import pytest
 from playwright.sync_api import Browser
 
-from tests.web.browser import PHONE, ROOT, Visit, value
+from tests.web.browser import PHONE, Visit, value
 from tests.web.fixtures import SLUG, hostile, twins
 from tests.web.stub import serve_stub
 
@@ -140,9 +138,7 @@ def test_copy_puts_the_snippet_with_the_real_base_url_and_slug_on_the_clipboard(
 
 
 def test_screenshots_desktop_and_phone(visit: Visit, browser: Browser, busy: str):
-    desktop = visit.screenshot("model-page-fixtures-desktop.png")
-    if os.environ.get("CROSSROADS_UPDATE_DOCS") == "1":  # the README's picture, on request
-        shutil.copyfile(desktop, ROOT / "docs" / "model-page.png")
+    visit.screenshot("model-page-fixtures-desktop.png")
     phone = Visit(browser, f"{busy}/models/{SLUG}", viewport=PHONE).drawn()
     try:
         assert phone.states() == dict.fromkeys(SECTIONS, "ready")

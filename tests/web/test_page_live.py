@@ -6,6 +6,8 @@ These read the real twin handlers (`/api/v1/models/{author}/{slug}/stats/*`)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,11 +18,13 @@ import openai
 import pytest
 from playwright.sync_api import Browser
 
-from crossroads.cli import SCOUT_FLEET
+from crossroads.settings import load_settings
+from crossroads.sim.fleet import profile_name
 from tests.support import Router, Sim, _read_ready_line, http_json, start_router, wait_for
-from tests.web.browser import PHONE, Visit, value
+from tests.web.browser import PHONE, ROOT, Visit, value
 
 SCOUT = "meta-llama/llama-4-scout"
+SCOUT_ENDPOINTS = {e.provider: e for e in load_settings(None, {}).catalog.endpoints(SCOUT)}
 SECTIONS = ("overview", "providers", "pricing", "performance", "uptime", "benchmarks", "apps",
             "activity", "api")
 # Over the sim's cache_min_tokens (1024), so the second identical prompt is a cache read.
@@ -35,9 +39,11 @@ def twin(router: Router, section: str) -> Any:
 
 
 def scout_config(sim: Sim) -> str:
-    """The shipped Scout endpoints, each pointed at its simulated twin."""
-    return "".join(f'[providers.{name}]\nbase_url = "{sim.base(name)}"\napi_key_env = "SIM_KEY"\n'
-                   for name in sorted(SCOUT_FLEET))
+    """The shipped Scout endpoints, each pointed at its simulated twin; a breaker that lets
+    the next request try a failed endpoint again, so each scripted failure is a failover."""
+    return "[breaker]\nbase_cooldown_s = 0.001\nmax_cooldown_s = 0.002\n" + "".join(
+        f'[providers.{name}]\nbase_url = "{sim.base(name)}"\napi_key_env = "SIM_KEY"\n'
+        for name in sorted(SCOUT_ENDPOINTS))
 
 
 @pytest.fixture(scope="module")
@@ -71,19 +77,22 @@ def drive(router: Router, sim: Sim) -> int:
         client = openai.OpenAI(base_url=router.api, api_key="k", max_retries=0,
                                default_headers=headers)
         for i in range(3):
-            client.chat.completions.create(
-                model=SCOUT, max_tokens=16,
+            # Streamed answers have a generation time, so the throughput chart has points.
+            answer = client.chat.completions.create(
+                model=SCOUT, max_tokens=16, stream=True,
                 messages=[{"role": "user", "content": f"question {i}"}])
+            assert [chunk for chunk in answer]
             sent += 1
     plain = openai.OpenAI(base_url=router.api, api_key="k", max_retries=0)
     # Failover: groq fails twice, each request is rescued by deepinfra.
-    sim.script("groq", "http_502", "http_502")
+    sim.script(profile_name(SCOUT_ENDPOINTS["groq"]), "http_502", "http_502")
     for _ in range(2):
         plain.chat.completions.create(
             model=SCOUT, max_tokens=16, messages=[{"role": "user", "content": "rescue me"}],
             extra_body={"provider": {"order": ["groq", "deepinfra"], "allow_fallbacks": True}})
         sent += 1
-    # Cached prompts: the same long prefix twice at a caching provider.
+    # Cached prompts: the same long prefix twice at a provider whose twin caches prompts.
+    sim.patch(profile_name(SCOUT_ENDPOINTS["deepinfra"]), cache=True)
     for i in range(2):
         plain.chat.completions.create(
             model=SCOUT, max_tokens=16,
@@ -105,7 +114,9 @@ def test_the_scout_page_draws_every_section_without_errors(visit: Visit, busy: R
     benchmarks = "ready" if twin(busy, "benchmarks")["scores"] else "empty"
     assert visit.states() == {**dict.fromkeys(SECTIONS, "ready"), "benchmarks": benchmarks}
     assert visit.errors == []
-    visit.screenshot("model-page-live-desktop.png")
+    desktop = visit.screenshot("model-page-live-desktop.png")
+    if os.environ.get("CROSSROADS_UPDATE_DOCS") == "1":  # the README's picture, on request
+        shutil.copyfile(desktop, ROOT / "docs" / "model-page.png")
 
 
 def test_the_drawn_numbers_equal_the_twins(visit: Visit, busy: Router):
@@ -151,7 +162,8 @@ def test_the_drawn_numbers_equal_the_twins(visit: Visit, busy: Router):
         for point in series["points"]:
             at = chart["labels"].index(point["bucket_start"])
             assert drawn_series is not None
-            assert drawn_series["data"][at] == point["throughput"]["p50"]
+            throughput = point["throughput"]  # null in an hour of whole (unstreamed) answers
+            assert drawn_series["data"][at] == (throughput and throughput["p50"])
 
 
 def test_copy_puts_the_routers_base_url_and_the_slug_on_the_clipboard(visit: Visit,

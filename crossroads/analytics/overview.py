@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crossroads.analytics.spans import list_price
+from crossroads.analytics.spans import model_price
 from crossroads.benchmarks import Benchmarks
 from crossroads.catalog import Catalog, Model
 from crossroads.schema.stats import ArchitectureFacts, BenchmarkEntry, BenchmarksSection, Overview
@@ -24,7 +24,7 @@ def overview(catalog: Catalog, model: Model) -> Overview:
         id=model.slug, name=model.name, description=model.description,
         input_modalities=sorted(model.input_modalities),
         output_modalities=sorted(model.output_modalities),
-        pricing=None if model.pricing is None else list_price(model.pricing),
+        pricing=model_price(catalog, model),
         context_length=model.context_length, released=released(model),
         knowledge_cutoff=model.knowledge_cutoff, license=model.license,
         architecture=None if model.architecture is None else ArchitectureFacts(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crossroads.catalog import MICRO, Pricing
+from crossroads.catalog import MICRO, Catalog, Model, Pricing
 from crossroads.ledger.store import DAY_S, HOUR_S
 from crossroads.schema.stats import ListPrice, Span
 
@@ -50,3 +50,15 @@ def list_price(pricing: Pricing) -> ListPrice:
 
 def iso_day(unix_s: int) -> str:
     return datetime.fromtimestamp(unix_s, tz=UTC).date().isoformat()
+
+
+def model_price(catalog: Catalog, model: Model) -> ListPrice | None:
+    """The model's headline price: the one its catalog entry lists, else its cheapest
+    endpoint's (by input + output price), which is what a caller pays at best."""
+    if model.pricing is not None:
+        return list_price(model.pricing)
+    endpoints = catalog.endpoints(model.slug)
+    if not endpoints:
+        return None
+    cheapest = min(endpoints, key=lambda e: (e.pricing.prompt + e.pricing.completion, e.tag))
+    return list_price(cheapest.pricing)

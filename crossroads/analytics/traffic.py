@@ -3,7 +3,7 @@ models with their last week's volume — all from the per-app daily rollup."""
 
 from __future__ import annotations
 
-from crossroads.analytics.spans import buckets, daily_span, iso_day, list_price, percent
+from crossroads.analytics.spans import buckets, daily_span, iso_day, model_price, percent
 from crossroads.catalog import Catalog
 from crossroads.ledger.endpoint_rollup import RollupReads
 from crossroads.ledger.store import DAY_S, HOUR_S
@@ -74,7 +74,7 @@ def directory(reads: RollupReads, catalog: Catalog, now: float) -> list[ModelSum
             input_modalities=sorted(model.input_modalities),
             output_modalities=sorted(model.output_modalities),
             context_length=model.context_length,
-            pricing=None if model.pricing is None else list_price(model.pricing),
+            pricing=model_price(catalog, model),
             endpoints=len(endpoints),
             endpoints_available=sum(1 for e in endpoints if e.available),
             uptime_1d=None if t is None else percent(t.successes, t.successes + t.failures),

@@ -49,6 +49,7 @@ class ModelSummary(_Body):
     output_modalities: list[str]
     context_length: int
     pricing: ListPrice | None
+    """The model's listed price, else its cheapest endpoint's."""
     endpoints: int
     endpoints_available: int
     uptime_1d: float | None

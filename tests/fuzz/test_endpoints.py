@@ -90,10 +90,14 @@ def test_generation_lookup_of_a_real_id(client: Client) -> None:
 
 
 AUTH = [("Authorization", "Bearer fuzz")]
+SECTIONS = ("overview", "providers", "pricing", "performance", "uptime", "benchmarks", "apps",
+            "activity")
 API_ROUTES: dict[str, set[str]] = {
     "/chat/completions": {"POST"}, "/models": {"GET"}, "/models/count": {"GET"},
     "/providers": {"GET"}, "/generation": {"GET"}, "/key": {"GET"}, "/credits": {"GET"},
     "/activity": {"GET"}, "/keys": {"GET", "POST"}, f"/models/{MODEL}/endpoints": {"GET"},
+    "/models/stats": {"GET"},
+    **{f"/models/{MODEL}/stats/{section}": {"GET"} for section in SECTIONS},
 }
 ROUTES: dict[str, set[str]] = {
     "/": {"GET"}, "/healthz": {"GET"},
@@ -115,6 +119,8 @@ def _parameter_route(path: str) -> set[str] | None:
     if parts[0] in ("models", "model") and len(parts) == 3 and parts[1:] != ["count"]:
         return {"GET"}
     if parts[0] == "models" and len(parts) == 4 and parts[3] == "endpoints":
+        return {"GET"}
+    if parts[0] == "models" and len(parts) == 5 and parts[3] == "stats" and parts[4] in SECTIONS:
         return {"GET"}
     if parts[0] == "keys" and len(parts) == 2:
         return {"GET", "PATCH", "DELETE"}
@@ -139,6 +145,16 @@ def test_any_method_on_any_path_is_an_answer_never_a_5xx(
         return
     if reply.body == PROTOCOL_400:
         assert method in ODD_METHODS or " " in path, (method, path)
+        return
+    if path == "/models" or path.startswith(("/models/", "/static/")):
+        # The browser's pages: HTML, a page of its own for what is not there; GET only.
+        if method == "GET":
+            assert reply.status in (200, 404), (path, reply.status)
+            assert reply.status == 404 or path.startswith("/static/") or \
+                reply.headers["content-type"].startswith("text/html"), reply.headers
+        else:
+            assert reply.status == 405, (method, path, reply.status)
+            check_error(reply)
         return
     check(reply, chat=method == "POST" and path.endswith("/chat/completions"))
     allowed = ROUTES.get(path) or _parameter_route(path)

@@ -171,6 +171,8 @@ def test_apps_and_activity_sum_the_traffic(scripted: tuple[Router, dict[str, Any
     assert directory[MODEL]["requests_7d"] == 10
     assert directory[MODEL]["tokens_7d"] == today["tokens"]
     assert directory[MODEL]["uptime_1d"] == round(100 * 10 / 12, 2)
+    # test/echo lists no price of its own: its cheapest endpoint's (alpha, $0.1/M) is shown
+    assert directory[MODEL]["pricing"]["prompt"] == 0.1
 
 
 def test_providers_show_live_rows_and_each_modes_pick(

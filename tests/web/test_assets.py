@@ -33,6 +33,7 @@ def get(root: str, path: str, headers: dict[str, str] | None = None
 
 @pytest.mark.parametrize(("path", "content_type"), [
     ("/static/page.js", "text/javascript; charset=utf-8"),
+    ("/static/draw.js", "text/javascript; charset=utf-8"),
     ("/static/style.css", "text/css; charset=utf-8"),
     ("/static/vendor/chart.umd.js", "text/javascript; charset=utf-8"),
 ])
@@ -79,7 +80,7 @@ def test_pages_are_escaped_and_run_only_their_own_scripts(root: str):
     csp = headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     page = body.decode()
-    assert page.count("<script") == page.count('<script src="/static/') == 2
+    assert page.count("<script") == page.count('<script src="/static/') == 3
 
 
 def test_the_snippets_carry_the_address_the_page_was_asked_for(root: str):

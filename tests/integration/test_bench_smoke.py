@@ -89,3 +89,17 @@ def test_accounts_benchmark_smoke():
     if shutil.which("wrk"):
         row = _cells(result.stdout, "router", "keys − open")
         assert NUMBER.search(row["CPU per request (median)"]), row
+
+
+def test_analytics_benchmark_smoke():
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "analytics_bench.py"),
+                             "--smoke"],
+                            capture_output=True, text=True, timeout=300, check=False, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    for route in ("`/api/v1/models/meta-llama/llama-4-scout/stats/uptime`",
+                  "`/api/v1/models/stats`", "`/models/meta-llama/llama-4-scout`"):
+        row = _cells(result.stdout, "route", route)
+        assert NUMBER.search(row["p95 ms"]), row
+    # The page is drawn in Chromium wherever the browser tests can run, CI included.
+    row = _cells(result.stdout, "route", "`(page drawn in Chromium)`")
+    assert NUMBER.search(row["p50 ms"]), row

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from crossroads.catalog import Catalog
+from crossroads.ledger.bins import Bins, merge
 from crossroads.ledger.endpoint_rollup import RollupReads
 from crossroads.ledger.store import HOUR_S
 from crossroads.stats import LiveStats
@@ -25,9 +26,11 @@ def reload_live_stats(reads: RollupReads, catalog: Catalog, stats: LiveStats, wa
             counts = outcomes.setdefault(row.endpoint_tag, [0, 0])
             counts[0] += row.successes
             counts[1] += row.failures
-        bins: dict[str, dict[str, dict[int, int]]] = {}
-        for h in reads.histograms("hourly", model.slug, since, until, per_bucket=False):
-            bins.setdefault(h.endpoint_tag, {}).setdefault(h.metric, {})[h.bin] = h.count
+        parts: dict[str, dict[str, list[Bins]]] = {}
+        for h in reads.histograms("hourly", model.slug, since, until):
+            parts.setdefault(h.endpoint_tag, {}).setdefault(h.metric, []).append(h.bins)
+        bins = {tag: {metric: merge(found).as_dict() for metric, found in metrics.items()}
+                for tag, metrics in parts.items()}
         for tag in outcomes.keys() | bins.keys():
             endpoint = endpoints.get(tag)
             if endpoint is None:

@@ -12,11 +12,12 @@ generations costs one UPSERT per (hour, model, endpoint), and day rows are sums 
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import msgspec
 
 from crossroads.failures import RULES, Failure
+from crossroads.ledger.bins import Bins
 from crossroads.ledger.records import AttemptRecord, GenerationRecord
 from crossroads.ledger.store import DAY_S, HOUR_S, RollupKind
 from crossroads.windows import bin_of
@@ -30,13 +31,13 @@ ENDPOINT_COUNTERS = (
     "cached_tokens", "cache_write_tokens", "completion_tokens", "priced_prompt_tokens",
     "priced_completion_tokens", "paid_prompt_micro", "paid_completion_micro",
 )
-HISTOGRAM_KEY = ("model", "bucket_start", "endpoint_tag", "metric", "bin")
+HISTOGRAM_KEY = ("model", "bucket_start", "endpoint_tag", "metric")
 APP_KEY = ("model", "bucket_start", "app")
 APP_COUNTERS = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens",
                 "cached_tokens")
 
 EndpointKey = tuple[str, int, str]
-HistogramKey = tuple[str, int, str, str, int]
+HistogramKey = tuple[str, int, str, str]
 AppKey = tuple[str, int, str]
 _FAILURES = {failure.value: failure for failure in Failure}
 
@@ -103,7 +104,7 @@ class EndpointBatch:
 
     def __init__(self) -> None:
         self._endpoints: dict[EndpointKey, list[int]] = {}
-        self._histograms: dict[HistogramKey, int] = {}
+        self._histograms: dict[HistogramKey, dict[int, int]] = {}
         self._apps: dict[AppKey, list[int]] = {}
         self._titles: dict[AppKey, str] = {}
 
@@ -125,8 +126,10 @@ class EndpointBatch:
             _add(self._endpoints, (attempt.model, hour, attempt.endpoint_tag), values)
             if ok:
                 for metric, value in _samples(record, attempt):
-                    key = (attempt.model, hour, attempt.endpoint_tag, metric, bin_of(value))
-                    histograms[key] = histograms.get(key, 0) + 1
+                    bins = histograms.setdefault((attempt.model, hour, attempt.endpoint_tag,
+                                                  metric), {})
+                    index = bin_of(value)
+                    bins[index] = bins.get(index, 0) + 1
         usage = record.usage
         app_key = (record.model or record.model_requested, created - created % DAY_S,
                    record.app)
@@ -167,28 +170,28 @@ class EndpointBatch:
         return {"hourly": [(*k, *v) for k, v in self._endpoints.items()],
                 "daily": [(*k, *v) for k, v in daily.items()]}
 
-    def histogram_rows(self) -> dict[RollupKind, list[tuple[int | str, ...]]]:
-        """UPSERT parameters per table: `HISTOGRAM_KEY` columns, then the count."""
-        daily: dict[HistogramKey, int] = {}
-        for (model, hour, tag, metric, index), count in self._histograms.items():
-            key = (model, hour - hour % DAY_S, tag, metric, index)
-            daily[key] = daily.get(key, 0) + count
-        return {"hourly": [(*k, n) for k, n in self._histograms.items()],
-                "daily": [(*k, n) for k, n in daily.items()]}
+    def histogram_rows(self) -> dict[RollupKind, list[tuple[int | str | bytes, ...]]]:
+        """UPSERT parameters per table: `HISTOGRAM_KEY` columns, then the encoded bins."""
+        daily: dict[HistogramKey, dict[int, int]] = {}
+        for (model, hour, tag, metric), bins in self._histograms.items():
+            day = daily.setdefault((model, hour - hour % DAY_S, tag, metric), {})
+            for index, count in bins.items():
+                day[index] = day.get(index, 0) + count
+        return {"hourly": [(*k, Bins.of(b).encode()) for k, b in self._histograms.items()],
+                "daily": [(*k, Bins.of(b).encode()) for k, b in daily.items()]}
 
     def app_rows(self) -> list[tuple[int | str | None, ...]]:
         """UPSERT parameters: `APP_KEY` columns, the title (or None), then `APP_COUNTERS`."""
         return [(*key, self._titles.get(key), *values) for key, values in self._apps.items()]
 
 
-class HistogramRow(msgspec.Struct, frozen=True, array_like=True):
-    """Summed bin counts: per bucket, or with `bucket_start` 0 when summed over a range."""
+class HistogramRow(NamedTuple):
+    """One bucket's histogram of one metric at one endpoint."""
 
     bucket_start: int
     endpoint_tag: str
     metric: str
-    bin: int
-    count: int
+    bins: Bins
 
 
 class AppDay(msgspec.Struct, frozen=True, array_like=True):
@@ -221,9 +224,9 @@ class RollupReads(Protocol):
         """Rows with since <= bucket_start < until, by bucket then endpoint."""
         ...
 
-    def histograms(self, kind: RollupKind, model: str, since: int, until: int,
-                   per_bucket: bool) -> list[HistogramRow]:
-        """Bin counts per endpoint and metric, per bucket or summed over the range."""
+    def histograms(self, kind: RollupKind, model: str, since: int, until: int
+                   ) -> list[HistogramRow]:
+        """Per bucket, endpoint and metric, by bucket."""
         ...
 
     def app_days(self, model: str, since: int, until: int) -> list[AppDay]:

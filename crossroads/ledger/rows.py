@@ -66,8 +66,12 @@ UPSERT_KEY_ROLLUP = _upsert("rollup_key_daily", KEY_ROLLUP_KEY, KEY_COUNTERS)
 UPSERT_ENDPOINT_ROLLUP = {
     kind: _upsert(f"rollup_endpoint_{kind}", ENDPOINT_KEY, ENDPOINT_COUNTERS) for kind in BUCKET_S
 }
+MERGE_BINS = "crossroads_merge_bins"
+"""The SQL function the writer's connection registers (`bins.merge_blobs`)."""
 UPSERT_HISTOGRAM = {
-    kind: _upsert(f"rollup_histogram_{kind}", HISTOGRAM_KEY, ("count",)) for kind in BUCKET_S
+    kind: _upsert(f"rollup_histogram_{kind}", HISTOGRAM_KEY, (), ("bins",),
+                  f"bins = {MERGE_BINS}(bins, excluded.bins)")
+    for kind in BUCKET_S
 }
 UPSERT_APP_ROLLUP = _upsert("rollup_app_daily", APP_KEY, APP_COUNTERS, ("title",),
                             "title = COALESCE(excluded.title, title)")

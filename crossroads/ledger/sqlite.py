@@ -41,6 +41,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from crossroads.ledger.bins import merge_blobs
 from crossroads.ledger.endpoint_rollup import EndpointBatch
 from crossroads.ledger.journal import Journal, Recovery, Segment
 from crossroads.ledger.migrate import migrate
@@ -51,6 +52,7 @@ from crossroads.ledger.rows import (
     INSERT_ATTEMPT,
     INSERT_GENERATION,
     INSERT_GENERATION_ONCE,
+    MERGE_BINS,
     UPSERT_APP_ROLLUP,
     UPSERT_ENDPOINT_ROLLUP,
     UPSERT_HISTOGRAM,
@@ -119,6 +121,7 @@ class SQLiteLedger:
         # database grows and never given back, so it is what the router's RSS grows by over
         # a long run: CACHE_KIB bounds that (see its comment).
         self._conn.execute(f"PRAGMA cache_size=-{cache_kib}")
+        self._conn.create_function(MERGE_BINS, 2, merge_blobs, deterministic=True)
         migrate(self._conn)
         self._reader = connect(self.path)
         self._reader.execute("PRAGMA query_only=1")
@@ -264,8 +267,8 @@ class SQLiteLedger:
                 cursor.executemany(UPSERT_ROLLUP[kind], rows)
             for kind, rows in endpoints.endpoint_rows().items():
                 cursor.executemany(UPSERT_ENDPOINT_ROLLUP[kind], rows)
-            for kind, rows in endpoints.histogram_rows().items():
-                cursor.executemany(UPSERT_HISTOGRAM[kind], rows)
+            for kind, histograms in endpoints.histogram_rows().items():
+                cursor.executemany(UPSERT_HISTOGRAM[kind], histograms)
             cursor.executemany(UPSERT_APP_ROLLUP, endpoints.app_rows())
             cursor.executemany(UPSERT_KEY_ROLLUP, rollup.key_rows())
             cursor.executemany(UPSERT_JOURNAL, [(s.name, end) for s, end in positions.items()])

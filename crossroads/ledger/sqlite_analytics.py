@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from typing import Any
 
+from crossroads.ledger.bins import Bins
 from crossroads.ledger.endpoint_rollup import (
     APP_COUNTERS,
     ENDPOINT_COUNTERS,
@@ -51,16 +52,13 @@ class SQLiteRollupReads:
                          (model, since, until))
         return [EndpointRollup(*row) for row in rows]
 
-    def histograms(self, kind: RollupKind, model: str, since: int, until: int,
-                   per_bucket: bool) -> list[HistogramRow]:
-        table = _table("rollup_histogram", kind)
-        if per_bucket:
-            sql = (f"SELECT bucket_start, endpoint_tag, metric, bin, count FROM {table} "
-                   f"WHERE {_RANGE}")
-        else:
-            sql = (f"SELECT 0, endpoint_tag, metric, bin, SUM(count) FROM {table} "
-                   f"WHERE {_RANGE} GROUP BY endpoint_tag, metric, bin")
-        return [HistogramRow(*row) for row in self._all(sql, (model, since, until))]
+    def histograms(self, kind: RollupKind, model: str, since: int, until: int
+                   ) -> list[HistogramRow]:
+        rows = self._all(f"SELECT bucket_start, endpoint_tag, metric, bins "
+                         f"FROM {_table('rollup_histogram', kind)} WHERE {_RANGE}",
+                         (model, since, until))
+        return [HistogramRow(start, tag, metric, Bins.decode(blob))
+                for start, tag, metric, blob in rows]
 
     def app_days(self, model: str, since: int, until: int) -> list[AppDay]:
         rows = self._all(f"SELECT bucket_start, app, title, {', '.join(APP_COUNTERS)} "

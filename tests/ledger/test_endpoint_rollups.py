@@ -9,6 +9,7 @@ from pathlib import Path
 from crossroads.failures import Failure
 from crossroads.generation import Attempt, Generation
 from crossroads.ledger import SQLiteLedger, record_of
+from crossroads.ledger.bins import merge
 from crossroads.ledger.endpoint_rollup import EndpointBatch, EndpointRollup
 from crossroads.windows import bin_of, bin_value
 from tests.ledger.builders import HOUR, MODELS, T0, endpoint, generation, mixed
@@ -76,14 +77,12 @@ def test_paid_prompt_and_completion_split_the_cost_exactly(tmp_path: Path) -> No
 def test_histograms_hold_what_live_stats_learn(tmp_path: Path) -> None:
     # builders: first token 0.1 s after the attempt starts, end at 1.1 s, 50 completion tokens
     ledger = _write(tmp_path, [generation(completion=50)])
-    rows = ledger.analytics.histograms("hourly", MODEL, T0, T0 + HOUR, per_bucket=True)
-    by_metric = {r.metric: r for r in rows}
-    assert set(by_metric) == {"latency", "ttft", "throughput"}
-    assert by_metric["latency"].bin == bin_of(1.1)
-    assert by_metric["ttft"].bin == bin_of(0.1)
-    assert by_metric["throughput"].bin == bin_of(50.0)
-    assert abs(bin_value(by_metric["throughput"].bin) - 50.0) / 50.0 < 0.025
-    assert all(r.count == 1 and r.bucket_start == T0 for r in rows)
+    rows = ledger.analytics.histograms("hourly", MODEL, T0, T0 + HOUR)
+    by_metric = {r.metric: r.bins.as_dict() for r in rows}
+    assert by_metric == {"latency": {bin_of(1.1): 1}, "ttft": {bin_of(0.1): 1},
+                         "throughput": {bin_of(50.0): 1}}
+    assert abs(bin_value(bin_of(50.0)) - 50.0) / 50.0 < 0.025
+    assert all(r.bucket_start == T0 for r in rows)
     ledger.close()
 
 
@@ -106,9 +105,15 @@ def test_daily_rows_are_sums_of_hourly_ones_and_attempts_agree_with_raw_rows(
         for r in daily:
             per_tag[r.endpoint_tag] = per_tag.get(r.endpoint_tag, 0) + r.attempts
         assert per_tag == {tag: n for (m, tag), n in raw.items() if m == model}
-        summed = ledger.analytics.histograms("daily", model, since, until, per_bucket=False)
-        per_bucket = ledger.analytics.histograms("hourly", model, since, until, per_bucket=True)
-        assert sum(r.count for r in summed) == sum(r.count for r in per_bucket)
+        daily_bins = ledger.analytics.histograms("daily", model, since, until)
+        hourly_bins = ledger.analytics.histograms("hourly", model, since, until)
+        for metric in ("latency", "ttft", "throughput"):
+            by_day = merge(r.bins for r in daily_bins if r.metric == metric)
+            by_hour = merge(r.bins for r in hourly_bins if r.metric == metric)
+            assert by_day.as_dict() == by_hour.as_dict(), (model, metric)
+        # every successful attempt filed exactly one latency sample
+        assert merge(r.bins for r in daily_bins if r.metric == "latency").total == \
+            sum(r.successes for r in daily)
     ledger.close()
 
 

@@ -52,16 +52,17 @@ CREATE TABLE rollup_endpoint_daily (
 ) WITHOUT ROWID;
 
 -- Mergeable log-scale histograms of successful attempts (the bins of crossroads/windows.py):
--- metric 'latency' and 'ttft' in seconds, 'throughput' in tokens/s. Percentiles over any range
--- are exact to the bin width (±2.5 %) because bins add.
+-- metric 'latency' and 'ttft' in seconds, 'throughput' in tokens/s. `bins` is one histogram
+-- (crossroads/ledger/bins.py: int32 first bin, then uint32 counts), merged on conflict by the
+-- writer's crossroads_merge_bins(); percentiles over any range are exact to the bin width
+-- (±2.5 %) because histograms add.
 CREATE TABLE rollup_histogram_hourly (
     model TEXT NOT NULL,
     bucket_start INTEGER NOT NULL,
     endpoint_tag TEXT NOT NULL,
     metric TEXT NOT NULL,
-    bin INTEGER NOT NULL,
-    count INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (model, bucket_start, endpoint_tag, metric, bin)
+    bins BLOB NOT NULL,
+    PRIMARY KEY (model, bucket_start, endpoint_tag, metric)
 ) WITHOUT ROWID;
 
 CREATE TABLE rollup_histogram_daily (
@@ -69,9 +70,8 @@ CREATE TABLE rollup_histogram_daily (
     bucket_start INTEGER NOT NULL,
     endpoint_tag TEXT NOT NULL,
     metric TEXT NOT NULL,
-    bin INTEGER NOT NULL,
-    count INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (model, bucket_start, endpoint_tag, metric, bin)
+    bins BLOB NOT NULL,
+    PRIMARY KEY (model, bucket_start, endpoint_tag, metric)
 ) WITHOUT ROWID;
 
 -- Per model, app and UTC day (app = HTTP-Referer, else X-Title, else ''): the apps and

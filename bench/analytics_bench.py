@@ -1,7 +1,7 @@
 """The model page at 30 days of a busy model: every JSON twin and the page, on one core.
 
     python bench/analytics_bench.py                       # 5M generations: ~10 min to fill
-    python bench/analytics_bench.py --db /tmp/a/crossroads.db   # reuse a filled database
+    python bench/analytics_bench.py --db /tmp/a/crossroads.db   # fill it once, reuse it after
     python bench/analytics_bench.py --smoke               # 20k generations, seconds
 
 1. Fill: synthetic traffic for Llama 4 Scout over the last 30 days — its 8 catalog endpoints,
@@ -167,14 +167,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true", help="20k generations, not 5M")
     parser.add_argument("--generations", type=int, default=5_000_000)
-    parser.add_argument("--db", type=Path, help="a database already filled (skips the fill)")
+    parser.add_argument("--db", type=Path,
+                        help="where the database is kept: filled when missing, reused after")
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
     count = 20_000 if args.smoke else args.generations
     requests = 10 if args.smoke else args.requests
-    db = args.db
-    if db is None:
-        db = Path(tempfile.mkdtemp()) / "crossroads.db"
+    db = args.db or Path(tempfile.mkdtemp()) / "crossroads.db"
+    if not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
         print(f"filling {db} with {count:,} generations", flush=True)
         took = fill(db, count)
         print(f"filled in {took:.0f} s ({count / took:,.0f} generations/s); "

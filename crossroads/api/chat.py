@@ -1,8 +1,17 @@
-"""POST /chat/completions: authenticate, validate, plan, reserve, relay, settle."""
+"""POST /chat/completions, and every surface translated to it: authenticate, validate, plan,
+reserve, relay, settle.
+
+A surface (`crossroads.surfaces`) only changes the edges: which header carries the key, how the
+body becomes a chat body, how the answer, the stream and the errors are shaped. Everything
+between — routing, failover, metering, billing, the ledger — is this one path, so a Responses or
+a Messages request fails over and is billed exactly like the chat request it translates to."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+
+import orjson
 
 from crossroads.accounts.admission import admit, check_caller, settle
 from crossroads.api.http import (
@@ -19,25 +28,64 @@ from crossroads.api.http import (
     send_json,
 )
 from crossroads.api.state import AppState
+from crossroads.api.surface_stream import TranslatingStream
 from crossroads.chat_request import ChatRequest, parse_chat_request
 from crossroads.errors import CrossroadsError
 from crossroads.generation import Generation
 from crossroads.metrics import OverheadTimer
 from crossroads.routing.plan import Plan, build_plan
 from crossroads.routing.sticky import conversation_key, worth_sticking
+from crossroads.surfaces import Surface, Translation
 
 SIMULATED_HEADER = (b"x-crossroads-simulated", b"true")
 
+Handler = Callable[[AppState, Scope, Receive, Send], Awaitable[None]]
+
 
 async def chat_completions(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    await _handle(state, scope, receive, send, None)
+
+
+def surface_handler(surface: Surface) -> Handler:
+    """The route handler for a surface translated to chat."""
+    async def handle(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+        await _handle(state, scope, receive, send, surface)
+    return handle
+
+
+def _authorization(scope: Scope, surface: Surface | None) -> str | None:
+    if surface is None:
+        return header(scope, b"authorization")
+    for name in surface.credential_headers:
+        value = header(scope, name)
+        if value is not None:
+            return value if name == b"authorization" else f"Bearer {value.strip()}"
+    return None
+
+
+async def _send_error(send: Send, error: CrossroadsError, surface: Surface | None,
+                      extra: Headers | None = None) -> None:
+    if surface is None:
+        await send_error(send, error, extra)
+        return
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
+    await send_json(send, error.status, surface.error_body(error), headers + (extra or []))
+
+
+async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
+                  surface: Surface | None) -> None:
     loop_time = state.clock
     accounts = state.accounts
+    translation: Translation | None = None
     try:
-        caller = accounts.authenticate(header(scope, b"authorization"))
+        caller = accounts.authenticate(_authorization(scope, surface))
         check_caller(accounts, caller)
         raw = await read_body(scope, receive, state.settings.server.max_body_bytes,
                               state.settings.timeouts.client_body_s)
         overhead = OverheadTimer()
+        if surface is not None:
+            translation = surface.translate(raw)
+            raw = translation.chat_body
         request = parse_chat_request(raw, header(scope, b"x-session-id"))
         now = loop_time()
         conversation = (conversation_key(request) if state.settings.routing.sticky
@@ -49,7 +97,7 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         reservation = None if balance is None else admit(
             accounts, balance, request, plan.attempts, len(raw), state.settings.auth)
     except CrossroadsError as error:
-        await send_error(send, error)
+        await _send_error(send, error, surface)
         return
     except ClientGone:
         return
@@ -58,7 +106,8 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         generation = _generation(scope, request, overhead, conversation)
         generation.key_id = caller.key_hash
         generation.reservation = reservation
-        await _serve(state, scope, receive, send, request, plan, generation)
+        await _serve(state, scope, receive, send, request, plan, generation, surface,
+                     translation)
     finally:
         if balance is not None:
             settle(balance, reservation,
@@ -84,12 +133,17 @@ def _generation(scope: Scope, request: ChatRequest, overhead: OverheadTimer,
 
 
 async def _serve(state: AppState, scope: Scope, receive: Receive, send: Send,
-                 request: ChatRequest, plan: Plan, generation: Generation) -> None:
+                 request: ChatRequest, plan: Plan, generation: Generation,
+                 surface: Surface | None, translation: Translation | None) -> None:
     overhead = generation.overhead
     extra: Headers = [(b"x-generation-id", generation.id.encode())]
     if any(e.simulated for e in plan.attempts):
         extra.append(SIMULATED_HEADER)
-    out = ASGIClientStream(send, extra, state.clock(), overhead) if request.stream else None
+    out: ASGIClientStream | TranslatingStream | None = None
+    if request.stream:
+        out = ASGIClientStream(send, extra, state.clock(), overhead)
+        if translation is not None:
+            out = TranslatingStream(out, translation)
     try:
         try:
             left, body = await cancel_on_disconnect(
@@ -97,13 +151,15 @@ async def _serve(state: AppState, scope: Scope, receive: Receive, send: Send,
         except CrossroadsError as error:
             # For a stream, raised only while nothing was sent: a plain JSON error with the
             # real status.
-            await send_error(send, error, [*extra, overhead.header()])
+            await _send_error(send, error, surface, [*extra, overhead.header()])
             return
         if left:
             return
         if out is not None:
             await out.end()
         elif body is not None:
+            if translation is not None:
+                body = translation.answer(orjson.loads(body))
             await send_json(send, 200, body, [*extra, overhead.header()])
     finally:
         state.metrics.observe_overhead(request.stream, overhead)

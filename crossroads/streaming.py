@@ -3,6 +3,13 @@
 `StreamSession` decodes the provider's SSE bytes, checks every event, rewrites it as ours
 (id, model, provider, priced usage) and tells the relay when real content has arrived, so the
 relay knows when to commit. `ClientStream` is the caller's side, implemented by the HTTP layer.
+
+The last chunk. OpenRouter ends a stream with a usage-only chunk whose `choices` is empty, and
+OpenAI does the same when asked (`stream_options.include_usage`); but the loop in OpenAI's own
+docs reads `chunk.choices[0]` on every chunk and raises on that one. So unless the caller asked
+for OpenAI's usage chunk, the chunk that carries the finish reason waits for the next event, and
+when that is the usage-only chunk the two go out as one: usage still arrives exactly once, in
+the last chunk before `[DONE]`, and every chunk has a `choices[0]`.
 """
 
 from __future__ import annotations
@@ -56,8 +63,9 @@ def _has_content(choice: dict[str, Any]) -> bool:
 
 class StreamSession:
     __slots__ = (
-        "_decoder", "_held", "_provider", "attempt", "chars", "chunks", "error", "finish_reason",
-        "generation", "has_content", "request", "saw_done", "usage_sent",
+        "_decoder", "_held", "_merge_usage", "_pending_finish", "_provider", "attempt", "chars",
+        "chunks", "error", "finish_reason", "generation", "has_content", "request", "saw_done",
+        "usage_sent",
     )
 
     def __init__(self, attempt: Attempt, generation: Generation, request: ChatRequest,
@@ -68,6 +76,10 @@ class StreamSession:
         self._provider = provider
         self._decoder = SSEDecoder(max_event_bytes)
         self._held: list[bytes] = []
+        options = request.body.get("stream_options")
+        self._merge_usage = not (isinstance(options, dict) and options.get("include_usage"))
+        # A finish-reason chunk waiting to be joined by the usage-only chunk (module doc).
+        self._pending_finish: dict[str, Any] | None = None
         self.has_content = False
         self.finish_reason: str | None = None
         self.usage_sent = False
@@ -117,12 +129,10 @@ class StreamSession:
                                               "the provider's stream ended with no content")
                 break
             try:
-                event = self._event(self._provider.parse_chunk(data), now)
+                out += self._events(self._provider.parse_chunk(data), now)
             except AttemptError as error:
                 self.error = error
                 break
-            if event is not None:
-                out.append(event)
         if not self.has_content:
             self._held.extend(out)
             if self.error is not None:
@@ -133,7 +143,33 @@ class StreamSession:
             self._held = []
         return out
 
-    def _event(self, payload: dict[str, Any], now: float) -> bytes | None:
+    def _events(self, payload: dict[str, Any], now: float) -> list[bytes]:
+        """The caller's events for one upstream chunk, with the last-chunk merge (module doc)."""
+        pending = self._pending_finish
+        self._pending_finish = None
+        self._event(payload, now)
+        if pending is not None:
+            if not payload["choices"] and "usage" in payload:
+                pending["usage"] = payload["usage"]
+                return [encode(orjson.dumps(pending))]
+            if self._holds(payload):
+                return [encode(orjson.dumps(pending))]
+            return [encode(orjson.dumps(pending)), encode(orjson.dumps(payload))]
+        if self._holds(payload):
+            return []
+        return [encode(orjson.dumps(payload))]
+
+    def _holds(self, payload: dict[str, Any]) -> bool:
+        """Keep a finish-reason chunk without usage back until the next event."""
+        choices = payload["choices"]
+        if (self._merge_usage and choices and "usage" not in payload
+                and choices[-1].get("finish_reason") is not None):
+            self._pending_finish = payload
+            return True
+        return False
+
+    def _event(self, payload: dict[str, Any], now: float) -> None:
+        """Check and rewrite one upstream chunk as ours, in place."""
         finish, native = shape_chunk(payload, self.generation.created)
         choices = payload["choices"]
         if choices:
@@ -157,7 +193,6 @@ class StreamSession:
             self.usage_sent = True
         elif "usage" in payload:
             del payload["usage"]
-        return encode(orjson.dumps(payload))
 
     def settle_partial(self) -> None:
         """The caller left mid-answer: bill what was generated and sent, marked as estimated,
@@ -169,10 +204,12 @@ class StreamSession:
     def finish(self) -> bytes:
         """The closing bytes of a complete stream: usage if the provider sent none, then DONE."""
         self.generation.finish_reason = self.finish_reason or "stop"
+        pending = self._pending_finish
+        self._pending_finish = None
         if self.usage_sent:
-            return DONE_EVENT
+            return (b"" if pending is None else encode(orjson.dumps(pending))) + DONE_EVENT
         usage = estimate_usage(self.request, self.chars, self.chunks)
-        payload: dict[str, Any] = {
+        payload: dict[str, Any] = pending or {
             "object": "chat.completion.chunk",
             "created": self.generation.created,
             "choices": [],

@@ -73,7 +73,10 @@ def chat(observed: Any, deployment: Deployment, tag: str, *,
     usage(observed, served, attempt, words)
     if streamed:
         assert observed["ids"] == [observed["id"]]  # one id across every chunk
-        assert observed["chunks"] > words  # one event per token, then the usage
+        assert observed["chunks"] >= words  # one event per token, usage in the finish chunk
+        # Usage once, in the last chunk, which still has a choices[0] (OpenAI's docs loop).
+        assert observed.get("last_chunk", {"usage": True, "choices": 1}) == \
+            {"usage": True, "choices": 1}
         assert observed["finish_reasons"] == [observed["finish_reason"]]
     return served
 

@@ -88,8 +88,10 @@ def observe_stream(chunks: Iterable[components.ChatStreamChunk]) -> dict[str, An
     model = None
     error = None
     count = 0
+    last: dict[str, Any] = {}
     for chunk in chunks:
         count += 1
+        last = {"usage": chunk.usage is not None, "choices": len(chunk.choices)}
         if chunk.id not in ids:
             ids.append(chunk.id)
         model = chunk.model
@@ -107,7 +109,8 @@ def observe_stream(chunks: Iterable[components.ChatStreamChunk]) -> dict[str, An
                 if part.function is not None:
                     call["name"] += part.function.name or ""
                     call["arguments"] += part.function.arguments or ""
-    return {"id": ids[0], "ids": ids, "model": model, "chunks": count, "content": content,
+    return {"id": ids[0], "ids": ids, "model": model, "chunks": count, "last_chunk": last,
+            "content": content,
             "finish_reasons": finishes, "finish_reason": finishes[-1] if finishes else None,
             "tool_calls": list(calls.values()), "usage": usage, "stream_error": error}
 

@@ -67,6 +67,33 @@ def test_sdk_streaming(sdk: openai.OpenAI, messages):
     assert chunks[0].provider.startswith(expected)  # type: ignore[attr-defined]
 
 
+def test_the_docs_stream_loop_reads_choices_zero_on_every_chunk(sdk: openai.OpenAI):
+    """OpenAI's documented loop indexes `choices[0]` on every chunk: usage rides in the last
+    chunk beside its finish reason, never in a chunk with no choices."""
+    stream = sdk.chat.completions.create(model=SCOUT, messages=TEXT_MESSAGES, max_tokens=6,
+                                         stream=True)
+    text = ""
+    chunks = []
+    for chunk in stream:
+        text += chunk.choices[0].delta.content or ""
+        chunks.append(chunk)
+    assert len(text.split()) == 6
+    assert [c.usage is not None for c in chunks].count(True) == 1
+    assert chunks[-1].usage.completion_tokens == 6
+    assert chunks[-1].choices[0].finish_reason == "length"
+
+
+def test_include_usage_gets_openais_usage_only_chunk(sdk: openai.OpenAI):
+    """A caller who asks for OpenAI's usage chunk gets exactly that: empty choices, last."""
+    chunks = list(sdk.chat.completions.create(
+        model=SCOUT, messages=TEXT_MESSAGES, max_tokens=6, stream=True,
+        stream_options={"include_usage": True}))
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.completion_tokens == 6
+    assert all(c.choices for c in chunks[:-1])
+    assert [c.usage is not None for c in chunks].count(True) == 1
+
+
 def test_tools_and_response_format_pass_through(sdk: openai.OpenAI):
     response = sdk.chat.completions.create(
         model=SCOUT, max_tokens=8,

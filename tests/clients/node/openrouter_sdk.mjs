@@ -76,8 +76,10 @@ async function streamOf(events) {
   let model = null;
   let chunks = 0;
   let error = null;
+  let last = null;
   for await (const chunk of events) {
     chunks += 1;
+    last = { usage: Boolean(chunk.usage), choices: chunk.choices.length };
     ids.add(chunk.id);
     model = chunk.model;
     if (chunk.usage) usage = usageOf(chunk.usage);
@@ -99,6 +101,7 @@ async function streamOf(events) {
     id: [...ids][0],
     model,
     chunks,
+    last_chunk: last,
     content,
     finish_reasons: finishes,
     finish_reason: finishes.at(-1) ?? null,

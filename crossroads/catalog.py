@@ -39,6 +39,10 @@ class Pricing(msgspec.Struct, frozen=True):
     request: int = 0
 
     @property
+    def is_free(self) -> bool:
+        return not (self.prompt or self.completion or self.request or self.image)
+
+    @property
     def caches_cheaper(self) -> bool:
         """Cache reads cost less than fresh prompt tokens: worth routing a conversation back."""
         return self.cache_read is not None and self.cache_read < self.prompt
@@ -131,6 +135,16 @@ class Model(msgspec.Struct, frozen=True):
     released: str | None = None
     license: str | None = None
     architecture: Architecture | None = None
+
+    @property
+    def distillable(self) -> bool:
+        """May its outputs train other models? Only licences that say so without conditions
+        count (`provider.enforce_distillable_text`); community licences with their own terms
+        do not."""
+        return self.license in DISTILLABLE_LICENCES
+
+
+DISTILLABLE_LICENCES = frozenset({"Apache-2.0", "MIT"})
 
 
 class Provider(msgspec.Struct, frozen=True):

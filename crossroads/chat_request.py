@@ -15,14 +15,17 @@ import msgspec
 import orjson
 
 from crossroads.errors import BadRequest
-from crossroads.routing.prefs import RoutingPrefs, parse_prefs, split_variant
+from crossroads.reasoning import REASONING_FIELDS, ReasoningAsk, parse_reasoning
+from crossroads.routing.prefs import RoutingPrefs, Variant, parse_prefs, split_variant
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
-# Fields only the router reads; they never reach a provider.
+# Fields only the router reads; they never reach a provider. Reasoning is asked for in the
+# endpoint's own terms (crossroads/reasoning.py).
 ROUTER_FIELDS = frozenset(
-    {"models", "provider", "session_id", "usage", "transforms", "route", "plugins", "user_id"}
-)
+    {"models", "provider", "session_id", "usage", "transforms", "route", "plugins", "user_id",
+     "preset", "debug", "trace"}
+) | REASONING_FIELDS
 
 # Request keys that count as "parameters" for `require_parameters` and endpoint support.
 PARAMETERS = frozenset(
@@ -49,6 +52,11 @@ class ChatRequest(msgspec.Struct, frozen=True):
     prompt_chars: int
     image_count: int
     parameters: frozenset[str]
+    reasoning: ReasoningAsk | None = None
+
+    @property
+    def excludes_reasoning(self) -> bool:
+        return self.reasoning is not None and self.reasoning.exclude
 
     def prompt_token_estimate(self, tokens_per_image: int) -> int:
         # ~4 bytes of text per token for Llama-family tokenisers, plus per-message overhead.
@@ -214,10 +222,13 @@ def parse_chat_request(raw: bytes, session_header: str | None = None) -> ChatReq
         raise _fail("session_id", f"must be a string of at most {MAX_SESSION_ID} characters")
     slug, variant = split_variant(models[0])
     models = (slug, *(split_variant(m)[0] for m in models[1:]))
-    prefs = parse_prefs(body.get("provider"), variant, session_id)
+    prefs = parse_prefs(body.get("provider"), variant, session_id, body.get("route"))
     parameters = frozenset(k for k in body if k in PARAMETERS)
     if "max_completion_tokens" in body:
         parameters |= {"max_tokens"}
+    reasoning = parse_reasoning(body, variant is Variant.THINKING)
+    if reasoning is not None and reasoning.enabled:
+        parameters |= {"reasoning"}
     return ChatRequest(
         body=body,
         models=tuple(dict.fromkeys(models)),
@@ -228,4 +239,5 @@ def parse_chat_request(raw: bytes, session_header: str | None = None) -> ChatReq
         prompt_chars=chars,
         image_count=images,
         parameters=parameters,
+        reasoning=reasoning,
     )

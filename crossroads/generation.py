@@ -30,6 +30,7 @@ from crossroads.pricing import (
     usage_from_openai,
     usage_payload,
 )
+from crossroads.reasoning import shape_reasoning
 from crossroads.sse import encode
 
 
@@ -120,9 +121,9 @@ class Generation:
     __slots__ = (
         "app_referer", "app_title", "attempts", "cancelled", "completion_cost_micro",
         "conversation", "cost_micro", "created", "discount_micro", "external_user",
-        "finish_reason", "id", "key_id", "model_requested", "native_finish_reason", "overhead",
-        "reservation", "served", "session_id", "streamed", "upstream_id", "usage",
-        "user_agent",
+        "finish_reason", "id", "key_id", "model_requested", "native_finish_reason", "notes",
+        "overhead", "preset", "reservation", "served", "session_id", "streamed", "surface",
+        "upstream_id", "usage", "user_agent",
     )
 
     def __init__(self, model_requested: str, streamed: bool, app_referer: str | None = None,
@@ -152,6 +153,10 @@ class Generation:
         self.reservation: Reservation | None = None
         # The sticky-routing key of the conversation this generation belongs to, if any.
         self.conversation: str | None = None
+        self.surface = "chat"
+        self.preset: str | None = None
+        # What the router changed on its own, in sentences (ledger: `notes`).
+        self.notes: list[str] = []
         # The router's own time on this request; the relay adds its waits on providers.
         self.overhead = overhead or OverheadTimer()
 
@@ -190,6 +195,11 @@ class Generation:
                       request: ChatRequest) -> bytes:
         choice = parsed["choices"][0]
         self.finish_reason, self.native_finish_reason = shape_completion(parsed, self.created)
+        exclude = request.excludes_reasoning
+        for each in parsed["choices"]:
+            message = each["message"]
+            if exclude or "reasoning_content" in message:
+                shape_reasoning(message, exclude)
         usage = usage_from_openai(parsed.get("usage"), request.image_count,
                                   attempt.endpoint.usage_prompt_includes_cached)
         if usage is None:

@@ -24,6 +24,7 @@ from crossroads.failures import AttemptError, Failure
 from crossroads.generation import Attempt, Generation, estimate_usage
 from crossroads.pricing import usage_from_openai
 from crossroads.providers.base import Provider
+from crossroads.reasoning import shape_reasoning
 from crossroads.sse import DONE, DONE_EVENT, SSEDecoder, SSEOverflowError, encode
 
 
@@ -63,7 +64,8 @@ def _has_content(choice: dict[str, Any]) -> bool:
 
 class StreamSession:
     __slots__ = (
-        "_decoder", "_held", "_merge_usage", "_pending_finish", "_provider", "attempt", "chars",
+        "_decoder", "_exclude_reasoning", "_held", "_merge_usage", "_pending_finish", "_provider",
+        "attempt", "chars",
         "chunks", "error", "finish_reason", "generation", "has_content", "request", "saw_done",
         "usage_sent",
     )
@@ -77,6 +79,7 @@ class StreamSession:
         self._decoder = SSEDecoder(max_event_bytes)
         self._held: list[bytes] = []
         options = request.body.get("stream_options")
+        self._exclude_reasoning = request.excludes_reasoning
         self._merge_usage = not (isinstance(options, dict) and options.get("include_usage"))
         # A finish-reason chunk waiting to be joined by the usage-only chunk (module doc).
         self._pending_finish: dict[str, Any] | None = None
@@ -178,6 +181,8 @@ class StreamSession:
                 self.has_content = True
                 self.attempt.first_token_at = now
             delta = choice["delta"]
+            if self._exclude_reasoning or "reasoning_content" in delta:
+                shape_reasoning(delta, self._exclude_reasoning)
             if isinstance(delta.get("content"), str):
                 self.chars += len(delta["content"])
                 self.chunks += 1

@@ -105,6 +105,8 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
     try:
         generation = _generation(scope, request, overhead, conversation)
         generation.key_id = caller.key_hash
+        if surface is not None:
+            generation.surface = surface.name
         generation.reservation = reservation
         await _serve(state, scope, receive, send, request, plan, generation, surface,
                      translation)

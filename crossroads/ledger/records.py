@@ -74,6 +74,11 @@ class GenerationRecord(msgspec.Struct, frozen=True):
     session_id: str | None = None
     completion_cost_micro: int | None = None
     """The completion tokens' share of `cost_micro`; None in frames older than the field."""
+    surface: str = "chat"
+    """The API the caller spoke: chat, responses, messages, completions, embeddings."""
+    preset: str | None = None
+    notes: tuple[str, ...] = ()
+    """What the router changed on its own: a model fallback and why, a middle-out cut."""
 
     @property
     def unserved(self) -> bool:
@@ -174,6 +179,9 @@ def record_of(generation: Generation, wall_offset: float) -> GenerationRecord:
         external_user=_bounded(generation.external_user),
         session_id=generation.session_id,
         completion_cost_micro=generation.completion_cost_micro,
+        surface=generation.surface,
+        preset=generation.preset,
+        notes=tuple(generation.notes),
     )
 
 

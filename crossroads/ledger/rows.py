@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from crossroads.ledger.endpoint_rollup import (
     APP_COUNTERS,
     APP_KEY,
@@ -26,7 +28,7 @@ GENERATION_COLUMNS = (
     "cache_write_tokens", "reasoning_tokens", "images", "usage_estimated", "cost_micro",
     "discount_micro", "latency_ms", "generation_time_ms", "ttft_ms", "upstream_id",
     "native_finish_reason", "user_agent", "external_user", "session_id",
-    "completion_cost_micro",
+    "completion_cost_micro", "surface", "preset", "notes",
 )
 ATTEMPT_COLUMNS = (
     "generation_id", "ordinal", "endpoint_tag", "provider_name", "model", "status", "failure",
@@ -90,7 +92,8 @@ def generation_row(r: GenerationRecord) -> tuple[Any, ...]:
         u.cache_write_tokens, u.reasoning_tokens, u.images, u.estimated, r.cost_micro,
         r.discount_micro, r.latency_ms, r.generation_time_ms, r.ttft_ms, r.upstream_id,
         r.native_finish_reason, r.user_agent, r.external_user, r.session_id,
-        r.completion_cost_micro,
+        r.completion_cost_micro, r.surface, r.preset,
+        orjson.dumps(r.notes).decode() if r.notes else None,
     )
 
 
@@ -107,7 +110,7 @@ def record_from(row: tuple[Any, ...], attempts: list[tuple[Any, ...]]) -> Genera
      app_referer, app_title, key_id, streamed, cancelled, finish_reason, prompt, completion,
      cached, cache_write, reasoning, images, estimated, cost, discount, latency, gen_time,
      ttft, upstream_id, native_finish_reason, user_agent, external_user, session_id,
-     completion_cost) = row
+     completion_cost, surface, preset, notes) = row
     return GenerationRecord(
         id=id_, created=created, started_at_ms=started_at_ms, model_requested=model_requested,
         model=model, provider_name=provider_name, endpoint_tag=endpoint_tag,
@@ -121,6 +124,8 @@ def record_from(row: tuple[Any, ...], attempts: list[tuple[Any, ...]]) -> Genera
         native_finish_reason=native_finish_reason, user_agent=user_agent,
         external_user=external_user, session_id=session_id,
         completion_cost_micro=completion_cost,
+        surface=surface or "chat", preset=preset,
+        notes=tuple(orjson.loads(notes)) if notes else (),
         attempts=tuple(
             AttemptRecord(endpoint_tag=a[0], provider_name=a[1], model=a[2], status=a[3],
                           failure=a[4], message=a[5], started_ms=a[6], ended_ms=a[7],

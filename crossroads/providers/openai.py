@@ -107,6 +107,10 @@ class OpenAIProvider:
               max_tokens: int | None = None) -> UpstreamRequest:
         body = {k: v for k, v in request.body.items() if k not in ROUTER_FIELDS}
         body["model"] = endpoint.upstream_model
+        if request.reasoning is not None and "reasoning" in endpoint.supported_parameters:
+            effort = request.reasoning.upstream_effort(max_tokens or request.max_tokens)
+            if effort is not None:
+                body["reasoning_effort"] = effort
         if max_tokens is not None:
             if "max_completion_tokens" in body:
                 body["max_completion_tokens"] = max_tokens

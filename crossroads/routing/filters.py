@@ -13,7 +13,7 @@ import msgspec
 
 from crossroads.catalog import EndpointTable
 from crossroads.chat_request import ChatRequest
-from crossroads.routing.prefs import RoutingPrefs
+from crossroads.routing.prefs import RoutingPrefs, Variant
 
 
 class Needs(msgspec.Struct, frozen=True):
@@ -24,6 +24,7 @@ class Needs(msgspec.Struct, frozen=True):
     has_images: bool
     parameters: frozenset[str]
     prefs: RoutingPrefs
+    tools: bool = False
 
     @classmethod
     def of(cls, request: ChatRequest, tokens_per_image: int) -> Needs:
@@ -33,6 +34,7 @@ class Needs(msgspec.Struct, frozen=True):
             has_images=request.has_images,
             parameters=request.parameters,
             prefs=request.prefs,
+            tools=request.wants_tools,
         )
 
 
@@ -99,6 +101,23 @@ def _images(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
     return [i for i in kept if eps[i].serves_images()]
 
 
+def _tools(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
+    # As OpenRouter: a request that offers tools only goes where tools are understood, whatever
+    # `require_parameters` says — an endpoint that drops them would answer as if none existed.
+    eps = t.endpoints
+    return [i for i in kept if "tools" in eps[i].supported_parameters]
+
+
+def _free(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
+    eps = t.endpoints
+    return [i for i in kept if eps[i].pricing.is_free]
+
+
+def _reasoning(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
+    eps = t.endpoints
+    return [i for i in kept if "reasoning" in eps[i].supported_parameters]
+
+
 def _parameters(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
     if not n.prefs.require_parameters:
         return kept
@@ -153,6 +172,9 @@ FILTERS: tuple[tuple[str, Keep, Active, Bites], ...] = (
     ("max_output", _max_output, lambda n: n.max_tokens is not None,
      lambda t, n: n.max_tokens is not None and n.max_tokens > t.min_max_output),
     ("image_input", _images, lambda n: n.has_images, lambda t, n: not t.all_serve_images),
+    ("tools", _tools, lambda n: n.tools, _may),
+    ("free", _free, lambda n: n.prefs.variant is Variant.FREE, _may),
+    ("reasoning", _reasoning, lambda n: n.prefs.variant is Variant.THINKING, _may),
     ("parameters", _parameters, lambda n: n.prefs.require_parameters, _may),
     ("max_price", _max_price, lambda n: n.prefs.max_price is not None, _may),
 )
@@ -162,7 +184,11 @@ def _prefs_filter(prefs: RoutingPrefs) -> bool:
     """Does the caller's `provider` object ask for any filter? (Most requests do not.)"""
     return not (prefs.only is None and not prefs.ignore and prefs.quantizations is None
                 and not prefs.zdr and not prefs.deny_data_collection
-                and not prefs.require_parameters and prefs.max_price is None)
+                and not prefs.require_parameters and prefs.max_price is None
+                and prefs.variant not in FILTERING_VARIANTS)
+
+
+FILTERING_VARIANTS = frozenset({Variant.FREE, Variant.THINKING})
 
 
 class Funnel(msgspec.Struct, frozen=True):
@@ -211,7 +237,7 @@ def apply_filters(
     removed = (("available", table.unavailable),) if table.unavailable else ()
     if not left:
         return table, Funnel(model, table.initial, tuple(steps), removed)
-    if not needs.has_images and not _prefs_filter(needs.prefs):
+    if not needs.has_images and not needs.tools and not _prefs_filter(needs.prefs):
         # The usual request: only context and max_tokens can bite, and mostly cannot.
         context = needs.prompt_tokens + (needs.max_tokens or 0) > table.min_context
         max_tokens = needs.max_tokens

@@ -204,12 +204,38 @@ def _by_latency(ctx: Context) -> list[int]:
     return sorted(range(len(keys)), key=keys.__getitem__)
 
 
+def _quality_keys(ctx: Context) -> list[tuple[int, float, float]]:
+    prices, healths, eps = ctx.prices(), ctx.health.healths, ctx.table.endpoints
+    return [(-e.quantization_rank, -(h.uptime if h.uptime is not None else 1.0), p)
+            for e, h, p in zip(eps, healths, prices, strict=True)]
+
+
+def _by_quality(ctx: Context) -> list[int]:
+    keys = _quality_keys(ctx)
+    return sorted(range(len(keys)), key=keys.__getitem__)
+
+
 STRATEGIES: dict[Sort | None, Callable[[Context], list[int]]] = {
     None: _balanced,
     Sort.PRICE: _by_price,
     Sort.THROUGHPUT: _by_throughput,
     Sort.LATENCY: _by_latency,
+    Sort.EXACTO: _by_quality,
 }
+
+
+def sort_key_values(ctx: Context) -> dict[str, float]:
+    """Each candidate's value under the request's sort, smaller first, by endpoint key: what
+    `partition: "none"` compares across models. Balanced has no such value (it draws)."""
+    sort = ctx.needs.prefs.effective_sort
+    keys = ctx.table.keys
+    if sort is Sort.PRICE:
+        return dict(zip(keys, ctx.prices(), strict=True))
+    if sort is Sort.THROUGHPUT:
+        return {k: -t for k, t in zip(keys, ctx.throughputs(), strict=True)}
+    if sort is Sort.LATENCY:
+        return dict(zip(keys, ctx.ttfts_s(), strict=True))
+    return {}
 
 
 def _misses_soft_thresholds(ctx: Context) -> list[bool]:
@@ -286,6 +312,10 @@ def order_candidates(model: Model | None, ctx: Context) -> list[Endpoint]:
         # One endpoint: every mode orders it alike, and only `provider.order` may still drop it.
         return _apply_order(list(candidates), prefs.order, prefs.allow_fallbacks)
     ordered = STRATEGIES[prefs.effective_sort](ctx)
+    if prefs.variant is Variant.EXTENDED:
+        # Longest context first; the mode's order breaks ties.
+        contexts = [-e.context_length for e in candidates]
+        ordered.sort(key=contexts.__getitem__)
     wanted = PREFERRED_FEATURES & ctx.needs.parameters
     # Stable sorts: each key only moves endpoints across its own boundary.
     if prefs.min_throughput is not None or prefs.max_latency_s is not None:

@@ -9,7 +9,7 @@ import random
 
 import msgspec
 
-from crossroads.catalog import Catalog, Endpoint
+from crossroads.catalog import Catalog, Endpoint, EndpointTable
 from crossroads.chat_request import ChatRequest
 from crossroads.errors import (
     BadRequest,
@@ -19,7 +19,7 @@ from crossroads.errors import (
     NoProviderAvailable,
 )
 from crossroads.routing.filters import Funnel, Needs, apply_filters
-from crossroads.routing.order import Context, order_candidates
+from crossroads.routing.order import Context, order_candidates, sort_key_values
 from crossroads.settings import RoutingConfig
 from crossroads.stats import StatsView, read_health
 
@@ -28,10 +28,33 @@ class Plan(msgspec.Struct, frozen=True):
     attempts: tuple[Endpoint, ...]
     funnels: tuple[Funnel, ...]
     cooling: tuple[str, ...] = ()
+    # What routing decided that the caller did not ask for, in sentences, for the ledger.
+    notes: tuple[str, ...] = ()
 
 
 def _unknown_model(slug: str) -> BadRequest:
     return BadRequest(f"{slug} is not a valid model ID", metadata={"param": "model"})
+
+
+# The message for a funnel a filter emptied, by filter, where the generic one would not say
+# enough (OpenRouter's own wording where it has one).
+EMPTIED_BY: dict[str, str] = {
+    "image_input": "No endpoints found that support image input for {model}.",
+    "tools": "No endpoints found that support tool use for {model}.",
+    "free": "No free endpoints found for {model} (the :free variant routes only to endpoints "
+            "that charge nothing).",
+    "reasoning": "No endpoints found that support reasoning for {model} (the :thinking "
+                 "variant needs one).",
+    "distillable": "{model}'s licence does not allow distilling its outputs "
+                   "(provider.enforce_distillable_text).",
+}
+
+
+def _undistillable(slug: str, table: EndpointTable) -> Funnel:
+    tags = tuple(e.tag for e in table.endpoints)
+    return Funnel(slug, table.initial,
+                  (("available", len(table.endpoints)), ("distillable", 0)),
+                  (("distillable", tags),) if tags else ())
 
 
 def _explain_empty(request: ChatRequest, needs: Needs, funnels: list[Funnel],
@@ -60,10 +83,8 @@ def _explain_empty(request: ChatRequest, needs: Needs, funnels: list[Funnel],
             f"{funnel.model} (largest: {largest}).",
             metadata=metadata,
         )
-    if culprit == "image_input":
-        return NoEndpoint(
-            f"No endpoints found that support image input for {funnel.model}.", metadata=metadata
-        )
+    if culprit in EMPTIED_BY:
+        return NoEndpoint(EMPTIED_BY[culprit].format(model=funnel.model), metadata=metadata)
     return NoEndpoint(
         f"No endpoints found for {funnel.model} that match your request and provider "
         f"preferences ({funnel.describe()}).",
@@ -84,13 +105,22 @@ def build_plan(
     attempts: list[Endpoint] = []
     funnels: list[Funnel] = []
     cooling: list[str] = []
+    notes: list[str] = []
+    sort_keys: dict[str, float] = {}
     soonest_retry: float | None = None
-    for slug in request.models:
+    known = [slug for slug in request.models
+             if catalog.model(slug) is not None or catalog.table(slug).initial]
+    if not known:
+        raise _unknown_model(request.models[0])
+    if known[0] != request.models[0]:
+        # As OpenRouter: an unknown primary model is one more failure `models` can rescue.
+        notes.append(f"{request.models[0]} is not a valid model ID; fell back to the "
+                     f"`models` list: {', '.join(known)}")
+    for slug in known:
         model = catalog.model(slug)
         table = catalog.table(slug)
-        if model is None and not table.initial:
-            if slug == request.models[0]:
-                raise _unknown_model(slug)
+        if needs.prefs.distillable_only and not (model is not None and model.distillable):
+            funnels.append(_undistillable(slug, table))
             continue
         candidates, funnel = apply_filters(slug, table, needs, catalog.subsets(slug))
         funnels.append(funnel)
@@ -102,6 +132,8 @@ def build_plan(
             routing.outage_min_failures, routing.outage_failure_ratio, sticky,
         )
         ordered = order_candidates(model, ctx)
+        if needs.prefs.partition_none:
+            sort_keys.update(sort_key_values(ctx))
         if health.latest_cooling <= now:
             attempts.extend(ordered)  # the usual case: nothing is cooling down
             continue
@@ -116,7 +148,11 @@ def build_plan(
             else:
                 attempts.append(endpoint)
     if attempts:
-        return Plan(tuple(attempts), tuple(funnels), tuple(cooling))
+        if sort_keys:
+            # partition "none": one ordering across every model's endpoints (stable, so
+            # ties keep each model's own order).
+            attempts.sort(key=lambda e: sort_keys.get(e.key, float("inf")))
+        return Plan(tuple(attempts), tuple(funnels), tuple(cooling), tuple(notes))
     if cooling and soonest_retry is not None:
         wait = max(1, round(soonest_retry - now + 0.5))
         raise NoProviderAvailable(

@@ -43,6 +43,8 @@ class GenerationExtras(_Body, kw_only=True):
     native_tokens_cache_write: int
     cost_micro_usd: int
     cache_discount_micro_usd: int
+    surface: str
+    notes: list[str]
 
 
 class GenerationData(_Body, kw_only=True):

@@ -146,14 +146,23 @@ def test_images_need_image_input():
         plan_tags(catalog(endpoint("text", 0.1)), request(messages=[image]))
 
 
-def test_require_parameters_and_soft_tool_preference():
+def test_tools_are_a_hard_filter_and_response_format_a_soft_preference():
     cat = catalog(endpoint("plain", 0.1), endpoint("tools", 1.0,
                                                    supported_parameters=frozenset({"tools"})))
     tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
     for seed in range(20):
-        assert plan_tags(cat, request(tools=tools), seed=seed) == ["tools", "plain"]
-    assert plan_tags(cat, request(tools=tools, provider={"require_parameters": True})) == [
-        "tools"]
+        assert plan_tags(cat, request(tools=tools), seed=seed) == ["tools"]
+    with pytest.raises(NoEndpoint, match="support tool use") as info:
+        plan_tags(catalog(endpoint("plain", 0.1)), request(tools=tools))
+    assert info.value.status == 404
+    assert "tools" in str(info.value.metadata["funnels"])
+    shaped = catalog(endpoint("plain", 0.1), endpoint(
+        "json", 1.0, supported_parameters=frozenset({"response_format"})))
+    fmt = {"type": "json_object"}
+    for seed in range(20):
+        assert plan_tags(shaped, request(response_format=fmt), seed=seed) == ["json", "plain"]
+    assert plan_tags(shaped, request(response_format=fmt,
+                                     provider={"require_parameters": True})) == ["json"]
 
 
 def test_data_collection_deny_and_zdr():

@@ -93,3 +93,10 @@ CREATE TABLE rollup_app_daily (
 -- The completion tokens' share of cost_micro (the prompt's is the rest), as GET /generation and
 -- the usage object report it.
 ALTER TABLE generations ADD COLUMN completion_cost_micro INTEGER;
+
+-- Which API the caller spoke (chat, responses, messages, completions, embeddings), the preset
+-- it used, and what the router did to the request on its own (a model fallback and why, what
+-- middle-out removed): a JSON array of sentences, NULL when there are none.
+ALTER TABLE generations ADD COLUMN surface TEXT;
+ALTER TABLE generations ADD COLUMN preset TEXT;
+ALTER TABLE generations ADD COLUMN notes TEXT;

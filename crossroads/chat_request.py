@@ -15,6 +15,7 @@ import msgspec
 import orjson
 
 from crossroads.errors import BadRequest
+from crossroads.plugins import NONE_ASKED, PluginAsk, parse_plugins
 from crossroads.reasoning import REASONING_FIELDS, ReasoningAsk, parse_reasoning
 from crossroads.routing.prefs import RoutingPrefs, Variant, parse_prefs, split_variant
 
@@ -53,6 +54,7 @@ class ChatRequest(msgspec.Struct, frozen=True):
     image_count: int
     parameters: frozenset[str]
     reasoning: ReasoningAsk | None = None
+    plugins: PluginAsk = NONE_ASKED
 
     @property
     def excludes_reasoning(self) -> bool:
@@ -240,4 +242,5 @@ def parse_chat_request(raw: bytes, session_header: str | None = None) -> ChatReq
         image_count=images,
         parameters=parameters,
         reasoning=reasoning,
+        plugins=parse_plugins(body),
     )

@@ -21,6 +21,7 @@ from crossroads.chat_request import ChatRequest
 from crossroads.chat_response import shape_completion
 from crossroads.errors import ERROR_TYPE_BY_STATUS
 from crossroads.failures import Failure
+from crossroads.healing import heal_choices, wants_healing
 from crossroads.metrics import OverheadTimer
 from crossroads.pricing import (
     Usage,
@@ -195,6 +196,11 @@ class Generation:
                       request: ChatRequest) -> bytes:
         choice = parsed["choices"][0]
         self.finish_reason, self.native_finish_reason = shape_completion(parsed, self.created)
+        if request.plugins.healing and wants_healing(request.body):
+            healed = heal_choices(parsed["choices"])
+            if healed:
+                self.notes.append("response-healing repaired the JSON of choice "
+                                  + ", ".join(map(str, healed)))
         exclude = request.excludes_reasoning
         for each in parsed["choices"]:
             message = each["message"]

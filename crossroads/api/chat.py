@@ -36,6 +36,7 @@ from crossroads.metrics import OverheadTimer
 from crossroads.routing.plan import Plan, build_plan
 from crossroads.routing.sticky import conversation_key, worth_sticking
 from crossroads.surfaces import Surface, Translation
+from crossroads.transforms import fit_context
 
 SIMULATED_HEADER = (b"x-crossroads-simulated", b"true")
 
@@ -87,6 +88,8 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
             translation = surface.translate(raw)
             raw = translation.chat_body
         request = parse_chat_request(raw, header(scope, b"x-session-id"))
+        request, compressed = fit_context(request, state.catalog,
+                                          state.settings.routing.image_token_estimate)
         now = loop_time()
         conversation = (conversation_key(request) if state.settings.routing.sticky
                         and worth_sticking(request, state.catalog) else None)
@@ -107,6 +110,9 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
         generation.key_id = caller.key_hash
         if surface is not None:
             generation.surface = surface.name
+        generation.notes.extend(plan.notes)
+        if compressed is not None:
+            generation.notes.append(compressed)
         generation.reservation = reservation
         await _serve(state, scope, receive, send, request, plan, generation, surface,
                      translation)

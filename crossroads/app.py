@@ -36,6 +36,13 @@ from crossroads.api.models import (
     list_providers,
     model_endpoints,
 )
+from crossroads.api.presets import (
+    delete_preset,
+    get_preset,
+    list_presets,
+    preset_chat,
+    put_preset,
+)
 from crossroads.api.state import AppState
 from crossroads.benchmarks import load_benchmarks
 from crossroads.catalog import Catalog
@@ -43,6 +50,7 @@ from crossroads.errors import HeadersTooLarge, MethodNotAllowed, NotFound, inter
 from crossroads.generation import Generation
 from crossroads.ledger import SQLiteLedger, record_of
 from crossroads.metrics import CONTENT_TYPE, Metrics
+from crossroads.preset_store import PresetBook
 from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
@@ -90,6 +98,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/credits": {"GET": get_credits},
     "/activity": {"GET": get_activity},
     "/keys": {"GET": list_keys, "POST": create_key},
+    "/presets": {"GET": list_presets},
 }
 SlugHandler = Callable[[AppState, Scope, Receive, Send, str], Awaitable[None]]
 # Routes with a parameter inside: (prefix, suffix, segments in the parameter, {method: handler}).
@@ -100,6 +109,8 @@ SLUG_ROUTES: tuple[tuple[str, str, int, dict[str, SlugHandler]], ...] = (
     ("/models/", "", 2, {"GET": get_model}),
     ("/model/", "", 2, {"GET": get_model}),
     ("/keys/", "", 1, {"GET": get_key, "PATCH": update_key, "DELETE": delete_key}),
+    ("/presets/", "/chat/completions", 1, {"POST": preset_chat}),
+    ("/presets/", "", 1, {"GET": get_preset, "PUT": put_preset, "DELETE": delete_preset}),
 )
 BARE_ROUTES: dict[str, dict[str, Handler]] = {
     "/": {"GET": _root},
@@ -122,6 +133,7 @@ class CrossroadsApp:
         self._upstream: Upstream | None = None
         self._ledger: SQLiteLedger | None = None
         self._accounts: Accounts | None = None
+        self._presets: PresetBook | None = None
         origins = settings.server.cors_origins
         self._cors = Cors(["*"] if origins is None and auth_mode == "open" else origins or [])
 
@@ -154,9 +166,11 @@ class CrossroadsApp:
             ledger.submit(record_of(generation, wall_offset))
 
         relay = Relay(self.settings, self.catalog, self._upstream, stats, sink, rng)
+        presets = self._presets = PresetBook(self.settings.database_path,
+                                             self.settings.presets)
         self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated,
                               ledger, wall_offset, sticky, Metrics(), accounts,
-                              load_benchmarks(self.catalog))
+                              load_benchmarks(self.catalog), presets)
 
     async def shutdown(self) -> None:
         # uvicorn has stopped serving by now: every finished generation is already submitted.
@@ -165,6 +179,8 @@ class CrossroadsApp:
         if self._accounts is not None:
             await self._accounts.stop()
             self._accounts.store.close()
+        if self._presets is not None:
+            self._presets.close()
         if self._ledger is not None:
             await asyncio.to_thread(self._ledger.close)
 

@@ -121,6 +121,11 @@ class NotFound(CrossroadsError):
     error_type = "not_found_error"
 
 
+class Conflict(CrossroadsError):
+    status = 409
+    error_type = "invalid_request_error"
+
+
 class MethodNotAllowed(CrossroadsError):
     status = 405
     error_type = "invalid_request_error"

@@ -29,6 +29,8 @@ from crossroads.catalog import (
     Provider,
     endpoint_key,
 )
+from crossroads.errors import BadRequest
+from crossroads.presets import PresetConfig, check_preset
 
 
 class ConfigError(Exception):
@@ -175,6 +177,7 @@ class ConfigFile(_Table, frozen=True):
     models: list[ModelConfig] = []
     providers: dict[str, ProviderConfig] = {}
     endpoints: list[EndpointConfig] = []
+    presets: dict[str, PresetConfig] = {}
 
 
 class Settings(msgspec.Struct, frozen=True):
@@ -185,6 +188,7 @@ class Settings(msgspec.Struct, frozen=True):
     catalog: Catalog
     config_path: str | None = None
     auth: AuthConfig = AuthConfig()
+    presets: dict[str, PresetConfig] = {}
 
     @property
     def database_path(self) -> Path:
@@ -362,7 +366,14 @@ def load_settings(path: str | None = None, env: Mapping[str, str] | None = None)
     models: dict[str, tuple[ModelConfig, str]] = {}
     providers: dict[str, ProviderConfig] = {}
     endpoints: dict[tuple[str, str], tuple[EndpointConfig, str]] = {}
+    presets: dict[str, PresetConfig] = {}
     for origin, layer in layers:
+        for slug, given in layer.presets.items():
+            try:
+                check_preset(slug, given, f"presets.{slug}")
+            except BadRequest as error:
+                raise ConfigError(f"{origin}: {error.message}") from None
+            presets[slug] = given
         for table in ("server", "auth", "routing", "timeouts", "breaker"):
             if (value := getattr(layer, table)) is not None:
                 tables[table] = value
@@ -402,6 +413,7 @@ def load_settings(path: str | None = None, env: Mapping[str, str] | None = None)
                      cfg.status_page_url)
             for slug, cfg in providers.items()]),
         config_path=path,
+        presets=presets,
     )
     _check_ranges(settings)
     return settings

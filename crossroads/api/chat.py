@@ -33,12 +33,15 @@ from crossroads.chat_request import ChatRequest, parse_chat_request
 from crossroads.errors import CrossroadsError
 from crossroads.generation import Generation
 from crossroads.metrics import OverheadTimer
+from crossroads.presets import Preset, apply_preset
 from crossroads.routing.plan import Plan, build_plan
 from crossroads.routing.sticky import conversation_key, worth_sticking
 from crossroads.surfaces import Surface, Translation
 from crossroads.transforms import fit_context
 
 SIMULATED_HEADER = (b"x-crossroads-simulated", b"true")
+# Set by `POST /presets/{slug}/chat/completions`: the preset to apply whatever the body says.
+PRESET_SCOPE_KEY = "crossroads.preset"
 
 Handler = Callable[[AppState, Scope, Receive, Send], Awaitable[None]]
 
@@ -87,6 +90,10 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
         if surface is not None:
             translation = surface.translate(raw)
             raw = translation.chat_body
+        preset = None
+        forced = scope.get(PRESET_SCOPE_KEY)
+        if forced is not None or b"@preset/" in raw or b'"preset"' in raw:
+            raw, preset = _with_preset(raw, state, forced)
         request = parse_chat_request(raw, header(scope, b"x-session-id"))
         request, compressed = fit_context(request, state.catalog,
                                           state.settings.routing.image_token_estimate)
@@ -111,6 +118,7 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
         if surface is not None:
             generation.surface = surface.name
         generation.notes.extend(plan.notes)
+        generation.preset = None if preset is None else preset.slug
         if compressed is not None:
             generation.notes.append(compressed)
         generation.reservation = reservation
@@ -121,6 +129,17 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
             settle(balance, reservation,
                    0 if generation is None else generation.cost_micro,
                    time.time() if generation is None else generation.created)
+
+
+def _with_preset(raw: bytes, state: AppState, forced: str | None) -> tuple[bytes, Preset | None]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw, None  # parse_chat_request says what is wrong with it
+    if not isinstance(body, dict):
+        return raw, None
+    merged, preset = apply_preset(body, state.presets.by_slug, forced)
+    return (raw if preset is None else orjson.dumps(merged)), preset
 
 
 def _generation(scope: Scope, request: ChatRequest, overhead: OverheadTimer,

@@ -10,6 +10,7 @@ from crossroads.benchmarks import Benchmarks
 from crossroads.catalog import Catalog
 from crossroads.ledger import Store
 from crossroads.metrics import Metrics
+from crossroads.preset_store import PresetBook
 from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
@@ -17,13 +18,14 @@ from crossroads.stats import LiveStats
 
 
 class AppState:
-    __slots__ = ("accounts", "benchmarks", "catalog", "ledger", "metrics", "relay", "rng",
-                 "settings", "simulated", "stats", "sticky", "wall_offset")
+    __slots__ = ("accounts", "benchmarks", "catalog", "ledger", "metrics", "presets", "relay",
+                 "rng", "settings", "simulated", "stats", "sticky", "wall_offset")
 
     def __init__(self, settings: Settings, catalog: Catalog, stats: LiveStats, relay: Relay,
                  rng: random.Random, simulated: bool, ledger: Store,
                  wall_offset: float, sticky: StickyTable, metrics: Metrics,
-                 accounts: Accounts, benchmarks: Benchmarks) -> None:
+                 accounts: Accounts, benchmarks: Benchmarks, presets: PresetBook) -> None:
+        self.presets = presets
         self.benchmarks = benchmarks
         self.accounts = accounts
         self.metrics = metrics

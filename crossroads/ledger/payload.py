@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from crossroads.catalog import MICRO
 from crossroads.ledger.records import AttemptRecord, GenerationRecord
+from crossroads.presets import preset_id
 from crossroads.schema.generation import (
     AttemptExtras,
     GenerationData,
@@ -66,7 +67,7 @@ def generation_payload(record: GenerationRecord) -> GenerationData:
         external_user=record.external_user,
         provider_name=record.provider_name,
         router=None,
-        preset_id=record.preset,
+        preset_id=None if record.preset is None else preset_id(record.preset),
         service_tier=None,
         data_region="global",
         api_type="embeddings" if record.surface == "embeddings" else "completions",
@@ -106,6 +107,7 @@ def generation_payload(record: GenerationRecord) -> GenerationData:
             cost_micro_usd=record.cost_micro,
             cache_discount_micro_usd=record.discount_micro,
             surface=record.surface,
+            preset=record.preset,
             notes=list(record.notes),
         ),
     )

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from crossroads.schema import stats
+from crossroads.schema import presets, stats
 from crossroads.schema.activity import ActivityResponse
 from crossroads.schema.catalog import (
     ListEndpointsResponse,
@@ -71,8 +71,16 @@ JSON_SCHEMAS.update({
     ("GET", "/models/{slug}/stats/apps"): stats.AppsResponse,
     ("GET", "/models/{slug}/stats/activity"): stats.ActivityDaysResponse,
 })
+JSON_SCHEMAS.update({
+    ("GET", "/presets"): presets.ListPresetsResponse,
+    ("GET", "/presets/{slug}"): presets.GetPresetResponse,
+    ("PUT", "/presets/{slug}"): presets.GetPresetResponse,
+    ("DELETE", "/presets/{slug}"): presets.DeletePresetResponse,
+    ("POST", "/presets/{slug}/chat/completions"): ChatResult,
+})
 STREAM_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/chat/completions"): ChatStreamChunk,
+    ("POST", "/presets/{slug}/chat/completions"): ChatStreamChunk,
 }
 
 
@@ -97,6 +105,8 @@ def route_of(path: str) -> str | None:
         return f"/models/{{slug}}/stats/{parts[5]}"
     if len(parts) == 3 and parts[1] == "keys":
         return "/keys/{hash}"
+    if len(parts) >= 3 and parts[1] == "presets":
+        return "/".join(["", "presets", "{slug}", *parts[3:]])
     return rest
 
 

@@ -44,6 +44,7 @@ class GenerationExtras(_Body, kw_only=True):
     cost_micro_usd: int
     cache_discount_micro_usd: int
     surface: str
+    preset: str | None
     notes: list[str]
 
 

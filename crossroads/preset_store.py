@@ -1,0 +1,89 @@
+"""Where presets live: the config file's (read-only here) and the API's (in the database).
+
+Requests read presets from memory (`PresetBook.by_slug`); the API writes through to SQLite so
+an edited preset survives a restart. A config-file preset cannot be changed or deleted through
+the API — the file would bring it back at the next start — and the API cannot shadow one.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+
+from crossroads.errors import BadRequest, Conflict
+from crossroads.ledger.migrate import migrate
+from crossroads.ledger.sqlite import connect
+from crossroads.presets import Preset, PresetConfig, check_preset, make_preset
+
+COLUMNS = ("slug", "name", "description", "system_prompt", "config", "version", "created_at",
+           "updated_at")
+
+
+def _preset(row: tuple[Any, ...]) -> Preset:
+    slug, name, description, system_prompt, config, version, created_at, updated_at = row
+    return Preset(slug=slug, name=name, description=description, system_prompt=system_prompt,
+                  config=orjson.loads(config), version=version, created_at=created_at,
+                  updated_at=updated_at, source="api")
+
+
+class PresetBook:
+    """Every preset, by slug; thread-safe writes, lock-free reads of a replaced dict."""
+
+    def __init__(self, path: str | Path, configured: dict[str, PresetConfig]) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = connect(Path(path))
+        migrate(self._conn)
+        self._lock = threading.Lock()
+        self._configured = {slug: make_preset(slug, given, "config")
+                            for slug, given in configured.items()}
+        rows = self._conn.execute(f"SELECT {', '.join(COLUMNS)} FROM presets").fetchall()
+        stored = {p.slug: p for p in map(_preset, rows) if p.slug not in self._configured}
+        self.by_slug: dict[str, Preset] = {**stored, **self._configured}
+
+    def all(self) -> list[Preset]:
+        return sorted(self.by_slug.values(), key=lambda p: (-p.updated_at, p.slug))
+
+    def put(self, slug: str, given: PresetConfig) -> tuple[Preset, bool]:
+        """Create or replace an API preset; → (it, whether it was created)."""
+        if slug in self._configured:
+            raise Conflict(f"Preset {slug!r} is defined in the config file; edit it there",
+                           metadata={"param": "slug"})
+        check_preset(slug, given, "preset")
+        with self._lock:
+            old = self.by_slug.get(slug)
+            preset = make_preset(slug, given, "api", version=old.version + 1 if old else 1,
+                                 created_at=old.created_at if old else None)
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO presets ({', '.join(COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(COLUMNS))})",
+                (preset.slug, preset.name, preset.description, preset.system_prompt,
+                 orjson.dumps(preset.config).decode(), preset.version, preset.created_at,
+                 preset.updated_at))
+            self.by_slug = {**self.by_slug, slug: preset}
+        return preset, old is None
+
+    def delete(self, slug: str) -> bool:
+        if slug in self._configured:
+            raise Conflict(f"Preset {slug!r} is defined in the config file; remove it there",
+                           metadata={"param": "slug"})
+        with self._lock:
+            if slug not in self.by_slug:
+                return False
+            self._conn.execute("DELETE FROM presets WHERE slug = ?", (slug,))
+            self.by_slug = {k: v for k, v in self.by_slug.items() if k != slug}
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def parse_preset_body(raw: bytes) -> PresetConfig:
+    try:
+        return msgspec.json.decode(raw, type=PresetConfig)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise BadRequest(f"Invalid preset: {exc}") from None

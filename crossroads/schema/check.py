@@ -118,7 +118,7 @@ def violation(schema: Any, body: bytes) -> str | None:
     try:
         msgspec.json.decode(body, type=schema)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return f"{getattr(schema, '__name__', "stream event")}: {exc}"
+        return f"{getattr(schema, '__name__', 'stream event')}: {exc}"
     return None
 
 

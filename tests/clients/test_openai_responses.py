@@ -311,27 +311,41 @@ def test_image_input(client: openai.OpenAI, deployment: Deployment, tag: str) ->
     expect.chat(observe(response), deployment, tag, endpoints={"bravo"})
 
 
-def test_failover_is_the_chat_paths(client: openai.OpenAI, deployment: Deployment) -> None:
+def ask(client: openai.OpenAI, surface: str, stream: bool, prompt: str) -> str:
+    """One request on either surface, streamed or not; the generation id of its answer."""
+    model = f"{MAIN}:floor"
+    if surface == "chat":
+        messages: Any = [{"role": "user", "content": prompt}]
+        if not stream:
+            return client.chat.completions.create(model=model, messages=messages).id
+        chunks = client.chat.completions.create(model=model, messages=messages, stream=True)
+        return {chunk.id for chunk in chunks}.pop()
+    if not stream:
+        return client.responses.create(model=model, input=prompt).id
+    with client.responses.stream(model=model, input=prompt) as events:
+        return events.get_final_response().id
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "streamed"])
+def test_failover_is_the_chat_paths(client: openai.OpenAI, deployment: Deployment,
+                                    stream: bool) -> None:
     """One scripted fault, behind a Responses request and behind a chat request: the same
     attempts, the same provider, the same bill."""
     seen = []
     for surface in ("responses", "chat"):
         tag = make_tag(uuid.uuid4().hex[:10], "failover")  # same length: same prompt tokens
         deployment.sim.script("alpha", "http_500")
-        if surface == "responses":
-            generation_id = client.responses.create(model=f"{MAIN}:floor", input=say(tag)).id
-        else:
-            generation_id = client.chat.completions.create(
-                model=f"{MAIN}:floor", messages=[{"role": "user", "content": say(tag)}]).id
-        found = generation(deployment, generation_id)
+        found = generation(deployment, ask(client, surface, stream, say(tag)))
         seen.append({
             "attempts": [(a.endpoint, a.outcome) for a in deployment.attempts(tag)],
             "statuses": [(r["provider_name"], r["status"]) for r in found["provider_responses"]],
             "provider": found["provider_name"], "cost": found["total_cost"],
-            "tokens": (found["tokens_prompt"], found["tokens_completion"])})
+            "tokens": (found["tokens_prompt"], found["tokens_completion"]),
+            "streamed": found["streamed"]})
     assert seen[0] == seen[1]
     assert seen[0]["attempts"] == [("alpha", "http_500"), ("bravo", "ok")]
     assert seen[0]["statuses"] == [("Alpha", 500), ("Bravo", 200)]
+    assert seen[0]["streamed"] is stream
     bravo = BY_NAME[seen[0]["provider"]]
     assert round(seen[0]["cost"] * expect.MICRO) == bravo.cost_micro_usd(*seen[0]["tokens"])
 
@@ -391,8 +405,10 @@ def test_bad_input_is_a_clear_400(client: openai.OpenAI, deployment: Deployment,
 
 def test_unknown_model_and_no_key_are_the_chat_paths_errors(deployment: Deployment) -> None:
     client = openai.OpenAI(base_url=deployment.router.api, api_key="test-key", max_retries=0)
-    with pytest.raises(openai.BadRequestError):
-        client.responses.create(model=SCENARIO_CONTEXT["unknown_model"], input="hello")
+    for stream in (False, True):  # refused before any byte of a stream: a typed error
+        with pytest.raises(openai.BadRequestError):
+            client.responses.create(model=SCENARIO_CONTEXT["unknown_model"], input="hello",
+                                    stream=stream)
     status, body, _ = http_json("POST", deployment.router.api.replace("/api/v1", "/v1")
                                 + "/responses", {"model": MAIN, "input": "hello"})
     assert status == 401 and body["error"]["code"] == 401

@@ -162,7 +162,8 @@ class _Conversation:
         self.messages.append(message)
 
     def message(self, item: dict[str, Any], where: str) -> None:
-        role = _ROLES.get(item.get("role"))  # type: ignore[arg-type]
+        given = item.get("role")
+        role = _ROLES.get(given) if isinstance(given, str) else None
         if role is None:
             raise fail(f"{where}.role", f"must be one of {', '.join(_ROLES)}")
         content = _content(item.get("content"), role, f"{where}.content")
@@ -192,8 +193,9 @@ class _Conversation:
     def reasoning_item(self, item: dict[str, Any], where: str) -> None:
         for key, kind in (("content", "reasoning_text"), ("summary", "summary_text")):
             pieces = item.get(key)
-            texts: list[str] = [p["text"] for p in pieces or () if isinstance(p, dict)
-                                and p.get("type") == kind and isinstance(p.get("text"), str)]
+            texts: list[str] = [p["text"] for p in pieces if isinstance(p, dict)
+                                and p.get("type") == kind and isinstance(p.get("text"), str)
+                                ] if isinstance(pieces, list) else []
             if texts:
                 self.reasoning.append("\n\n".join(texts))
                 return

@@ -15,7 +15,7 @@ from crossroads.accounts.service import Accounts, AuthMode
 from crossroads.accounts.store import SQLiteKeyStore
 from crossroads.analytics.reload import reload_live_stats
 from crossroads.api.activity import get_activity
-from crossroads.api.chat import chat_completions
+from crossroads.api.chat import chat_completions, surface_handler
 from crossroads.api.cors import Cors
 from crossroads.api.generation import get_generation
 from crossroads.api.http import Receive, Scope, Send, header, send_error, send_json
@@ -55,6 +55,7 @@ from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
 from crossroads.stats import LiveStats
+from crossroads.surfaces.responses import ResponsesSurface
 from crossroads.upstream import Upstream
 from crossroads.web.assets import bundle
 from crossroads.web.pages import models_page, page_handler
@@ -89,6 +90,7 @@ async def _metrics(state: AppState, scope: Scope, receive: Receive, send: Send) 
 
 ROUTES: dict[str, dict[str, Handler]] = {
     "/chat/completions": {"POST": chat_completions},
+    "/responses": {"POST": surface_handler(ResponsesSurface())},
     "/models": {"GET": list_models},
     "/models/count": {"GET": count_models},
     "/models/stats": {"GET": model_directory},

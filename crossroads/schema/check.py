@@ -37,6 +37,7 @@ from crossroads.schema.keys import (
     KeyList,
     KeyResponse,
 )
+from crossroads.schema.responses import ResponseObject, ResponsesStreamEvent
 
 log = logging.getLogger("crossroads.schema")
 
@@ -47,6 +48,7 @@ API_PREFIXES = ("/api/v1", "/v1")
 # (method, route) → the schema of a successful JSON body; extended by the routes that add some.
 JSON_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/chat/completions"): ChatResult,
+    ("POST", "/responses"): ResponseObject,
     ("GET", "/models"): ModelsListResponse,
     ("GET", "/models/count"): ModelsCountResponse,
     ("GET", "/providers"): ListProvidersResponse,
@@ -78,9 +80,11 @@ JSON_SCHEMAS.update({
     ("DELETE", "/presets/{slug}"): presets.DeletePresetResponse,
     ("POST", "/presets/{slug}/chat/completions"): ChatResult,
 })
-STREAM_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
+# A stream's events: one struct, or a union of them tagged by `type` (the Responses events).
+STREAM_SCHEMAS: dict[tuple[str, str], Any] = {
     ("POST", "/chat/completions"): ChatStreamChunk,
     ("POST", "/presets/{slug}/chat/completions"): ChatStreamChunk,
+    ("POST", "/responses"): ResponsesStreamEvent,
 }
 
 
@@ -120,15 +124,15 @@ def _schema_for(method: str, route: str, status: int) -> type[msgspec.Struct] | 
     return JSON_SCHEMAS.get((method, route))
 
 
-def violation(schema: type[msgspec.Struct], body: bytes) -> str | None:
+def violation(schema: Any, body: bytes) -> str | None:
     try:
         msgspec.json.decode(body, type=schema)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return f"{schema.__name__}: {exc}"
+        return f"{getattr(schema, '__name__', 'stream event')}: {exc}"
     return None
 
 
-def stream_violations(schema: type[msgspec.Struct], data: bytes) -> list[str]:
+def stream_violations(schema: Any, data: bytes) -> list[str]:
     """Every event of an SSE body that breaks `schema` ([DONE] and comments are skipped)."""
     found = []
     for event in data.split(b"\n\n"):

@@ -93,7 +93,8 @@ AUTH = [("Authorization", "Bearer fuzz")]
 SECTIONS = ("overview", "providers", "pricing", "performance", "uptime", "benchmarks", "apps",
             "activity")
 API_ROUTES: dict[str, set[str]] = {
-    "/chat/completions": {"POST"}, "/models": {"GET"}, "/models/count": {"GET"},
+    "/chat/completions": {"POST"}, "/responses": {"POST"}, "/models": {"GET"},
+    "/models/count": {"GET"},
     "/providers": {"GET"}, "/generation": {"GET"}, "/key": {"GET"}, "/credits": {"GET"},
     "/activity": {"GET"}, "/keys": {"GET", "POST"}, f"/models/{MODEL}/endpoints": {"GET"},
     "/models/stats": {"GET"},

@@ -11,7 +11,7 @@ export async function play(spec, scenarios) {
       observations[name] = await scenario();
     } catch (e) {
       observations[name] = {
-        error: { class: e.constructor.name, status: e.statusCode ?? null, message: String(e.message) },
+        error: { class: e.constructor.name, status: e.statusCode ?? e.status ?? null, message: String(e.message) },
       };
     }
   }

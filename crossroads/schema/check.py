@@ -37,6 +37,11 @@ from crossroads.schema.keys import (
     KeyList,
     KeyResponse,
 )
+from crossroads.schema.messages import (
+    MessagesErrorResponse,
+    MessagesResult,
+    MessagesStreamEvent,
+)
 
 log = logging.getLogger("crossroads.schema")
 
@@ -47,6 +52,7 @@ API_PREFIXES = ("/api/v1", "/v1")
 # (method, route) → the schema of a successful JSON body; extended by the routes that add some.
 JSON_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/chat/completions"): ChatResult,
+    ("POST", "/messages"): MessagesResult,
     ("GET", "/models"): ModelsListResponse,
     ("GET", "/models/count"): ModelsCountResponse,
     ("GET", "/providers"): ListProvidersResponse,
@@ -71,8 +77,14 @@ JSON_SCHEMAS.update({
     ("GET", "/models/{slug}/stats/apps"): stats.AppsResponse,
     ("GET", "/models/{slug}/stats/activity"): stats.ActivityDaysResponse,
 })
-STREAM_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
+# A struct, or a union of tagged structs for streams of several event types.
+STREAM_SCHEMAS: dict[tuple[str, str], Any] = {
     ("POST", "/chat/completions"): ChatStreamChunk,
+    ("POST", "/messages"): MessagesStreamEvent,
+}
+# Routes whose errors are not in the `{"error": {...}}` envelope.
+ERROR_SCHEMAS: dict[str, type[msgspec.Struct]] = {
+    "/messages": MessagesErrorResponse,
 }
 
 
@@ -102,7 +114,7 @@ def route_of(path: str) -> str | None:
 
 def _schema_for(method: str, route: str, status: int) -> type[msgspec.Struct] | None:
     if status >= 400:
-        return ErrorResponse
+        return ERROR_SCHEMAS.get(route, ErrorResponse)
     if route == "/models/{slug}/endpoints":
         return ListEndpointsResponse
     if route == "/model/{slug}":
@@ -110,21 +122,35 @@ def _schema_for(method: str, route: str, status: int) -> type[msgspec.Struct] | 
     return JSON_SCHEMAS.get((method, route))
 
 
-def violation(schema: type[msgspec.Struct], body: bytes) -> str | None:
+def violation(schema: Any, body: bytes) -> str | None:
     try:
         msgspec.json.decode(body, type=schema)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return f"{schema.__name__}: {exc}"
+        return f"{getattr(schema, '__name__', schema)}: {exc}"
     return None
 
 
-def stream_violations(schema: type[msgspec.Struct], data: bytes) -> list[str]:
+def _misnamed(name: bytes | None, data: bytes) -> str | None:
+    """A named event (`event: x`) whose data's `type` is not x: clients dispatch on the name."""
+    if name is None:
+        return None
+    try:
+        kind = orjson.loads(data).get("type")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return None if kind == name.decode() else f"event {name!r} carries type {kind!r}"
+
+
+def stream_violations(schema: Any, data: bytes) -> list[str]:
     """Every event of an SSE body that breaks `schema` ([DONE] and comments are skipped)."""
     found = []
     for event in data.split(b"\n\n"):
+        name: bytes | None = None
         for line in event.split(b"\n"):
-            if line.startswith(b"data: ") and line != b"data: [DONE]":
-                problem = violation(schema, line[6:])
+            if line.startswith(b"event: "):
+                name = line[7:]
+            elif line.startswith(b"data: ") and line != b"data: [DONE]":
+                problem = violation(schema, line[6:]) or _misnamed(name, line[6:])
                 if problem:
                     found.append(f"{problem} in {line[:300]!r}")
     return found

@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 
 from crossroads.errors import CrossroadsError
-from crossroads.surfaces.messages_request import chat_body, parse
+from crossroads.surfaces.messages_chat import chat_body
+from crossroads.surfaces.messages_request import parse
 from crossroads.surfaces.messages_shapes import (
     content_blocks,
     error_body,

@@ -15,10 +15,10 @@ from crossroads.accounts.service import Accounts, AuthMode
 from crossroads.accounts.store import SQLiteKeyStore
 from crossroads.analytics.reload import reload_live_stats
 from crossroads.api.activity import get_activity
-from crossroads.api.chat import chat_completions, surface_handler
+from crossroads.api.chat import chat_completions, send_surface_error, surface_handler
 from crossroads.api.cors import Cors
 from crossroads.api.generation import get_generation
-from crossroads.api.http import Receive, Scope, Send, header, send_error, send_json
+from crossroads.api.http import Receive, Scope, Send, header, send_json
 from crossroads.api.keys import (
     create_key,
     delete_key,
@@ -46,7 +46,13 @@ from crossroads.api.presets import (
 from crossroads.api.state import AppState
 from crossroads.benchmarks import load_benchmarks
 from crossroads.catalog import Catalog
-from crossroads.errors import HeadersTooLarge, MethodNotAllowed, NotFound, internal_error_body
+from crossroads.errors import (
+    CrossroadsError,
+    HeadersTooLarge,
+    MethodNotAllowed,
+    NotFound,
+    internal_error_body,
+)
 from crossroads.generation import Generation
 from crossroads.ledger import SQLiteLedger, record_of
 from crossroads.metrics import CONTENT_TYPE, Metrics
@@ -55,6 +61,8 @@ from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
 from crossroads.stats import LiveStats
+from crossroads.surfaces import Surface
+from crossroads.surfaces.messages import MESSAGES
 from crossroads.surfaces.responses import ResponsesSurface
 from crossroads.upstream import Upstream
 from crossroads.web.assets import bundle
@@ -88,9 +96,13 @@ async def _metrics(state: AppState, scope: Scope, receive: Receive, send: Send) 
     await send({"type": "http.response.body", "body": state.metrics.render()})
 
 
+# Routes served by a surface (crossroads/surfaces): every error on them, the router's own 405,
+# 431 and 500 included, is shaped as that surface's SDK reads it.
+SURFACES: dict[str, Surface] = {"/messages": MESSAGES, "/responses": ResponsesSurface()}
+
 ROUTES: dict[str, dict[str, Handler]] = {
     "/chat/completions": {"POST": chat_completions},
-    "/responses": {"POST": surface_handler(ResponsesSurface())},
+    **{path: {"POST": surface_handler(surface)} for path, surface in SURFACES.items()},
     "/models": {"GET": list_models},
     "/models/count": {"GET": count_models},
     "/models/stats": {"GET": model_directory},
@@ -120,6 +132,17 @@ BARE_ROUTES: dict[str, dict[str, Handler]] = {
     "/metrics": {"GET": _metrics},
     "/models": {"GET": models_page},
 }
+
+
+def _surface_of(path: str) -> Surface | None:
+    for prefix in API_PREFIXES:
+        if path.startswith(prefix + "/"):
+            return SURFACES.get(path[len(prefix):])
+    return None
+
+
+async def _send_route_error(send: Send, path: str, error: CrossroadsError) -> None:
+    await send_surface_error(send, error, _surface_of(path))
 
 
 class CrossroadsApp:
@@ -258,7 +281,7 @@ class CrossroadsApp:
         assert self.state is not None, "lifespan startup did not run"
         size = sum(len(name) + len(value) for name, value in scope["headers"])
         if size > self.settings.server.max_header_bytes:
-            await send_error(send, HeadersTooLarge(
+            await _send_route_error(send, scope["path"], HeadersTooLarge(
                 f"Request headers total {size} bytes; the limit is "
                 f"{self.settings.server.max_header_bytes}"))
             return
@@ -269,7 +292,7 @@ class CrossroadsApp:
                 try:
                     methods = self._methods(path)
                 except NotFound as error:
-                    await send_error(send, error)
+                    await _send_route_error(send, path, error)
                     return
                 await self._cors.preflight(send, origin, methods)
                 return
@@ -278,7 +301,7 @@ class CrossroadsApp:
         try:
             handler = self._resolve(method, path)
         except (NotFound, MethodNotAllowed) as error:
-            await send_error(send, error)
+            await _send_route_error(send, path, error)
             return
         try:
             assert handler is not None
@@ -287,6 +310,9 @@ class CrossroadsApp:
             # A bug, not bad input: full detail in the log, nothing of it to the caller.
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             try:
-                await send_json(send, 500, internal_error_body())
+                surface = _surface_of(path)
+                body = (internal_error_body() if surface is None
+                        else surface.error_body(CrossroadsError("Internal error")))
+                await send_json(send, 500, body)
             except Exception:
                 log.debug("could not send the 500 (response already started)")

@@ -67,8 +67,9 @@ def _authorization(scope: Scope, surface: Surface | None) -> str | None:
     return None
 
 
-async def _send_error(send: Send, error: CrossroadsError, surface: Surface | None,
-                      extra: Headers | None = None) -> None:
+async def send_surface_error(send: Send, error: CrossroadsError, surface: Surface | None,
+                             extra: Headers | None = None) -> None:
+    """The error in the caller's dialect: chat's envelope, or the surface's."""
     if surface is None:
         await send_error(send, error, extra)
         return
@@ -107,7 +108,7 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
         reservation = None if balance is None else admit(
             accounts, balance, request, plan.attempts, len(raw), state.settings.auth)
     except CrossroadsError as error:
-        await _send_error(send, error, surface)
+        await send_surface_error(send, error, surface)
         return
     except ClientGone:
         return
@@ -178,7 +179,7 @@ async def _serve(state: AppState, scope: Scope, receive: Receive, send: Send,
         except CrossroadsError as error:
             # For a stream, raised only while nothing was sent: a plain JSON error with the
             # real status.
-            await _send_error(send, error, surface, [*extra, overhead.header()])
+            await send_surface_error(send, error, surface, [*extra, overhead.header()])
             return
         if left:
             return

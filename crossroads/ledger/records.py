@@ -186,4 +186,4 @@ def record_of(generation: Generation, wall_offset: float) -> GenerationRecord:
 
 
 def _bounded(text: str | None) -> str | None:
-    return None if text is None or len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT]
+    return text if text is None or len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT]

@@ -37,6 +37,11 @@ from crossroads.schema.keys import (
     KeyList,
     KeyResponse,
 )
+from crossroads.schema.messages import (
+    MessagesErrorResponse,
+    MessagesResult,
+    MessagesStreamEvent,
+)
 from crossroads.schema.responses import ResponseObject, ResponsesStreamEvent
 
 log = logging.getLogger("crossroads.schema")
@@ -49,6 +54,7 @@ API_PREFIXES = ("/api/v1", "/v1")
 JSON_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/chat/completions"): ChatResult,
     ("POST", "/responses"): ResponseObject,
+    ("POST", "/messages"): MessagesResult,
     ("GET", "/models"): ModelsListResponse,
     ("GET", "/models/count"): ModelsCountResponse,
     ("GET", "/providers"): ListProvidersResponse,
@@ -80,11 +86,16 @@ JSON_SCHEMAS.update({
     ("DELETE", "/presets/{slug}"): presets.DeletePresetResponse,
     ("POST", "/presets/{slug}/chat/completions"): ChatResult,
 })
-# A stream's events: one struct, or a union of them tagged by `type` (the Responses events).
+# A struct, or a union of tagged structs for streams of several event types.
 STREAM_SCHEMAS: dict[tuple[str, str], Any] = {
     ("POST", "/chat/completions"): ChatStreamChunk,
     ("POST", "/presets/{slug}/chat/completions"): ChatStreamChunk,
     ("POST", "/responses"): ResponsesStreamEvent,
+    ("POST", "/messages"): MessagesStreamEvent,
+}
+# Routes whose errors are not in the `{"error": {...}}` envelope.
+ERROR_SCHEMAS: dict[str, type[msgspec.Struct]] = {
+    "/messages": MessagesErrorResponse,
 }
 
 
@@ -116,7 +127,7 @@ def route_of(path: str) -> str | None:
 
 def _schema_for(method: str, route: str, status: int) -> type[msgspec.Struct] | None:
     if status >= 400:
-        return ErrorResponse
+        return ERROR_SCHEMAS.get(route, ErrorResponse)
     if route == "/models/{slug}/endpoints":
         return ListEndpointsResponse
     if route == "/model/{slug}":
@@ -128,17 +139,31 @@ def violation(schema: Any, body: bytes) -> str | None:
     try:
         msgspec.json.decode(body, type=schema)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return f"{getattr(schema, '__name__', 'stream event')}: {exc}"
+        return f"{getattr(schema, '__name__', schema)}: {exc}"
     return None
+
+
+def _misnamed(name: bytes | None, data: bytes) -> str | None:
+    """A named event (`event: x`) whose data's `type` is not x: clients dispatch on the name."""
+    if name is None:
+        return None
+    try:
+        kind = orjson.loads(data).get("type")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return None if kind == name.decode() else f"event {name!r} carries type {kind!r}"
 
 
 def stream_violations(schema: Any, data: bytes) -> list[str]:
     """Every event of an SSE body that breaks `schema` ([DONE] and comments are skipped)."""
     found = []
     for event in data.split(b"\n\n"):
+        name: bytes | None = None
         for line in event.split(b"\n"):
-            if line.startswith(b"data: ") and line != b"data: [DONE]":
-                problem = violation(schema, line[6:])
+            if line.startswith(b"event: "):
+                name = line[7:]
+            elif line.startswith(b"data: ") and line != b"data: [DONE]":
+                problem = violation(schema, line[6:]) or _misnamed(name, line[6:])
                 if problem:
                     found.append(f"{problem} in {line[:300]!r}")
     return found

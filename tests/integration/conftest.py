@@ -70,7 +70,7 @@ context_length = {ctx}
 max_output = 4096
 price = {{ prompt = {price}, completion = {price} }}
 input_modalities = [{modalities}]
-supported_parameters = ["max_tokens", "temperature", "tools"]
+supported_parameters = ["max_tokens", "temperature", "tools", "reasoning"]
 """
         for name, ctx, price, modalities in (
             ("alpha", 8192, 0.1, '"text", "image"'),

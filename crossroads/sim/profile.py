@@ -100,6 +100,10 @@ class SimProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     completion_tokens: PositiveInt = 64
     supports_images: bool = True
     supports_tools: bool = True
+    # A model that reasons: its answers start with `reasoning` (unless the request excludes or
+    # disables it), `reasoning_tokens` long at medium effort, counted in completion tokens.
+    reasoning: bool = False
+    reasoning_tokens: PositiveInt = 32
     image_tokens: Annotated[int, msgspec.Meta(ge=0)] = 765
     cache: bool = False
     cache_min_tokens: Annotated[int, msgspec.Meta(ge=0)] = 1024

@@ -5,10 +5,12 @@ With function tools offered and `tool_choice` not "none":
   * "required" calls the best match (below), even after a tool's result;
   * "auto" (the default) calls the best match when the user spoke last, and answers in text when
     the last message is anything else, a tool's result above all: that is the loop an agent runs.
-The best match is the function whose name and description share the most words with the last
-user message ("weather" finds `get_weather`), the first one offered on a tie or when none shares
-a word. With `parallel_tool_calls` not false, every function that shares a word is called, in the
-order offered. Arguments are an instance of the function's `parameters` schema
+The best match is a function the last user message names — a word of its name, other than
+"get", "set" and the like, is in the message ("weather" finds `get_weather`); with
+`parallel_tool_calls` not false every function it names is called, in the order offered ("weather
+and local time" calls `get_weather` and `get_time`). When it names none, the function whose name
+and description share the most words with the message, the first one offered on a tie or when
+none shares a word. Arguments are an instance of the function's `parameters` schema
 (schema_instance.py), filled from the user's words where they fit.
 """
 
@@ -60,11 +62,13 @@ def _chosen(fns: list[dict[str, Any]], options: Options, last_role: str,
     if options.tool_choice == "auto" and last_role != "user":
         return []
     said = _words(user_text)
+    named = [len(said & _words(fn["name"])) for fn in fns]
+    if any(named):
+        if options.parallel_tool_calls:
+            return [fn for fn, hits in zip(fns, named, strict=True) if hits]
+        return [fns[max(range(len(fns)), key=lambda i: (named[i], -i))]]
     scores = [len(said & _words(f"{fn['name']} {fn.get('description') or ''}")) for fn in fns]
-    best = max(range(len(fns)), key=lambda i: (scores[i], -i))
-    if options.parallel_tool_calls and scores[best] > 0:
-        return [fn for fn, score in zip(fns, scores, strict=True) if score > 0]
-    return [fns[best]]
+    return [fns[max(range(len(fns)), key=lambda i: (scores[i], -i))]]
 
 
 def plan_calls(tools: list[Any] | None, options: Options, last_role: str, user_text: str,

@@ -4,7 +4,8 @@
 body or as stream events. Token accounting, per choice:
 
   reasoning   `reasoning_tokens` of the profile, times the effort's scale (options.py), or
-              exactly `reasoning.max_tokens`; at most `max_tokens` - 1, so an answer follows.
+              exactly `reasoning.max_tokens`; at most `max_tokens` (or the endpoint's
+              `max_output`) - 1, so an answer follows.
               Excluded reasoning is still thought (counted, and streamed as silence), not shown.
   content     text: `completion_tokens` words; JSON: 4-character tokens; cut to what
               `max_tokens` leaves after reasoning (finish "length"), then at the first `stop`
@@ -82,8 +83,8 @@ def _reasoning_length(profile: SimProfile, ask: ReasoningAsk, limit: int | None)
     n = ask.max_tokens
     if n is None:
         n = max(1, round(profile.reasoning_tokens * ask.scale))
-    if limit is not None:
-        n = min(n, limit - 1)
+    # Within the output limit, leaving room for one token of answer.
+    n = min(n, (limit if limit is not None else profile.max_output) - 1)
     return max(n, 0)
 
 

@@ -37,6 +37,7 @@ REASONING_WORDS: Final = (
 _CHOICE_SHIFT: Final = 7
 _JSON_TOKEN: Final = 4
 _MAX_SCAN: Final = 200  # `{`s tried when looking for a JSON object in a prompt
+_MAX_SCANNED: Final = 256 * 1024  # characters of instructions searched, the first ones
 _INSTRUCTION_ROLES: Final = frozenset({"system", "developer", "user"})
 
 
@@ -101,7 +102,7 @@ def json_object(messages: list[Any], user_text: str, words: int) -> Any:
         elif isinstance(content, list):
             texts.extend(p["text"] for p in content
                          if isinstance(p, dict) and isinstance(p.get("text"), str))  # fmt: skip
-    objects = _objects_in("\n".join(texts))
+    objects = _objects_in("\n".join(texts)[:_MAX_SCANNED])
     schemas = [o for o in objects if _is_schema(o)]
     if schemas:
         return instance(schemas[-1], user_text)

@@ -10,6 +10,7 @@
     ttft_ms = 300                 # median; lognormal with ttft_sigma (0 = fixed)
     tokens_per_s = 600            # median; lognormal with tps_sigma
     cache = true                  # prompt caching of message prefixes >= cache_min_tokens
+    reasoning = true              # thinks before answering: `reasoning`, reasoning_tokens long
     fault_rates = { http_429_retry_after = 0.05, http_500 = 0.01 }
     outages = [[60, 90]]          # seconds since sim start (or since POST /_sim/reset)
 

@@ -2,7 +2,8 @@
 
 Token counting is a fixed, documented formula rather than a real tokenizer, so tests elsewhere can
 predict usage exactly: each message costs 4 + ceil(utf8 bytes / 4) tokens, plus `image_tokens` per
-image part. Tool-call names and arguments in assistant messages count as text.
+image part. Tool-call names and arguments in assistant messages count as text. The generation
+options (options.py) are read here too, so a malformed one is a 400 before any outcome is spent.
 """
 
 from __future__ import annotations

@@ -29,6 +29,10 @@ __all__ = ["instance"]
 _DEEP: Final = 6  # past this nesting, prefer the smallest value (null, [], no optional keys)
 _GIVE_UP: Final = 48  # a schema that recurses through required properties ends here, in null
 _MAX_EXTRA_KEYS: Final = 64
+# A schema asking for more than this (minItems: 10**9) gets this much: a demo server must not
+# be made to build a gigabyte. Such an answer fails the schema, as an overwhelmed model's would.
+_MAX_ITEMS: Final = 256
+_MAX_LENGTH: Final = 4096
 _FORMATS: Final = {
     "date": "2025-01-01",
     "date-time": "2025-01-01T12:00:00Z",
@@ -189,7 +193,7 @@ class _Generator:
             sub = props.get(key, extra if isinstance(extra, dict) else {})
             out[key] = self.value(sub, key, depth + 1, variant)
         need = schema.get("minProperties")
-        need = need if isinstance(need, int) else 0
+        need = min(need, _MAX_EXTRA_KEYS) if isinstance(need, int) else 0
         for key, sub in props.items():
             if len(out) >= need:
                 break
@@ -212,6 +216,7 @@ class _Generator:
         count = max(lo if isinstance(lo, int) else 0, len(prefix) or (0 if depth > _DEEP else 1))
         if isinstance(hi, int):
             count = min(count, hi)
+        count = min(count, _MAX_ITEMS)
         if items is False:
             count = min(count, len(prefix))
         return [
@@ -234,6 +239,7 @@ class _Generator:
             text = f"{text}{variant + 1}" if fmt is None else text
         lo, hi = schema.get("minLength"), schema.get("maxLength")
         if isinstance(lo, int) and len(text) < lo:
+            lo = min(lo, _MAX_LENGTH)
             text = (text + "-sim" * lo)[:lo]
         if isinstance(hi, int) and hi >= 0 and len(text) > hi:
             text = text[:hi]

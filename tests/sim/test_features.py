@@ -10,7 +10,9 @@ import httpx
 import openai
 import pytest
 
+from crossroads.settings import load_settings
 from crossroads.sim.content import REASONING_WORDS
+from crossroads.sim.fleet import catalog_fleet
 from crossroads.sim.render import WORDS, completion_text
 
 from .support import KEY, Sim, chat
@@ -276,3 +278,14 @@ def test_fault_markers_still_win_over_options(sim: Sim) -> None:
                           headers={"Authorization": f"Bearer {KEY}"}) as stream,
           pytest.raises(httpx.RemoteProtocolError)):  # cut mid-body
         list(stream.iter_lines())
+
+
+def test_catalog_twins_reason_where_the_catalog_says_so() -> None:
+    catalog = load_settings(env={}).catalog
+    fleet = catalog_fleet(catalog)
+    twins = {(p.provider, p.model): p for p in fleet.endpoints}
+    for endpoint in catalog.all_endpoints():
+        twin = twins[(endpoint.provider, endpoint.upstream_model)]
+        assert twin.reasoning == ("reasoning" in endpoint.supported_parameters), endpoint.key
+    reasoning = {e.model for e in catalog.all_endpoints() if "reasoning" in e.supported_parameters}
+    assert {"openai/gpt-oss-120b", "qwen/qwen3-32b"} <= reasoning

@@ -209,3 +209,10 @@ def test_malformed_schemas_get_a_best_effort() -> None:
 ])
 def test_trivial_patterns_have_examples(pattern: str, expected: str | None) -> None:
     assert example(pattern) == expected
+
+
+def test_huge_demands_are_capped_not_built() -> None:
+    value = instance({"type": "object", "required": ["xs", "s"], "properties": {
+        "xs": {"type": "array", "items": {"type": "integer"}, "minItems": 10**9},
+        "s": {"type": "string", "minLength": 10**9}}})
+    assert len(value["xs"]) == 256 and len(value["s"]) == 4096

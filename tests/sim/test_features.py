@@ -238,6 +238,7 @@ def thought(n: int) -> str:
     ({"reasoning": {"effort": "none"}}, False, 0),
     ({"reasoning": {"enabled": False}}, False, 0),
     ({"max_tokens": 4}, True, 3),  # reasoning leaves room for an answer
+    ({"reasoning": {"max_tokens": 10**9}}, True, 1023),  # and stays within max_output
 ])
 @pytest.mark.parametrize("stream", [False, True])
 def test_reasoning(sim: Sim, extra: dict[str, Any], shown: bool, tokens: int,

@@ -10,7 +10,13 @@ through `/_sim/endpoints/NAME`.
     server.py    run_sim() (blocking, for the CLI) and start_sim() (in a running loop)
     endpoint.py  live per-endpoint state and the rule that picks each request's outcome
     prompt.py    request validation, the token formula, the prefix cache
-    chat.py      the provider routes;  play.py  timing and faults;  render.py  the bytes
+    options.py   n, logprobs, stop, seed, tool_choice, response_format, reasoning: validated
+    answer.py    what each choice says (text, JSON, tool calls, reasoning, logprobs) and its bytes
+    content.py   the words: text, seeded text, JSON pieces, reasoning, logprob entries
+    tools.py     whether to call a tool, which, and with what arguments
+    schema_instance.py  a deterministic instance of a JSON Schema (schema_match.py, pattern.py,
+                 hints.py: values taken from the user's words)
+    chat.py      the provider routes;  play.py  timing and faults;  render.py  the plain bytes
     control.py   the /_sim control API;  wire.py  HTTP/1.1 on httptools
     lifeline.py  a sim started with --parent-pid exits when its parent dies
 """

@@ -48,6 +48,7 @@ def catalog_fleet(catalog: Catalog, seed: int = 0, *, time_scale: float = 1.0) -
             tokens_per_s=ep.nominal_throughput,
             supports_images=ep.serves_images(),
             supports_tools="tools" in ep.supported_parameters,
+            reasoning="reasoning" in ep.supported_parameters,
             # A published cache-read price means the provider caches prompt prefixes.
             cache=ep.pricing.cache_read is not None,
             usage_prompt_includes_cached=ep.usage_prompt_includes_cached,

@@ -16,27 +16,24 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Final, Literal
 
-import orjson
-
+from crossroads.sim.answer import Answer, StepFrames, completion, compose
+from crossroads.sim.options import PLAIN
 from crossroads.sim.profile import Outcome, SimProfile
 from crossroads.sim.prompt import ChatRequest
 from crossroads.sim.render import (
     DONE,
     MALFORMED_EVENT,
     MALFORMED_JSON,
-    ContentFrames,
     TextFrames,
-    ToolFrames,
     chunk_head,
     completion_body,
     completion_text,
-    sample_object,
-    tool_call,
+    stream_head,
     usage_event,
 )
 from crossroads.sim.wire import Exchange
 
-Frames = TextFrames | ToolFrames | ContentFrames
+Frames = TextFrames | StepFrames
 
 __all__ = ["BLOCK_PLAYS", "MIN_STEP", "STREAM_PLAYS", "Play", "Reply"]
 
@@ -47,10 +44,15 @@ Pending = Coroutine[Any, Any, None] | None
 
 
 class Reply:
-    """One request about to be answered: what to say, and when."""
+    """One request about to be answered: what to say, and when.
+
+    A plain request (one choice of text from a model that does not reason, no tools, none of the
+    options in options.py) keeps to the pre-encoded fast path of render.py; anything else is an
+    `Answer` (answer.py).
+    """
 
     __slots__ = (
-        "call",
+        "answer",
         "completion_id",
         "created",
         "ex",
@@ -60,7 +62,6 @@ class Reply:
         "req",
         "slow_first_s",
         "started",
-        "text",
         "ttft",
         "usage",
     )
@@ -83,26 +84,18 @@ class Reply:
         self.ttft, self.per_token = timing
         self.slow_first_s = profile.slow_first_token_s
         self.started = time.monotonic()
-        limit = req.max_tokens
-        self.call: dict[str, Any] | None = None
-        # A structured answer's text, cut to whole 4-character tokens when max_tokens says so.
-        self.text: str | None = None
-        if req.tools and req.wants_tool_call and profile.supports_tools:
-            self.call = tool_call(req.tools, "call_" + completion_id[9:])
-            fn = self.call["function"]
-            n = 8 + (len(fn["name"]) + len(fn["arguments"]) + 3) // 4
-            self.n = n if limit is None else min(n, limit)
-            self.finish_reason = "tool_calls"
-        elif req.json_schema is not None:
-            text = orjson.dumps(sample_object(req.json_schema)).decode()
-            full = (len(text) + 3) // 4
-            self.n = full if limit is None else min(full, limit)
-            self.text = text[: self.n * 4]
-            self.finish_reason = "length" if self.n < full else "stop"
-        else:
+        self.answer: Answer | None = None
+        if req.options is PLAIN and not req.tools and not profile.reasoning:
             full = profile.completion_tokens
+            limit = req.max_tokens
             self.n = full if limit is None else min(full, limit)
             self.finish_reason = "length" if self.n < full else "stop"
+            completion_tokens = self.n
+        else:
+            self.answer = compose(req, profile, completion_id)
+            self.n = self.answer.longest
+            self.finish_reason = self.answer.choices[0].finish_reason
+            completion_tokens = self.answer.completion_tokens
         prompt = (
             req.prompt_tokens
             if profile.usage_prompt_includes_cached
@@ -110,39 +103,39 @@ class Reply:
         )
         self.usage: dict[str, Any] = {
             "prompt_tokens": prompt,
-            "completion_tokens": self.n,
-            "total_tokens": prompt + self.n,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt + completion_tokens,
         }
         if profile.cache:
             self.usage["prompt_tokens_details"] = {"cached_tokens": cached, "cache_write_tokens": 0}
+        if profile.reasoning and self.answer is not None:
+            self.usage["completion_tokens_details"] = {
+                "reasoning_tokens": self.answer.reasoning_tokens
+            }
 
     @property
     def generation_s(self) -> float:
         return self.per_token * self.n
 
     def body(self) -> bytes:
-        message: dict[str, Any]
-        if self.call is not None:
-            message = {"role": "assistant", "content": None, "tool_calls": [self.call]}
-        else:
-            content = self.text if self.text is not None else completion_text(self.n)
-            message = {"role": "assistant", "content": content}
+        if self.answer is not None:
+            head = {"id": self.completion_id, "object": "chat.completion",
+                    "created": self.created, "model": self.req.model}  # fmt: skip
+            return completion(self.answer, head, self.usage)
         return completion_body(
             self.completion_id,
             self.created,
             self.req.model,
-            message=message,
+            message={"role": "assistant", "content": completion_text(self.n)},
             finish_reason=self.finish_reason,
             usage=self.usage,
         )
 
     def frames(self) -> Frames:
+        if self.answer is not None:
+            head = stream_head(self.completion_id, self.created, self.req.model)
+            return StepFrames(head, self.answer)
         head = chunk_head(self.completion_id, self.created, self.req.model)
-        if self.call is not None:
-            return ToolFrames(head, self.call)
-        if self.text is not None:
-            pieces = [self.text[i : i + 4] for i in range(0, len(self.text), 4)]
-            return ContentFrames(head, pieces, self.finish_reason)
         return TextFrames(head, self.n, self.finish_reason)
 
     def tail(self, done: bool) -> bytes:

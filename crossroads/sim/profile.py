@@ -10,6 +10,7 @@
     ttft_ms = 300                 # median; lognormal with ttft_sigma (0 = fixed)
     tokens_per_s = 600            # median; lognormal with tps_sigma
     cache = true                  # prompt caching of message prefixes >= cache_min_tokens
+    reasoning = true              # thinks before answering: `reasoning`, reasoning_tokens long
     fault_rates = { http_429_retry_after = 0.05, http_500 = 0.01 }
     outages = [[60, 90]]          # seconds since sim start (or since POST /_sim/reset)
 
@@ -100,6 +101,10 @@ class SimProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     completion_tokens: PositiveInt = 64
     supports_images: bool = True
     supports_tools: bool = True
+    # A model that reasons: its answers start with `reasoning` (unless the request excludes or
+    # disables it), `reasoning_tokens` long at medium effort, counted in completion tokens.
+    reasoning: bool = False
+    reasoning_tokens: PositiveInt = 32
     image_tokens: Annotated[int, msgspec.Meta(ge=0)] = 765
     cache: bool = False
     cache_min_tokens: Annotated[int, msgspec.Meta(ge=0)] = 1024

@@ -2,7 +2,8 @@
 
 Token counting is a fixed, documented formula rather than a real tokenizer, so tests elsewhere can
 predict usage exactly: each message costs 4 + ceil(utf8 bytes / 4) tokens, plus `image_tokens` per
-image part. Tool-call names and arguments in assistant messages count as text.
+image part. Tool-call names and arguments in assistant messages count as text. The generation
+options (options.py) are read here too, so a malformed one is a 400 before any outcome is spent.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, Final
 import msgspec
 import orjson
 
+from crossroads.sim.bad_request import BadRequestError
+from crossroads.sim.options import Options, parse_options
 from crossroads.sim.profile import OUTCOMES, Outcome
 
 __all__ = ["BadRequestError", "ChatRequest", "PrefixCache", "parse_chat"]
@@ -21,16 +24,6 @@ __all__ = ["BadRequestError", "ChatRequest", "PrefixCache", "parse_chat"]
 _IMAGE_PARTS: Final = frozenset({"image_url", "input_image", "image"})
 _OUTCOME_BY_NAME: Final[dict[str, Outcome]] = {name: name for name in OUTCOMES}
 _MARKER: Final = "[[sim:"
-_TOOL_TRIGGER: Final = "call a tool"
-
-
-class BadRequestError(Exception):
-    """The caller's request is malformed; becomes a 400 with this message."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
 
 
 class ChatRequest(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -45,9 +38,11 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     prompt_tokens: int
     images: int
     marker: Outcome | None
-    wants_tool_call: bool
-    # `response_format: {"type": "json_schema", ...}`'s schema: the answer is an instance of it.
-    json_schema: dict[str, Any] | None
+    options: Options
+    # Who spoke last ("user", "tool", ...), and the text of the last user message: what a
+    # simulated model answers, and where it takes its tool arguments from.
+    last_role: str
+    last_user: str
     # (cumulative digest, cumulative tokens) after each message; empty unless caching is on.
     prefixes: tuple[tuple[bytes, int], ...]
 
@@ -94,6 +89,16 @@ def _tool_call_text(calls: Any) -> str:
     return "".join(out)
 
 
+def _tool_names(tools: list[Any]) -> list[str]:
+    names = []
+    for tool in tools:
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        name = fn.get("name") if isinstance(fn, dict) else None
+        if isinstance(name, str):
+            names.append(name)
+    return names
+
+
 def _find_marker(text: str) -> Outcome | None:
     start = text.find(_MARKER)
     if start < 0:
@@ -104,14 +109,6 @@ def _find_marker(text: str) -> Outcome | None:
     if outcome is None:
         raise BadRequestError(f"unknown sim marker [[sim:{name}]]; known: {', '.join(OUTCOMES)}")
     return outcome
-
-
-def _json_schema(response_format: Any) -> dict[str, Any] | None:
-    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
-        return None
-    spec = response_format.get("json_schema")
-    schema = spec.get("schema") if isinstance(spec, dict) else None
-    return schema if isinstance(schema, dict) else None
 
 
 def _check_positive(value: Any, key: str) -> None:
@@ -144,12 +141,13 @@ def parse_chat(body: Any, image_tokens: int, with_prefixes: bool) -> ChatRequest
     tools = body.get("tools")
     if tools is not None and not isinstance(tools, list):
         raise BadRequestError("`tools` must be an array", "tools")
-    json_schema = _json_schema(body.get("response_format"))
+    options = parse_options(body, _tool_names(tools) if tools else [])
 
     total = 0
     images = 0
     marker: Outcome | None = None
     last_user = ""
+    last_role = ""
     prefixes: list[tuple[bytes, int]] = []
     digest = b""
     for i, msg in enumerate(messages):
@@ -170,6 +168,7 @@ def parse_chat(body: Any, image_tokens: int, with_prefixes: bool) -> ChatRequest
             marker = _find_marker(text)
         if role == "user":
             last_user = text
+        last_role = role
         if with_prefixes:
             # Chained digests: equal digests at position i mean equal messages[0..i].
             raw = orjson.dumps(msg, option=orjson.OPT_SORT_KEYS)
@@ -186,8 +185,9 @@ def parse_chat(body: Any, image_tokens: int, with_prefixes: bool) -> ChatRequest
         prompt_tokens=total,
         images=images,
         marker=marker,
-        wants_tool_call=_TOOL_TRIGGER in last_user,
-        json_schema=json_schema,
+        options=options,
+        last_role=last_role,
+        last_user=last_user,
         prefixes=tuple(prefixes),
     )
 

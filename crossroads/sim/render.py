@@ -1,4 +1,4 @@
-"""The bytes a simulated provider sends: completions, stream events, tool calls and errors.
+"""The bytes a simulated provider sends: plain completions, stream events and errors.
 
 Completion text is deterministic — words cycled from a fixed list, one word plus a space per
 token — so any client can predict the content of an n-token answer. Stream events are assembled
@@ -20,17 +20,14 @@ __all__ = [
     "MALFORMED_EVENT",
     "MALFORMED_JSON",
     "WORDS",
-    "ContentFrames",
     "ErrorSpec",
     "TextFrames",
-    "ToolFrames",
     "chunk_head",
     "completion_body",
     "completion_text",
     "error_message",
     "retry_after_headers",
-    "sample_object",
-    "tool_call",
+    "stream_head",
     "usage_event",
 ]
 
@@ -72,68 +69,15 @@ class TextFrames:
         return b'%s%s%s},"finish_reason":%s}]}\n\n' % (self._head, delta, tok, finish)
 
 
-class ContentFrames:
-    """The events of a streamed answer whose text is given (a structured answer): one piece of
-    it per event, the finish on the last."""
-
-    __slots__ = ("_events", "n")
-
-    def __init__(self, head: bytes, pieces: list[str], finish_reason: str) -> None:
-        last = len(pieces) - 1
-        self._events = [
-            b'%s%s,"finish_reason":%s}]}\n\n' % (
-                head,
-                orjson.dumps({"role": "assistant", "content": p} if i == 0 else {"content": p}),
-                orjson.dumps(finish_reason) if i == last else b"null",
-            )
-            for i, p in enumerate(pieces)
-        ]
-        self.n = len(self._events)
-
-    def event(self, i: int) -> bytes:
-        return self._events[i]
-
-
-class ToolFrames:
-    """The events of one streamed tool call: name first, arguments in pieces, then the finish."""
-
-    __slots__ = ("_events", "n")
-
-    def __init__(self, head: bytes, call: dict[str, Any]) -> None:
-        fn = call["function"]
-        args: str = fn["arguments"]
-        opening = {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [{"index": 0, "id": call["id"], "type": "function",
-                            "function": {"name": fn["name"], "arguments": ""}}],
-        }  # fmt: skip
-        deltas: list[tuple[dict[str, Any], str | None]] = [(opening, None)]
-        for start in range(0, len(args), 8):
-            piece = {"index": 0, "function": {"arguments": args[start : start + 8]}}
-            deltas.append(({"tool_calls": [piece]}, None))
-        deltas.append(({}, "tool_calls"))
-        self._events = [
-            b'%s%s,"finish_reason":%s}]}\n\n' % (head, orjson.dumps(d), orjson.dumps(f))
-            for d, f in deltas
-        ]
-        self.n = len(self._events)
-
-    def event(self, i: int) -> bytes:
-        return self._events[i]
+def stream_head(completion_id: str, created: int, model: str) -> bytes:
+    """Everything of a chunk event before its choices, shared by every event of one stream."""
+    return b'data: {"id":"%s","object":"chat.completion.chunk","created":%d,"model":%s,' \
+        b'"choices":[' % (completion_id.encode(), created, orjson.dumps(model))
 
 
 def chunk_head(completion_id: str, created: int, model: str) -> bytes:
-    """Everything of a chunk event before the delta, shared by every event of one stream."""
-    return (
-        b'data: {"id":"%s","object":"chat.completion.chunk","created":%d,"model":%s,'
-        % (
-            completion_id.encode(),
-            created,
-            orjson.dumps(model),
-        )
-        + b'"choices":[{"index":0,"delta":'
-    )
+    """A single choice's chunk event up to its delta."""
+    return stream_head(completion_id, created, model) + b'{"index":0,"delta":'
 
 
 def usage_event(completion_id: str, created: int, model: str, usage: dict[str, Any]) -> bytes:
@@ -169,46 +113,6 @@ def completion_body(
             "usage": usage,
         }
     )
-
-
-_SCHEMA_SAMPLES: Final[dict[str, Any]] = {
-    "string": "sim",
-    "number": 1.5,
-    "integer": 1,
-    "boolean": True,
-    "array": [],
-    "object": {},
-}
-
-
-def sample_object(schema: Any) -> dict[str, Any]:
-    """An instance of a JSON object schema: a sample value for each required property."""
-    props = schema.get("properties", {}) if isinstance(schema, dict) else {}
-    required = schema.get("required", []) if isinstance(schema, dict) else []
-    sample: dict[str, Any] = {}
-    if isinstance(props, dict) and isinstance(required, list):
-        for key in required:
-            if not isinstance(key, str):
-                continue  # a caller's malformed schema; a real model would ignore it too
-            spec = props.get(key)
-            kind = spec.get("type") if isinstance(spec, dict) else None
-            sample[key] = _SCHEMA_SAMPLES.get(kind if isinstance(kind, str) else "", "sim")
-    return sample
-
-
-def tool_call(tools: list[Any], call_id: str) -> dict[str, Any]:
-    """A call of the first function tool, with a sample value for each required parameter."""
-    fn: dict[str, Any] = {}
-    for tool in tools:
-        if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
-            fn = tool["function"]
-            break
-    args = sample_object(fn.get("parameters"))
-    return {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": str(fn.get("name", "tool")), "arguments": orjson.dumps(args).decode()},
-    }
 
 
 class ErrorSpec(NamedTuple):

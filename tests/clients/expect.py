@@ -93,7 +93,8 @@ def tool_call(observed: Any, deployment: Deployment, tag: str, *,
     assert observed["finish_reason"] == "tool_calls"
     [call] = observed["tool_calls"]
     assert call["name"] == SCENARIO_CONTEXT["tool_name"]
-    assert json.loads(call["arguments"]) == {"city": "sim"}  # the sim's sample for a string
+    # "Please call a tool for Paris.": the sim fills a string from the prompt's proper noun.
+    assert json.loads(call["arguments"]) == {"city": "Paris"}
     if call.get("id") is not None:
         assert call["id"].startswith("call_")
     usage(observed, served, attempt, None)

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "tests" / "clients" / "node"
 LANGCHAIN_PYTHON = ROOT / ".venv-langchain" / "bin" / "python"
 LANGCHAIN_SCRIPT = ROOT / "tests" / "clients" / "langchain" / "scenarios.py"
+LANGCHAIN_OPENAI_SCRIPT = ROOT / "tests" / "clients" / "langchain" / "openai_scenarios.py"
 TIMEOUT_S = 110
 
 
@@ -75,3 +76,5 @@ OPENROUTER_SDK = ClientScript(("node", "openrouter_sdk.mjs"), NODE_DIR,
 AI_SDK = ClientScript(("node", "ai_sdk.mjs"), NODE_DIR,
                       NODE_DIR / "node_modules" / "@openrouter" / "ai-sdk-provider")
 LANGCHAIN = ClientScript((str(LANGCHAIN_PYTHON), str(LANGCHAIN_SCRIPT)), ROOT, LANGCHAIN_PYTHON)
+LANGCHAIN_OPENAI = ClientScript((str(LANGCHAIN_PYTHON), str(LANGCHAIN_OPENAI_SCRIPT)), ROOT,
+                                LANGCHAIN_PYTHON)

@@ -63,7 +63,7 @@ def test_generate_object(run: Run, deployment: Deployment) -> None:
     # answer against it: the simulated endpoint answers with an instance of the schema.
     observed = run["structured"]
     expect.no_error(observed)
-    assert observed["object"] == {"city": "sim", "celsius": 1.5}
+    assert observed["object"] == {"city": "Paris", "celsius": 1.5}  # Paris from the prompt
     assert observed["id"].startswith("gen-") and observed["finish_reason"] == "stop"
     attempt = deployment.served(run.tag("structured"))
     assert attempt.endpoint == "alpha"  # require_parameters: the one with response_format

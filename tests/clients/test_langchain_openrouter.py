@@ -88,14 +88,14 @@ def test_bind_tools(run: Run, deployment: Deployment, scenario: str) -> None:
 
 
 def test_structured_output_by_function_calling(run: Run, deployment: Deployment) -> None:
-    assert run["structured"] == {"parsed": {"city": "sim"}}
+    assert run["structured"] == {"parsed": {"city": "Paris"}}
     attempt = deployment.served(run.tag("structured"))
     assert attempt.body["tools"][0]["function"]["name"] == "Weather"
     assert "tools" in BY_SLUG[attempt.endpoint].parameters
 
 
 def test_structured_output_by_json_schema(run: Run, deployment: Deployment) -> None:
-    assert run["structured_json"] == {"parsed": {"city": "sim"}}
+    assert run["structured_json"] == {"parsed": {"city": "Paris"}}
     attempt = deployment.served(run.tag("structured_json"))
     assert attempt.endpoint == "alpha"  # require_parameters: the one with response_format
     assert attempt.body["response_format"]["type"] == "json_schema"

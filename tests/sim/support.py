@@ -49,6 +49,8 @@ TEST_FLEET = SimFleet(
             completion_tokens=4,
             fault_rates={"http_500": 0.3, "http_429": 0.2},
         ),
+        SimProfile(name="thinker", context_length=8192, max_output=1024, completion_tokens=8,
+                   reasoning=True, reasoning_tokens=10),
         # Two models of one provider, told apart by the request's `model`.
         SimProfile(
             name="acme.big", provider="acme", model="acme-big", context_length=65536,

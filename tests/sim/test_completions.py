@@ -140,7 +140,7 @@ def test_tool_call_non_streaming(sim: Sim) -> None:
     assert calls is not None and len(calls) == 1
     fn = calls[0].function  # type: ignore[union-attr]
     assert fn.name == "get_weather"
-    assert json.loads(fn.arguments) == {"city": "sim", "days": 1}
+    assert json.loads(fn.arguments) == {"city": "Paris", "days": 1}  # Paris from the prompt
 
 
 def test_tool_call_streaming(sim: Sim) -> None:
@@ -162,9 +162,16 @@ def test_tool_call_streaming(sim: Sim) -> None:
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
 
-def test_tools_without_trigger_answer_text(sim: Sim) -> None:
-    resp = sim.post("plain", chat("What's the weather?", tools=[WEATHER_TOOL]))
-    assert resp.json()["choices"][0]["finish_reason"] == "stop"
+def test_tools_answer_text_after_a_tool_result_or_when_told_none(sim: Sim) -> None:
+    asked = chat("What's the weather?", tools=[WEATHER_TOOL])
+    call = sim.post("plain", asked).json()["choices"][0]["message"]["tool_calls"][0]
+    result = {**asked, "messages": [*asked["messages"],
+                                    {"role": "assistant", "content": None, "tool_calls": [call]},
+                                    {"role": "tool", "tool_call_id": call["id"], "content": "9C"}]}
+    for body in (result, {**asked, "tool_choice": "none"}):
+        choice = sim.post("plain", body).json()["choices"][0]
+        assert choice["finish_reason"] == "stop"
+        assert choice["message"]["content"] == completion_text(16)
 
 
 @pytest.mark.parametrize("key", ["", "sk-wrong"])
@@ -226,9 +233,12 @@ def test_json_schema_answer_is_cut_by_max_tokens(sim: Sim) -> None:
     assert resp.json()["usage"]["completion_tokens"] == 2
 
 
-def test_other_response_formats_answer_text(sim: Sim) -> None:
-    resp = sim.post("plain", chat("Hi", response_format={"type": "json_object"}, max_tokens=3))
-    assert resp.json()["choices"][0]["message"]["content"] == completion_text(3)
+def test_json_object_format_answers_an_object(sim: Sim) -> None:
+    resp = sim.post("plain", chat("Hi", response_format={"type": "json_object"}))
+    assert json.loads(resp.json()["choices"][0]["message"]["content"]) == {
+        "answer": completion_text(16).strip()}
+    text = sim.post("plain", chat("Hi", response_format={"type": "text"}, max_tokens=3))
+    assert text.json()["choices"][0]["message"]["content"] == completion_text(3)
 
 
 def test_malformed_schema_still_gets_an_answer(sim: Sim) -> None:

@@ -22,7 +22,7 @@ def test_health_and_listing(sim: Sim) -> None:
     assert sim.control("GET", "/health").json() == {"ok": True}
     listing = sim.control("GET", "/endpoints").json()
     assert set(listing) == {"plain", "cached", "cached-excl", "textonly", "keyed", "flaky",
-                            "acme.big", "acme.small"}
+                            "thinker", "acme.big", "acme.small"}
     assert listing["plain"]["profile"]["context_length"] == 4096
     assert listing["plain"]["requests"] == 0
     assert listing["plain"]["outcomes"] == {}

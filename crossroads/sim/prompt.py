@@ -168,7 +168,10 @@ def parse_chat(body: Any, image_tokens: int, with_prefixes: bool) -> ChatRequest
             marker = _find_marker(text)
         if role == "user":
             last_user = text
-        last_role = role
+        # Results that arrived since the model last spoke are what it answers, even when the
+        # caller added a user line beside them (Anthropic's tool_result + text): "tool" wins.
+        if role == "assistant" or last_role != "tool":
+            last_role = role
         if with_prefixes:
             # Chained digests: equal digests at position i mean equal messages[0..i].
             raw = orjson.dumps(msg, option=orjson.OPT_SORT_KEYS)

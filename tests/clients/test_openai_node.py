@@ -58,7 +58,7 @@ def test_function_tool(run: Run, deployment: Deployment, scenario: str) -> None:
     if scenario == "tools_stream":
         assert "response.function_call_arguments.delta" in observed["kinds"]
         assert observed["kinds"][-1] == "response.completed"
-        assert json.loads(observed["tool_calls"][0]["arguments"]) == {"city": "sim"}
+        assert json.loads(observed["tool_calls"][0]["arguments"]) == {"city": "Paris"}
 
 
 @pytest.mark.parametrize(("scenario", "named"), [

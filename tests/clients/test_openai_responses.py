@@ -226,7 +226,7 @@ def test_function_tool_round_trip(client: openai.OpenAI, deployment: Deployment,
     assert attempt.body["tool_choice"] == "auto"
     [call] = [item for item in response.output if item.type == "function_call"]
     assert call.name == SCENARIO_CONTEXT["tool_name"] and call.status == "completed"
-    assert json.loads(call.arguments) == {"city": "sim"}
+    assert json.loads(call.arguments) == {"city": "Paris"}
     assert call.call_id.startswith("call_")
     expect.tool_call(observe(response), deployment, tag)
 

@@ -40,7 +40,7 @@ def test_tool_use_then_tool_result_round_trip(router: Router, sim: Sim):
     [call] = first.content
     assert call.type == "tool_use" and call.name == "get_weather"
     # The simulator fills each required parameter with a sample of its type.
-    assert call.input == {"city": "sim", "days": 1}
+    assert call.input == {"city": "Paris", "days": 1}
 
     history = [*question,
                {"role": "assistant", "content": first.content},
@@ -61,7 +61,7 @@ def test_tool_use_then_tool_result_round_trip(router: Router, sim: Sim):
         {"role": "user", "content": f"Weather in Paris? {CALL_A_TOOL}"},
         {"role": "assistant", "content": None, "tool_calls": [{
             "id": call.id, "type": "function",
-            "function": {"name": "get_weather", "arguments": '{"city":"sim","days":1}'}}]},
+            "function": {"name": "get_weather", "arguments": '{"city":"Paris","days":1}'}}]},
         {"role": "tool", "tool_call_id": call.id, "content": "Sunny, 21C"},
         {"role": "tool", "tool_call_id": "toolu_other", "content": "Error: station offline"},
         {"role": "user", "content": "Thanks, summarise it."},

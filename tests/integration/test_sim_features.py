@@ -274,7 +274,8 @@ def _stream_events(router: Router, body: dict[str, Any]) -> list[dict[str, Any]]
 
 
 @pytest.mark.parametrize(("model", "extra", "kind"), [
-    (THINKER, {"reasoning": {"max_tokens": 20}}, "reasoning"),  # 20 + 12 tokens: cut in the 20
+    # High effort: 64 reasoning tokens + 12 of answer, cut within the reasoning.
+    (THINKER, {"reasoning": {"effort": "high"}}, "reasoning"),
     (TOOLS_MODEL, {"tools": TOOLS}, "tool_calls"),
 ])
 def test_reasoning_and_tool_call_deltas_commit_the_stream(router: Router, sim: Sim, model: str,

@@ -15,7 +15,7 @@ from crossroads.accounts.service import Accounts, AuthMode
 from crossroads.accounts.store import SQLiteKeyStore
 from crossroads.analytics.reload import reload_live_stats
 from crossroads.api.activity import get_activity
-from crossroads.api.chat import chat_completions
+from crossroads.api.chat import chat_completions, embeddings, surface_handler
 from crossroads.api.cors import Cors
 from crossroads.api.generation import get_generation
 from crossroads.api.http import Receive, Scope, Send, header, send_error, send_json
@@ -32,6 +32,7 @@ from crossroads.api.model_stats import SECTIONS, model_directory, section_handle
 from crossroads.api.models import (
     count_models,
     get_model,
+    list_embedding_models,
     list_models,
     list_providers,
     model_endpoints,
@@ -47,6 +48,7 @@ from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
 from crossroads.stats import LiveStats
+from crossroads.surfaces.completions import COMPLETIONS
 from crossroads.upstream import Upstream
 from crossroads.web.assets import bundle
 from crossroads.web.pages import models_page, page_handler
@@ -81,6 +83,9 @@ async def _metrics(state: AppState, scope: Scope, receive: Receive, send: Send) 
 
 ROUTES: dict[str, dict[str, Handler]] = {
     "/chat/completions": {"POST": chat_completions},
+    "/completions": {"POST": surface_handler(COMPLETIONS)},
+    "/embeddings": {"POST": embeddings},
+    "/embeddings/models": {"GET": list_embedding_models},
     "/models": {"GET": list_models},
     "/models/count": {"GET": count_models},
     "/models/stats": {"GET": model_directory},

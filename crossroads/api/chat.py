@@ -4,7 +4,11 @@ reserve, relay, settle.
 A surface (`crossroads.surfaces`) only changes the edges: which header carries the key, how the
 body becomes a chat body, how the answer, the stream and the errors are shaped. Everything
 between — routing, failover, metering, billing, the ledger — is this one path, so a Responses or
-a Messages request fails over and is billed exactly like the chat request it translates to."""
+a Messages request fails over and is billed exactly like the chat request it translates to.
+
+POST /embeddings is not chat, but walks the same path with its own parser
+(`embeddings_request.py`): the request it makes carries `operation=EMBEDDINGS`, which routing,
+the provider and the relay read."""
 
 from __future__ import annotations
 
@@ -29,10 +33,13 @@ from crossroads.api.http import (
 )
 from crossroads.api.state import AppState
 from crossroads.api.surface_stream import TranslatingStream
+from crossroads.catalog import Catalog
 from crossroads.chat_request import ChatRequest, parse_chat_request
+from crossroads.embeddings_request import parse_embeddings_request
 from crossroads.errors import CrossroadsError
 from crossroads.generation import Generation
 from crossroads.metrics import OverheadTimer
+from crossroads.operations import Operation
 from crossroads.routing.plan import Plan, build_plan
 from crossroads.routing.sticky import conversation_key, worth_sticking
 from crossroads.surfaces import Surface, Translation
@@ -40,10 +47,20 @@ from crossroads.surfaces import Surface, Translation
 SIMULATED_HEADER = (b"x-crossroads-simulated", b"true")
 
 Handler = Callable[[AppState, Scope, Receive, Send], Awaitable[None]]
+# Raw body and the x-session-id header → the validated request (BadRequest when it is not).
+RequestParser = Callable[[bytes, str | None, Catalog], ChatRequest]
+
+
+def _parse_chat(raw: bytes, session_header: str | None, catalog: Catalog) -> ChatRequest:
+    return parse_chat_request(raw, session_header)
 
 
 async def chat_completions(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     await _handle(state, scope, receive, send, None)
+
+
+async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    await _handle(state, scope, receive, send, None, parse_embeddings_request)
 
 
 def surface_handler(surface: Surface) -> Handler:
@@ -73,7 +90,7 @@ async def _send_error(send: Send, error: CrossroadsError, surface: Surface | Non
 
 
 async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
-                  surface: Surface | None) -> None:
+                  surface: Surface | None, parse: RequestParser = _parse_chat) -> None:
     loop_time = state.clock
     accounts = state.accounts
     translation: Translation | None = None
@@ -86,9 +103,10 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
         if surface is not None:
             translation = surface.translate(raw)
             raw = translation.chat_body
-        request = parse_chat_request(raw, header(scope, b"x-session-id"))
+        request = parse(raw, header(scope, b"x-session-id"), state.catalog)
         now = loop_time()
         conversation = (conversation_key(request) if state.settings.routing.sticky
+                        and request.operation is Operation.CHAT
                         and worth_sticking(request, state.catalog) else None)
         plan = build_plan(request, state.catalog, state.stats, state.settings.routing,
                           state.rng, now, state.sticky.lookup(conversation, now))

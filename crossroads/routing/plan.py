@@ -9,7 +9,7 @@ import random
 
 import msgspec
 
-from crossroads.catalog import Catalog, Endpoint
+from crossroads.catalog import Catalog, Endpoint, Model
 from crossroads.chat_request import ChatRequest
 from crossroads.errors import (
     BadRequest,
@@ -18,6 +18,7 @@ from crossroads.errors import (
     NoEndpoint,
     NoProviderAvailable,
 )
+from crossroads.operations import Operation
 from crossroads.routing.filters import Funnel, Needs, apply_filters
 from crossroads.routing.order import Context, order_candidates
 from crossroads.settings import RoutingConfig
@@ -32,6 +33,15 @@ class Plan(msgspec.Struct, frozen=True):
 
 def _unknown_model(slug: str) -> BadRequest:
     return BadRequest(f"{slug} is not a valid model ID", metadata={"param": "model"})
+
+
+def _wrong_kind(slug: str, model: Model, operation: Operation, primary: bool) -> BadRequest:
+    if model.embeds:
+        what = f"{slug} is an embedding model: it answers {Operation.EMBEDDINGS.route} only"
+    else:
+        what = (f"{slug} does not return {operation.output_modality}; "
+                f"it answers {Operation.CHAT.route}")
+    return BadRequest(f"{what}.", metadata={"param": "model" if primary else "models"})
 
 
 def _explain_empty(request: ChatRequest, needs: Needs, funnels: list[Funnel],
@@ -92,6 +102,9 @@ def build_plan(
             if slug == request.models[0]:
                 raise _unknown_model(slug)
             continue
+        if (model is not None
+                and request.operation.output_modality not in model.output_modalities):
+            raise _wrong_kind(slug, model, request.operation, slug == request.models[0])
         candidates, funnel = apply_filters(slug, table, needs, catalog.subsets(slug))
         funnels.append(funnel)
         # The model's routable set, or a memoised subset of it, recurs from request to request:

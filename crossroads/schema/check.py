@@ -27,6 +27,8 @@ from crossroads.schema.catalog import (
     ModelsListResponse,
 )
 from crossroads.schema.chat import ChatResult, ChatStreamChunk
+from crossroads.schema.completions import CompletionChunk, CompletionResult
+from crossroads.schema.embeddings import EmbeddingsResponse
 from crossroads.schema.errors import ErrorResponse
 from crossroads.schema.generation import GenerationResponse
 from crossroads.schema.keys import (
@@ -47,6 +49,9 @@ API_PREFIXES = ("/api/v1", "/v1")
 # (method, route) → the schema of a successful JSON body; extended by the routes that add some.
 JSON_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/chat/completions"): ChatResult,
+    ("POST", "/completions"): CompletionResult,
+    ("POST", "/embeddings"): EmbeddingsResponse,
+    ("GET", "/embeddings/models"): ModelsListResponse,
     ("GET", "/models"): ModelsListResponse,
     ("GET", "/models/count"): ModelsCountResponse,
     ("GET", "/providers"): ListProvidersResponse,
@@ -73,6 +78,7 @@ JSON_SCHEMAS.update({
 })
 STREAM_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/chat/completions"): ChatStreamChunk,
+    ("POST", "/completions"): CompletionChunk,
 }
 
 

@@ -57,6 +57,13 @@ def _explain_empty(request: ChatRequest, needs: Needs, funnels: list[Funnel],
         )
     if culprit == "context":
         largest = max((e.context_length for e in catalog.routable(funnel.model)), default=0)
+        if request.operation is Operation.EMBEDDINGS:
+            return ContextLengthExceeded(
+                f"The longest input needs about {needs.prompt_tokens} tokens, more than any "
+                f"endpoint of {funnel.model} embeds at once (largest context: {largest} "
+                "tokens). Shorten or split it.",
+                metadata=metadata,
+            )
         return ContextLengthExceeded(
             f"This request needs about {needs.prompt_tokens + (needs.max_tokens or 0)} tokens "
             f"(prompt + max_tokens), more than any endpoint of {funnel.model} serves "

@@ -8,13 +8,14 @@ import base64
 import math
 import struct
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
 from crossroads.sim.embeddings import embedding_vector, input_tokens
-from tests.support import Router, Sim, start_router, start_sim, wait_for
+from tests.support import Keys, Router, Sim, http_json, start_router, start_sim, wait_for
 
 EMBED = "test/embed"  # 64 dimensions, shortened on request; two providers
 FIXED = "test/embed-fixed"  # 32 dimensions, cannot shorten
@@ -257,6 +258,30 @@ def test_a_failed_provider_is_invisible_and_billed_once(client: openai.OpenAI, r
     assert [r["outcome"] for r in fresh_sim.requests("emb-b")] == ["ok"]
 
 
+def test_a_key_pays_for_its_embeddings_and_must_cover_them(sim: Sim, tmp_path: Path) -> None:
+    router = start_router(_config(sim), tmp_path, "--auth", "keys", env={"SIM_KEY": "k"})
+    try:
+        keys = Keys(router)
+        key, _ = keys.create("--name", "embedder", "--limit", "1")
+        sdk = openai.OpenAI(base_url=router.api, api_key=key, max_retries=0)
+        usage: Any = sdk.embeddings.create(model=EMBED, input=["a", "b"],
+                                           extra_body=CHEAPEST_FIRST).usage
+        cost = usage.crossroads["cost_micro_usd"]
+        assert cost == usage.prompt_tokens * 100
+        status, body, _ = http_json("GET", router.api + "/key",
+                                    headers={"authorization": f"Bearer {key}"})
+        assert status == 200 and body["data"]["crossroads"]["usage_micro_usd"] == cost
+        # The worst case is held before the first attempt: every input byte a token, at the
+        # dearest eligible endpoint (250 µ$ a token here), which a $0.01 limit cannot cover.
+        small, _ = keys.create("--name", "small", "--limit", "0.01")
+        with pytest.raises(openai.APIStatusError) as caught:
+            openai.OpenAI(base_url=router.api, api_key=small, max_retries=0).embeddings.create(
+                model=EMBED, input="x" * 100)
+        assert caught.value.status_code == 402
+    finally:
+        router.stop()
+
+
 @pytest.mark.parametrize("fault", ["malformed_sse", "empty_200", "stream_cut", "http_429"])
 def test_a_broken_answer_fails_over_too(client: openai.OpenAI, fresh_sim: Sim,
                                         fault: str) -> None:
@@ -286,7 +311,7 @@ def test_every_provider_failing_is_a_502(client: openai.OpenAI, fresh_sim: Sim) 
 
 def test_an_input_longer_than_the_context_is_refused_before_routing(
         client: openai.OpenAI, fresh_sim: Sim) -> None:
-    with pytest.raises(openai.BadRequestError, match="context"):
+    with pytest.raises(openai.BadRequestError, match="longest input needs about 1004 tokens"):
         client.embeddings.create(model=EMBED, input=["short", "x" * 4000])
     assert fresh_sim.hits("emb-a") == fresh_sim.hits("emb-b") == 0
     # Many short inputs are fine: each must fit the context, not their sum.

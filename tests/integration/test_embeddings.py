@@ -13,6 +13,8 @@ from typing import Any
 
 import openai
 import pytest
+from openrouter import OpenRouter
+from openrouter.utils import BackoffStrategy, RetryConfig
 
 from crossroads.sim.embeddings import embedding_vector, input_tokens
 from tests.support import Keys, Router, Sim, http_json, start_router, start_sim, wait_for
@@ -256,6 +258,25 @@ def test_a_failed_provider_is_invisible_and_billed_once(client: openai.OpenAI, r
     assert record["crossroads"]["cost_micro_usd"] == tokens * 250
     assert [r["outcome"] for r in fresh_sim.requests("emb-a")] == ["http_500"]
     assert [r["outcome"] for r in fresh_sim.requests("emb-b")] == ["ok"]
+
+
+def test_openrouters_own_sdk_reads_the_answer_the_listing_and_the_record(
+        router: Router, fresh_sim: Sim) -> None:
+    no_retries = RetryConfig("none", BackoffStrategy(0, 0, 0, 0), False)
+    with OpenRouter(api_key="k", server_url=router.api, retry_config=no_retries) as sdk:
+        response = sdk.embeddings.generate(model=EMBED, input=["one", "two"], dimensions=16,
+                                           encoding_format="float", provider={"sort": "price"})
+        assert not isinstance(response, str)
+        assert [len(d.embedding) for d in response.data] == [16, 16]
+        assert response.data[1].embedding == embedding_vector("two", 16)
+        assert response.usage is not None and response.usage.cost == pytest.approx(
+            response.usage.prompt_tokens * 100 / 1e6)
+        listed = sdk.embeddings.list_models()
+        assert {EMBED, FIXED} <= {m.id for m in listed.result.data}
+        assert response.id is not None
+        record = sdk.generations.get_generation(id=response.id).data
+        assert record.api_type == "embeddings" and record.provider_name == "Emb-A"
+        assert record.tokens_prompt == response.usage.prompt_tokens
 
 
 def test_a_key_pays_for_its_embeddings_and_must_cover_them(sim: Sim, tmp_path: Path) -> None:

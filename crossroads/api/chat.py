@@ -47,7 +47,8 @@ from crossroads.surfaces import Surface, Translation
 SIMULATED_HEADER = (b"x-crossroads-simulated", b"true")
 
 Handler = Callable[[AppState, Scope, Receive, Send], Awaitable[None]]
-# Raw body and the x-session-id header → the validated request (BadRequest when it is not).
+# The raw body, the x-session-id header and the catalog → the validated request (BadRequest
+# when it is not).
 RequestParser = Callable[[bytes, str | None, Catalog], ChatRequest]
 
 

@@ -15,7 +15,7 @@ from crossroads.accounts.service import Accounts, AuthMode
 from crossroads.accounts.store import SQLiteKeyStore
 from crossroads.analytics.reload import reload_live_stats
 from crossroads.api.activity import get_activity
-from crossroads.api.chat import chat_completions, send_surface_error, surface_handler
+from crossroads.api.chat import chat_completions, embeddings, send_surface_error, surface_handler
 from crossroads.api.cors import Cors
 from crossroads.api.generation import get_generation
 from crossroads.api.http import Receive, Scope, Send, header, send_json
@@ -32,6 +32,7 @@ from crossroads.api.model_stats import SECTIONS, model_directory, section_handle
 from crossroads.api.models import (
     count_models,
     get_model,
+    list_embedding_models,
     list_models,
     list_providers,
     model_endpoints,
@@ -62,6 +63,7 @@ from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
 from crossroads.stats import LiveStats
 from crossroads.surfaces import Surface
+from crossroads.surfaces.completions import COMPLETIONS
 from crossroads.surfaces.messages import MESSAGES
 from crossroads.surfaces.responses import ResponsesSurface
 from crossroads.upstream import Upstream
@@ -98,11 +100,14 @@ async def _metrics(state: AppState, scope: Scope, receive: Receive, send: Send) 
 
 # Routes served by a surface (crossroads/surfaces): every error on them, the router's own 405,
 # 431 and 500 included, is shaped as that surface's SDK reads it.
-SURFACES: dict[str, Surface] = {"/messages": MESSAGES, "/responses": ResponsesSurface()}
+SURFACES: dict[str, Surface] = {"/messages": MESSAGES, "/responses": ResponsesSurface(),
+                                "/completions": COMPLETIONS}
 
 ROUTES: dict[str, dict[str, Handler]] = {
     "/chat/completions": {"POST": chat_completions},
     **{path: {"POST": surface_handler(surface)} for path, surface in SURFACES.items()},
+    "/embeddings": {"POST": embeddings},
+    "/embeddings/models": {"GET": list_embedding_models},
     "/models": {"GET": list_models},
     "/models/count": {"GET": count_models},
     "/models/stats": {"GET": model_directory},

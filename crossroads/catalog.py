@@ -135,6 +135,12 @@ class Model(msgspec.Struct, frozen=True):
     released: str | None = None
     license: str | None = None
     architecture: Architecture | None = None
+    # An embedding model (output modality "embeddings"): the size of its vectors.
+    dimensions: int | None = None
+
+    @property
+    def embeds(self) -> bool:
+        return "embeddings" in self.output_modalities
 
     @property
     def distillable(self) -> bool:

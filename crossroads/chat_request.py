@@ -4,6 +4,9 @@ The body is parsed with orjson and checked by hand against the few fields routin
 depend on; every other field is passed to the provider untouched, because providers keep adding
 parameters and the router should not be the one to reject them. OpenRouter-only fields are
 removed before the body goes upstream.
+
+The same value carries an embeddings request through routing, admission and the relay
+(`operation` says which; `embeddings_request.py` builds it).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import msgspec
 import orjson
 
 from crossroads.errors import BadRequest
+from crossroads.operations import Operation
 from crossroads.plugins import NONE_ASKED, PluginAsk, parse_plugins
 from crossroads.reasoning import REASONING_FIELDS, ReasoningAsk, parse_reasoning
 from crossroads.routing.prefs import RoutingPrefs, Variant, parse_prefs, split_variant
@@ -53,6 +57,10 @@ class ChatRequest(msgspec.Struct, frozen=True):
     prompt_chars: int
     image_count: int
     parameters: frozenset[str]
+    # Messages of a chat request. For embeddings 1, and `prompt_chars` is the longest input:
+    # each input must fit the context on its own, so that is what routing checks.
+    message_count: int = 1
+    operation: Operation = Operation.CHAT
     reasoning: ReasoningAsk | None = None
     plugins: PluginAsk = NONE_ASKED
 
@@ -62,8 +70,8 @@ class ChatRequest(msgspec.Struct, frozen=True):
 
     def prompt_token_estimate(self, tokens_per_image: int) -> int:
         # ~4 bytes of text per token for Llama-family tokenisers, plus per-message overhead.
-        messages = self.body["messages"]
-        return self.prompt_chars // 4 + 4 * len(messages) + tokens_per_image * self.image_count
+        return (self.prompt_chars // 4 + 4 * self.message_count
+                + tokens_per_image * self.image_count)
 
     @property
     def wants_tools(self) -> bool:
@@ -187,7 +195,7 @@ def _max_tokens(body: dict[str, Any]) -> int | None:
     return None
 
 
-def _models(body: dict[str, Any]) -> tuple[str, ...]:
+def requested_models(body: dict[str, Any]) -> tuple[str, ...]:
     primary = body.get("model")
     fallbacks = body.get("models")
     if fallbacks is not None and (
@@ -212,7 +220,7 @@ def parse_chat_request(raw: bytes, session_header: str | None = None) -> ChatReq
         raise BadRequest(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
-    models = _models(body)
+    models = requested_models(body)
     chars, images = _scan_messages(body.get("messages"))
     for name in body.keys() & _FIELD_CHECKS.keys():
         ok, expected = _FIELD_CHECKS[name]
@@ -241,6 +249,7 @@ def parse_chat_request(raw: bytes, session_header: str | None = None) -> ChatReq
         prompt_chars=chars,
         image_count=images,
         parameters=parameters,
+        message_count=len(body["messages"]),
         reasoning=reasoning,
         plugins=parse_plugins(body),
     )

@@ -161,13 +161,20 @@ class Generation:
         # The router's own time on this request; the relay adds its waits on providers.
         self.overhead = overhead or OverheadTimer()
 
-    def price(self, attempt: Attempt, usage: Usage) -> dict[str, Any]:
-        """Settle usage and cost on the attempt that served; return the caller's usage object."""
+    def price(self, attempt: Attempt, usage: Usage, answered: bool | None = None
+              ) -> dict[str, Any]:
+        """Settle usage and cost on the attempt that served; return the caller's usage object.
+
+        `answered` says whether the answer is worth paying for; by default (a generated answer)
+        it is when it has completion tokens and did not end in error, OpenRouter's zero
+        completion insurance. An embeddings answer has no completion tokens and says True."""
         self.served = attempt
         self.usage = usage
         attempt.usage = usage
         pricing = attempt.endpoint.pricing
-        billable = usage.completion_tokens > 0 and self.finish_reason != "error"
+        if answered is None:
+            answered = usage.completion_tokens > 0
+        billable = answered and self.finish_reason != "error"
         cost = cost_micro(usage, pricing) if billable else 0
         completion = completion_cost_micro(usage, pricing) if billable else 0
         if self.reservation is not None:

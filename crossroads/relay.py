@@ -39,15 +39,21 @@ in-band error event ends the stream.
 A stream that ends without `[DONE]` after its finish reason (and usage, if any) is complete, and
 the relay finishes it at once. The caller leaving cancels the task running the relay, which closes
 the upstream connection immediately (`UpstreamResponse.close`).
+
+Operations. An embeddings request runs this same loop: the provider builds its upstream call
+(`/embeddings` instead of `/chat/completions`), and `_ANSWERS` reads its whole answer; a broken
+one fails over like a broken chat answer. It never streams.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 
 from crossroads.catalog import Catalog, Endpoint, endpoint_key
 from crossroads.chat_request import ChatRequest
+from crossroads.embeddings_response import embeddings_body
 from crossroads.errors import (
     ERROR_BY_STATUS,
     ContextLengthExceeded,
@@ -59,12 +65,34 @@ from crossroads.errors import (
 from crossroads.failures import AttemptError, Failure
 from crossroads.generation import Attempt, Generation, ResultSink
 from crossroads.metrics import OverheadTimer
+from crossroads.operations import Operation
 from crossroads.providers import PROVIDERS
 from crossroads.routing.plan import Plan
 from crossroads.settings import Settings
 from crossroads.stats import AttemptReport, LiveStats
 from crossroads.streaming import ClientStream, StreamSession
 from crossroads.upstream import DeadlinePassed, Upstream, UpstreamResponse
+
+Answer = Callable[[Generation, Attempt, bytes, ChatRequest], bytes]
+
+
+def _chat_answer(generation: Generation, attempt: Attempt, raw: bytes,
+                 request: ChatRequest) -> bytes:
+    return generation.complete_body(attempt, PROVIDERS["openai"].parse_completion(raw), request)
+
+
+def _embeddings_answer(generation: Generation, attempt: Attempt, raw: bytes,
+                       request: ChatRequest) -> bytes:
+    return embeddings_body(generation, attempt, PROVIDERS["openai"].parse_embeddings(raw),
+                           request)
+
+
+# How a whole upstream answer becomes the caller's, per operation; both raise AttemptError
+# for a broken answer, so the loop fails over alike. Only chat streams (`_stream`).
+_ANSWERS: dict[Operation, Answer] = {
+    Operation.CHAT: _chat_answer,
+    Operation.EMBEDDINGS: _embeddings_answer,
+}
 
 
 class _KeepAlive:
@@ -274,10 +302,9 @@ class Relay:
         finally:
             timer.end_wait()
         response.release()
-        parsed = PROVIDERS["openai"].parse_completion(raw)
         # A non-streamed answer arrives whole: it has a latency but no honest TTFT or
         # throughput, so it feeds neither.
-        body = generation.complete_body(attempt, parsed, request)
+        body = _ANSWERS[request.operation](generation, attempt, raw, request)
         self._finish_attempt(attempt, None)
         self.sink(generation)
         return body

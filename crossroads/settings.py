@@ -146,6 +146,7 @@ class ModelConfig(_Table, frozen=True):
     released: str | None = None
     license: str | None = None
     architecture: ArchitectureConfig | None = None
+    dimensions: int | None = None
 
 
 class EndpointConfig(_Table, frozen=True):
@@ -276,7 +277,17 @@ def _build_model(config: ModelConfig, where: str) -> Model:
         released=_day(config.released, f"{where}.released"),
         license=config.license,
         architecture=_architecture(config.architecture),
+        dimensions=_dimensions(config, where),
     )
+
+
+def _dimensions(config: ModelConfig, where: str) -> int | None:
+    embeds = "embeddings" in (config.output_modalities or ())
+    if config.dimensions is not None and config.dimensions <= 0:
+        raise ConfigError(f"{where}.dimensions: must be positive")
+    if embeds and config.dimensions is None:
+        raise ConfigError(f"{where}.dimensions: required for an embedding model")
+    return config.dimensions
 
 
 def _day(value: str | None, where: str) -> str | None:

@@ -54,8 +54,8 @@ def admit(accounts: Accounts, balance: Balance, request: ChatRequest,
     if balance.record.limit_micro is None:
         balance.try_reserve(0, now)
         return None
-    messages = request.body["messages"]
-    bound = prompt_bound(body_bytes, len(messages), request.image_count, auth.image_token_bound)
+    bound = prompt_bound(body_bytes, request.message_count, request.image_count,
+                         auth.image_token_bound)
     reservation = plan_reservation(attempts, bound, request.max_tokens, request.image_count,
                                    round(auth.max_reservation_usd * MICRO))
     if not balance.try_reserve(reservation.amount, now):

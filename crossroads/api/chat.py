@@ -4,7 +4,11 @@ reserve, relay, settle.
 A surface (`crossroads.surfaces`) only changes the edges: which header carries the key, how the
 body becomes a chat body, how the answer, the stream and the errors are shaped. Everything
 between — routing, failover, metering, billing, the ledger — is this one path, so a Responses or
-a Messages request fails over and is billed exactly like the chat request it translates to."""
+a Messages request fails over and is billed exactly like the chat request it translates to.
+
+POST /embeddings is not chat, but walks the same path with its own parser
+(`embeddings_request.py`): the request it makes carries `operation=EMBEDDINGS`, which routing,
+the provider and the relay read."""
 
 from __future__ import annotations
 
@@ -29,10 +33,13 @@ from crossroads.api.http import (
 )
 from crossroads.api.state import AppState
 from crossroads.api.surface_stream import TranslatingStream
+from crossroads.catalog import Catalog
 from crossroads.chat_request import ChatRequest, parse_chat_request
+from crossroads.embeddings_request import parse_embeddings_request
 from crossroads.errors import CrossroadsError
 from crossroads.generation import Generation
 from crossroads.metrics import OverheadTimer
+from crossroads.operations import Operation
 from crossroads.presets import Preset, apply_preset
 from crossroads.routing.plan import Plan, build_plan
 from crossroads.routing.sticky import conversation_key, worth_sticking
@@ -44,10 +51,21 @@ SIMULATED_HEADER = (b"x-crossroads-simulated", b"true")
 PRESET_SCOPE_KEY = "crossroads.preset"
 
 Handler = Callable[[AppState, Scope, Receive, Send], Awaitable[None]]
+# The raw body, the x-session-id header and the catalog → the validated request (BadRequest
+# when it is not).
+RequestParser = Callable[[bytes, str | None, Catalog], ChatRequest]
+
+
+def _parse_chat(raw: bytes, session_header: str | None, catalog: Catalog) -> ChatRequest:
+    return parse_chat_request(raw, session_header)
 
 
 async def chat_completions(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     await _handle(state, scope, receive, send, None)
+
+
+async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    await _handle(state, scope, receive, send, None, parse_embeddings_request)
 
 
 def surface_handler(surface: Surface) -> Handler:
@@ -78,7 +96,7 @@ async def send_surface_error(send: Send, error: CrossroadsError, surface: Surfac
 
 
 async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
-                  surface: Surface | None) -> None:
+                  surface: Surface | None, parse: RequestParser = _parse_chat) -> None:
     loop_time = state.clock
     accounts = state.accounts
     translation: Translation | None = None
@@ -95,11 +113,14 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
         forced = scope.get(PRESET_SCOPE_KEY)
         if forced is not None or b"@preset/" in raw or b'"preset"' in raw:
             raw, preset = _with_preset(raw, state, forced)
-        request = parse_chat_request(raw, header(scope, b"x-session-id"))
-        request, compressed = fit_context(request, state.catalog,
-                                          state.settings.routing.image_token_estimate)
+        request = parse(raw, header(scope, b"x-session-id"), state.catalog)
+        compressed = None
+        if request.operation is Operation.CHAT:
+            request, compressed = fit_context(request, state.catalog,
+                                              state.settings.routing.image_token_estimate)
         now = loop_time()
         conversation = (conversation_key(request) if state.settings.routing.sticky
+                        and request.operation is Operation.CHAT
                         and worth_sticking(request, state.catalog) else None)
         plan = build_plan(request, state.catalog, state.stats, state.settings.routing,
                           state.rng, now, state.sticky.lookup(conversation, now))
@@ -118,6 +139,8 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
         generation.key_id = caller.key_hash
         if surface is not None:
             generation.surface = surface.name
+        elif request.operation is Operation.EMBEDDINGS:
+            generation.surface = "embeddings"
         generation.notes.extend(plan.notes)
         generation.preset = None if preset is None else preset.slug
         if compressed is not None:

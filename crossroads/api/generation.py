@@ -15,6 +15,7 @@ from crossroads.api.http import Receive, Scope, Send, header, send_error, send_j
 from crossroads.api.state import AppState
 from crossroads.errors import BadRequest, CrossroadsError, NotFound
 from crossroads.ledger import generation_payload
+from crossroads.operations import api_type
 from crossroads.schema.generation import GenerationResponse
 
 MAX_ID_LENGTH = 128
@@ -38,5 +39,7 @@ async def get_generation(state: AppState, scope: Scope, receive: Receive, send: 
     if record is None or not visible:
         await send_error(send, NotFound(f"Generation {ids[0]} not found"))
         return
-    body = GenerationResponse(data=generation_payload(record))
+    model = state.catalog.model(record.model_requested)
+    kind = api_type(model.output_modalities) if model is not None else "completions"
+    body = GenerationResponse(data=generation_payload(record, kind))
     await send_json(send, 200, msgspec.json.encode(body))

@@ -50,7 +50,8 @@ def _model_entry(state: AppState, model: Model) -> ModelBody:
         pricing=public_pricing(pricing),
         top_provider=TopProviderInfo(
             context_length=top.context_length if top else None,
-            max_completion_tokens=top.max_output if top else None,
+            # An embedding model completes nothing.
+            max_completion_tokens=top.max_output if top and not model.embeds else None,
             is_moderated=False,
         ),
         per_request_limits=None,
@@ -103,7 +104,17 @@ def _matches(entry: ModelBody, query: dict[str, str]) -> bool:
 
 
 async def list_models(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
-    query = _query(scope)
+    await _list(state, _query(scope), send, "/api/v1/models")
+
+
+async def list_embedding_models(state: AppState, scope: Scope, receive: Receive,
+                                send: Send) -> None:
+    """`GET /embeddings/models`: the same listing, of the models `POST /embeddings` serves."""
+    await _list(state, {**_query(scope), "output_modalities": "embeddings"}, send,
+                "/api/v1/embeddings/models")
+
+
+async def _list(state: AppState, query: dict[str, str], send: Send, path: str) -> None:
     try:
         offset = _int_param(query, "offset", 0, 10**9)
         limit = _int_param(query, "limit", 1, MAX_PAGE)
@@ -117,7 +128,7 @@ async def list_models(state: AppState, scope: Scope, receive: Receive, send: Sen
         start, size = offset or 0, limit or 500
         page = entries[start:start + size]
         if start + size < len(entries):
-            next_link = f"/api/v1/models?offset={start + size}&limit={size}"
+            next_link = f"{path}?offset={start + size}&limit={size}"
     else:
         page = entries
     body = ModelsListResponse(data=page, links=ListLinks(next=next_link),

@@ -46,7 +46,9 @@ def _attempt_payload(attempt: AttemptRecord) -> ProviderResponse:
     return response
 
 
-def generation_payload(record: GenerationRecord) -> GenerationData:
+def generation_payload(record: GenerationRecord, api_type: str = "completions"
+                       ) -> GenerationData:
+    """`api_type` is not stored: the caller derives it from the model (`operations.api_type`)."""
     usage = record.usage
     created_at = datetime.fromtimestamp(record.started_at_ms / 1000, UTC)
     served = record.endpoint_tag is not None
@@ -70,7 +72,7 @@ def generation_payload(record: GenerationRecord) -> GenerationData:
         preset_id=None if record.preset is None else preset_id(record.preset),
         service_tier=None,
         data_region="global",
-        api_type="embeddings" if record.surface == "embeddings" else "completions",
+        api_type=api_type,
         workspace_id=None,
         streamed=record.streamed,
         cancelled=record.cancelled,

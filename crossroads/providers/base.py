@@ -33,6 +33,10 @@ class Provider(Protocol):
         """A complete non-streaming answer, or AttemptError(MALFORMED/EMPTY)."""
         ...
 
+    def parse_embeddings(self, raw: bytes) -> dict[str, Any]:
+        """A complete embeddings answer with a non-empty `data`, or AttemptError."""
+        ...
+
     def parse_chunk(self, data: bytes) -> dict[str, Any]:
         """One streamed event's payload, or AttemptError for garbage or an in-band error."""
         ...

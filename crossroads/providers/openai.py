@@ -1,4 +1,4 @@
-"""OpenAI's chat-completions dialect, spoken by nearly every provider."""
+"""OpenAI's dialect, spoken by nearly every provider: chat completions and embeddings."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from crossroads.chat_request import ROUTER_FIELDS, ChatRequest
 from crossroads.errors import BadRequest
 from crossroads.failures import STATUS_FAILURE, AttemptError, Failure
 from crossroads.http_client import FrozenHeaders
+from crossroads.operations import Operation
 from crossroads.providers.base import UpstreamRequest
 
 MAX_ERROR_EXCERPT = 500
@@ -28,6 +29,10 @@ _CONTEXT_LENGTH = re.compile(
 _CONTENT_FILTER = re.compile(r"content[ _-]?(filter|policy|management)|moderation|flagged",
                              re.IGNORECASE)
 _CALLER_STATUSES = frozenset({400, 409, 413, 422})
+_PATHS: dict[Operation, str] = {
+    Operation.CHAT: "/chat/completions",
+    Operation.EMBEDDINGS: "/embeddings",
+}
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -107,19 +112,24 @@ class OpenAIProvider:
               max_tokens: int | None = None) -> UpstreamRequest:
         body = {k: v for k, v in request.body.items() if k not in ROUTER_FIELDS}
         body["model"] = endpoint.upstream_model
-        if request.reasoning is not None and "reasoning" in endpoint.supported_parameters:
-            effort = request.reasoning.upstream_effort(max_tokens or request.max_tokens)
-            if effort is not None:
-                body["reasoning_effort"] = effort
-        if max_tokens is not None:
-            if "max_completion_tokens" in body:
-                body["max_completion_tokens"] = max_tokens
-            if "max_tokens" in body or "max_completion_tokens" not in body:
-                body["max_tokens"] = max_tokens
-        if request.stream:
-            options = dict(body.get("stream_options") or {})
-            options["include_usage"] = True
-            body["stream_options"] = options
+        if request.operation is Operation.EMBEDDINGS:
+            # Vectors come back as floats whatever the caller asked: the router checks them
+            # and encodes base64 itself, so every provider's answer reads the same.
+            body["encoding_format"] = "float"
+        else:
+            if request.reasoning is not None and "reasoning" in endpoint.supported_parameters:
+                effort = request.reasoning.upstream_effort(max_tokens or request.max_tokens)
+                if effort is not None:
+                    body["reasoning_effort"] = effort
+            if max_tokens is not None:
+                if "max_completion_tokens" in body:
+                    body["max_completion_tokens"] = max_tokens
+                if "max_tokens" in body or "max_completion_tokens" not in body:
+                    body["max_tokens"] = max_tokens
+            if request.stream:
+                options = dict(body.get("stream_options") or {})
+                options["include_usage"] = True
+                body["stream_options"] = options
         headers = self._headers(api_key, request.stream)
         try:
             encoded = orjson.dumps(body)
@@ -127,12 +137,13 @@ class OpenAIProvider:
             # orjson reads 1024 levels of nesting but writes only 254: refuse, don't crash.
             raise BadRequest("Request body is nested too deeply") from None
         return UpstreamRequest(
-            url=f"{endpoint.base_url}/chat/completions",
+            url=endpoint.base_url + _PATHS[request.operation],
             headers=headers,
             body=encoded,
         )
 
-    def parse_completion(self, raw: bytes) -> dict[str, Any]:
+    @staticmethod
+    def _answer_object(raw: bytes) -> dict[str, Any]:
         if not raw.strip():
             raise AttemptError(Failure.EMPTY, "the provider returned an empty body")
         try:
@@ -141,11 +152,24 @@ class OpenAIProvider:
             raise AttemptError(Failure.MALFORMED, "the provider returned invalid JSON") from None
         if not isinstance(parsed, dict):
             raise AttemptError(Failure.MALFORMED, "the provider returned a non-object")
+        return parsed
+
+    def parse_completion(self, raw: bytes) -> dict[str, Any]:
+        parsed = self._answer_object(raw)
         if "error" in parsed and not parsed.get("choices"):
             raise self._in_band(parsed)
         choices = parsed.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise AttemptError(Failure.EMPTY, "the provider returned no choices")
+        return parsed
+
+    def parse_embeddings(self, raw: bytes) -> dict[str, Any]:
+        parsed = self._answer_object(raw)
+        if "error" in parsed and not parsed.get("data"):
+            raise self._in_band(parsed)
+        data = parsed.get("data")
+        if not isinstance(data, list) or not data:
+            raise AttemptError(Failure.EMPTY, "the provider returned no embeddings")
         return parsed
 
     def parse_chunk(self, data: bytes) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import random
 
 import msgspec
 
-from crossroads.catalog import Catalog, Endpoint, EndpointTable
+from crossroads.catalog import Catalog, Endpoint, EndpointTable, Model
 from crossroads.chat_request import ChatRequest
 from crossroads.errors import (
     BadRequest,
@@ -18,6 +18,7 @@ from crossroads.errors import (
     NoEndpoint,
     NoProviderAvailable,
 )
+from crossroads.operations import Operation
 from crossroads.routing.filters import Funnel, Needs, apply_filters
 from crossroads.routing.order import Context, order_candidates, sort_key_values
 from crossroads.settings import RoutingConfig
@@ -57,6 +58,15 @@ def _undistillable(slug: str, table: EndpointTable) -> Funnel:
                   (("distillable", tags),) if tags else ())
 
 
+def _wrong_kind(slug: str, model: Model, operation: Operation, primary: bool) -> BadRequest:
+    if model.embeds:
+        what = f"{slug} is an embedding model: it answers {Operation.EMBEDDINGS.route} only"
+    else:
+        what = (f"{slug} does not return {operation.output_modality}; "
+                f"it answers {Operation.CHAT.route}")
+    return BadRequest(f"{what}.", metadata={"param": "model" if primary else "models"})
+
+
 def _explain_empty(request: ChatRequest, needs: Needs, funnels: list[Funnel],
                    catalog: Catalog) -> CrossroadsError:
     """The primary model's funnel decides the status; the metadata shows every funnel."""
@@ -70,6 +80,13 @@ def _explain_empty(request: ChatRequest, needs: Needs, funnels: list[Funnel],
         )
     if culprit == "context":
         largest = max((e.context_length for e in catalog.routable(funnel.model)), default=0)
+        if request.operation is Operation.EMBEDDINGS:
+            return ContextLengthExceeded(
+                f"The longest input needs about {needs.prompt_tokens} tokens, more than any "
+                f"endpoint of {funnel.model} embeds at once (largest context: {largest} "
+                "tokens). Shorten or split it.",
+                metadata=metadata,
+            )
         return ContextLengthExceeded(
             f"This request needs about {needs.prompt_tokens + (needs.max_tokens or 0)} tokens "
             f"(prompt + max_tokens), more than any endpoint of {funnel.model} serves "
@@ -119,6 +136,9 @@ def build_plan(
     for slug in known:
         model = catalog.model(slug)
         table = catalog.table(slug)
+        if (model is not None
+                and request.operation.output_modality not in model.output_modalities):
+            raise _wrong_kind(slug, model, request.operation, slug == request.models[0])
         if needs.prefs.distillable_only and not (model is not None and model.distillable):
             funnels.append(_undistillable(slug, table))
             continue

@@ -27,6 +27,8 @@ from crossroads.schema.catalog import (
     ModelsListResponse,
 )
 from crossroads.schema.chat import ChatResult, ChatStreamChunk
+from crossroads.schema.completions import CompletionChunk, CompletionResult
+from crossroads.schema.embeddings import EmbeddingsResponse
 from crossroads.schema.errors import ErrorResponse
 from crossroads.schema.generation import GenerationResponse
 from crossroads.schema.keys import (
@@ -55,6 +57,9 @@ JSON_SCHEMAS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/chat/completions"): ChatResult,
     ("POST", "/responses"): ResponseObject,
     ("POST", "/messages"): MessagesResult,
+    ("POST", "/completions"): CompletionResult,
+    ("POST", "/embeddings"): EmbeddingsResponse,
+    ("GET", "/embeddings/models"): ModelsListResponse,
     ("GET", "/models"): ModelsListResponse,
     ("GET", "/models/count"): ModelsCountResponse,
     ("GET", "/providers"): ListProvidersResponse,
@@ -92,6 +97,7 @@ STREAM_SCHEMAS: dict[tuple[str, str], Any] = {
     ("POST", "/presets/{slug}/chat/completions"): ChatStreamChunk,
     ("POST", "/responses"): ResponsesStreamEvent,
     ("POST", "/messages"): MessagesStreamEvent,
+    ("POST", "/completions"): CompletionChunk,
 }
 # Routes whose errors are not in the `{"error": {...}}` envelope.
 ERROR_SCHEMAS: dict[str, type[msgspec.Struct]] = {

@@ -44,7 +44,7 @@ class ChatService:
         # A per-process prefix keeps ids unique across sim restarts sharing one ledger.
         self._prefix = os.urandom(4).hex()
 
-    def _authorized(self, ep: EndpointState, ex: Exchange) -> str | None:
+    def authorized(self, ep: EndpointState, ex: Exchange) -> str | None:
         """None when authorized, else the reason for a 401."""
         header = ex.headers.get(b"authorization", b"")
         scheme, _, key = header.partition(b" ")
@@ -57,7 +57,7 @@ class ChatService:
 
     def models(self, eps: Sequence[EndpointState], ex: Exchange) -> Pending:
         """The models served under one prefix that this caller's key may use."""
-        reasons = [self._authorized(ep, ex) for ep in eps]
+        reasons = [self.authorized(ep, ex) for ep in eps]
         listed = [
             {
                 "id": ep.profile.model,
@@ -88,7 +88,7 @@ class ChatService:
         ep.requests += 1
         p = ep.profile
         now = self._state.elapsed()
-        reason = self._authorized(ep, ex)
+        reason = self.authorized(ep, ex)
         if reason is not None:
             entry = _entry(now, "http_401", None, None)
             body = error_body(reason, "authentication_error", "invalid_api_key")

@@ -38,6 +38,7 @@ def catalog_fleet(catalog: Catalog, seed: int = 0, *, time_scale: float = 1.0) -
         pair = (ep.provider, ep.upstream_model)
         if pair in profiles:
             continue
+        model = catalog.model(ep.model)
         profiles[pair] = SimProfile(
             name=profile_name(ep),
             provider=ep.provider,
@@ -52,6 +53,7 @@ def catalog_fleet(catalog: Catalog, seed: int = 0, *, time_scale: float = 1.0) -
             # A published cache-read price means the provider caches prompt prefixes.
             cache=ep.pricing.cache_read is not None,
             usage_prompt_includes_cached=ep.usage_prompt_includes_cached,
+            dimensions=model.dimensions if model is not None and model.embeds else None,
         )
     return SimFleet(endpoints=tuple(profiles.values()), seed=seed, time_scale=time_scale)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 from crossroads.sim.answer import Answer, StepFrames, completion, compose
 from crossroads.sim.options import PLAIN
@@ -35,12 +35,31 @@ from crossroads.sim.wire import Exchange
 
 Frames = TextFrames | StepFrames
 
-__all__ = ["BLOCK_PLAYS", "MIN_STEP", "STREAM_PLAYS", "Play", "Reply"]
+__all__ = ["BLOCK_PLAYS", "MIN_STEP", "STREAM_PLAYS", "Play", "Reply", "WholeAnswer"]
 
 MIN_STEP: Final = 0.005
 _MALFORMED_AFTER: Final = 3
 
 Pending = Coroutine[Any, Any, None] | None
+
+
+class WholeAnswer(Protocol):
+    """What a non-streamed play needs of its answer: a chat `Reply`, or an embeddings one
+    (`embeddings.py`), so both fail in exactly the same scripted ways."""
+
+    @property
+    def ex(self) -> Exchange: ...
+
+    @property
+    def ttft(self) -> float: ...
+
+    @property
+    def slow_first_s(self) -> float: ...
+
+    @property
+    def generation_s(self) -> float: ...
+
+    def body(self) -> bytes: ...
 
 
 class Reply:
@@ -146,6 +165,7 @@ class Reply:
 
 
 Play = Callable[[Reply], Pending]
+BlockPlay = Callable[[WholeAnswer], Pending]
 
 
 async def _later(delay: float, action: Callable[[], None]) -> None:
@@ -163,7 +183,7 @@ def _at(delay: float, action: Callable[[], None]) -> Pending:
 # Non-streaming plays.
 
 
-def _block_ok(r: Reply) -> Pending:
+def _block_ok(r: WholeAnswer) -> Pending:
     delay = r.ttft + r.generation_s
     if delay > 0:
         return _later(delay, lambda: r.ex.send(200, r.body()))
@@ -171,37 +191,37 @@ def _block_ok(r: Reply) -> Pending:
     return None
 
 
-def _block_slow(r: Reply) -> Pending:
+def _block_slow(r: WholeAnswer) -> Pending:
     return _at(max(r.slow_first_s, r.ttft + r.generation_s), lambda: r.ex.send(200, r.body()))
 
 
-async def _block_cut(r: Reply) -> None:
+async def _block_cut(r: WholeAnswer) -> None:
     await asyncio.sleep(r.ttft + r.generation_s)
     body = r.body()
     r.ex.send_partial(200, body[: len(body) // 2], len(body))
     r.ex.abort(rst=False)
 
 
-async def _block_stall(r: Reply) -> None:
+async def _block_stall(r: WholeAnswer) -> None:
     await asyncio.sleep(r.ttft)
     r.ex.send_partial(200, b"", len(r.body()))
     await r.ex.wait_closed()
 
 
-def _block_malformed(r: Reply) -> Pending:
+def _block_malformed(r: WholeAnswer) -> Pending:
     return _at(r.ttft + r.generation_s, lambda: r.ex.send(200, MALFORMED_JSON))
 
 
-def _block_empty(r: Reply) -> Pending:
+def _block_empty(r: WholeAnswer) -> Pending:
     return _at(r.ttft, lambda: r.ex.send(200, b""))
 
 
-def _reset(r: Reply) -> Pending:
+def _reset(r: WholeAnswer) -> Pending:
     r.ex.abort(rst=True)
     return None
 
 
-def _no_answer(r: Reply) -> Pending:
+def _no_answer(r: WholeAnswer) -> Pending:
     return r.ex.wait_closed()
 
 
@@ -290,7 +310,7 @@ def _empty_stream(r: Reply) -> Pending:
     return _at(r.ttft, lambda: r.ex.send_stream(DONE))
 
 
-BLOCK_PLAYS: Final[dict[Outcome, Play]] = {
+BLOCK_PLAYS: Final[dict[Outcome, BlockPlay]] = {
     "ok": _block_ok,
     "no_done": _block_ok,
     "slow_first_token": _block_slow,

@@ -21,6 +21,14 @@
     context_length = 131072
     max_output = 32768
 
+    [[endpoint]]
+    name = "deepinfra.bge-m3"     # an embedding model: POST /deepinfra/v1/embeddings
+    provider = "deepinfra"
+    model = "BAAI/bge-m3"
+    context_length = 8192
+    max_output = 8192
+    dimensions = 1024             # the size of its vectors
+
 Every SimProfile field may appear in an `[[endpoint]]` table; see the class for defaults.
 Profiles are frozen values. The running sim keeps the current profile of each endpoint next to the
 original one, so `PATCH /_sim/endpoints/NAME` replaces a value and `POST /_sim/reset` puts the
@@ -99,6 +107,8 @@ class SimProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     tokens_per_s: Positive = 100.0
     tps_sigma: NonNegative = 0.15
     completion_tokens: PositiveInt = 64
+    # An embedding model's vector size: the endpoint serves /v1/embeddings (see embeddings.py).
+    dimensions: PositiveInt | None = None
     supports_images: bool = True
     supports_tools: bool = True
     # A model that reasons: its answers start with `reasoning` (unless the request excludes or

@@ -19,11 +19,11 @@ from crossroads.sim.bad_request import BadRequestError
 from crossroads.sim.options import Options, parse_options
 from crossroads.sim.profile import OUTCOMES, Outcome
 
-__all__ = ["BadRequestError", "ChatRequest", "PrefixCache", "parse_chat"]
+__all__ = ["MARKER", "BadRequestError", "ChatRequest", "PrefixCache", "find_marker", "parse_chat"]
 
 _IMAGE_PARTS: Final = frozenset({"image_url", "input_image", "image"})
 _OUTCOME_BY_NAME: Final[dict[str, Outcome]] = {name: name for name in OUTCOMES}
-_MARKER: Final = "[[sim:"
+MARKER: Final = "[[sim:"
 
 
 class ChatRequest(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -99,12 +99,12 @@ def _tool_names(tools: list[Any]) -> list[str]:
     return names
 
 
-def _find_marker(text: str) -> Outcome | None:
-    start = text.find(_MARKER)
+def find_marker(text: str) -> Outcome | None:
+    start = text.find(MARKER)
     if start < 0:
         return None
     end = text.find("]]", start)
-    name = text[start + len(_MARKER) : end] if end > 0 else ""
+    name = text[start + len(MARKER) : end] if end > 0 else ""
     outcome = _OUTCOME_BY_NAME.get(name)
     if outcome is None:
         raise BadRequestError(f"unknown sim marker [[sim:{name}]]; known: {', '.join(OUTCOMES)}")
@@ -164,8 +164,8 @@ def parse_chat(body: Any, image_tokens: int, with_prefixes: bool) -> ChatRequest
         size = len(text) if text.isascii() else _utf8_len(text)
         total += 4 + (size + 3) // 4 + n_images * image_tokens
         images += n_images
-        if marker is None and _MARKER in text:
-            marker = _find_marker(text)
+        if marker is None and MARKER in text:
+            marker = find_marker(text)
         if role == "user":
             last_user = text
         # Results that arrived since the model last spoke are what it answers, even when the

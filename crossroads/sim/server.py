@@ -1,6 +1,7 @@
 """Serving a simulated fleet: one listening socket, every endpoint under a path prefix.
 
     POST /PREFIX/v1/chat/completions    the provider surface (see chat.py)
+    POST /PREFIX/v1/embeddings          for embedding models (see embeddings.py)
     GET  /PREFIX/v1/models
     *    /_sim/...                      the control API (see control.py)
 
@@ -17,13 +18,15 @@ import asyncio
 import os
 import signal
 import tempfile
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 import orjson
 import uvloop
 
-from crossroads.sim.chat import ChatService
+from crossroads.sim.chat import ChatService, Pending
 from crossroads.sim.control import Control
+from crossroads.sim.embeddings import EmbeddingsService
 from crossroads.sim.endpoint import EndpointState, SimState
 from crossroads.sim.lifeline import parent_gone
 from crossroads.sim.profile import SimFleet
@@ -32,8 +35,12 @@ from crossroads.sim.wire import Exchange, HttpConnection, error_body
 __all__ = ["SimApp", "SimServer", "run_sim", "start_sim"]
 
 _CHAT: Final = "v1/chat/completions"
+_EMBEDDINGS: Final = "v1/embeddings"
 _MODELS: Final = "v1/models"
-_METHODS: Final[dict[str, bytes]] = {_CHAT: b"POST", _MODELS: b"GET"}
+_METHODS: Final[dict[str, bytes]] = {_CHAT: b"POST", _EMBEDDINGS: b"POST", _MODELS: b"GET"}
+
+# Answers one request at one endpoint; the third argument is the body when already decoded.
+Serve = Callable[[EndpointState, Exchange, Any], Pending]
 
 
 class _Prefix:
@@ -59,11 +66,12 @@ class SimApp:
     """The request handler: picks the prefix by the first path segment, then the route, then
     (at a provider) the endpoint by the request's `model`."""
 
-    __slots__ = ("_chat", "_control", "_prefixes", "state")
+    __slots__ = ("_chat", "_control", "_embeddings", "_prefixes", "state")
 
     def __init__(self, state: SimState) -> None:
         self.state = state
         self._chat = ChatService(state)
+        self._embeddings = EmbeddingsService(state, self._chat)
         self._control = Control(state)
         self._prefixes = _prefixes(state)
 
@@ -89,11 +97,15 @@ class SimApp:
             return None
         if rest == _MODELS:
             return self._chat.models(prefix.endpoints, ex)
+        if rest == _EMBEDDINGS:
+            if prefix.stand_in is not None:
+                return self._embeddings.embed(prefix.stand_in, ex)
+            return self._by_model(prefix, ex, self._embeddings.embed)
         if prefix.stand_in is not None:
             return self._chat.completions(prefix.stand_in, ex)
-        return self._by_model(prefix, ex)
+        return self._by_model(prefix, ex, self._chat.completions)
 
-    def _by_model(self, prefix: _Prefix, ex: Exchange) -> asyncio.Task[None] | None:
+    def _by_model(self, prefix: _Prefix, ex: Exchange, serve: Serve) -> Pending:
         try:
             body = orjson.loads(ex.body)
         except orjson.JSONDecodeError:
@@ -106,7 +118,7 @@ class SimApp:
             message = f"The model `{model}` does not exist or you do not have access to it."
             ex.send(404, error_body(message, "invalid_request_error", "model_not_found", "model"))
             return None
-        return self._chat.completions(ep, ex, body)
+        return serve(ep, ex, body)
 
 
 class SimServer:

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.conftest import MODEL
-from tests.fuzz.strategies import text
+from tests.fuzz.strategies import json_values, text
 from tests.fuzz.support import PROTOCOL_400, Client, check, check_error, fuzz_settings
 
 PREFIXES = st.sampled_from(["/api/v1", "/v1"])
@@ -89,11 +89,27 @@ def test_generation_lookup_of_a_real_id(client: Client) -> None:
     assert reply.json["data"]["id"] == generation
 
 
+@fuzz_settings(150)
+@given(path=st.sampled_from(["/api/v1/embeddings", "/v1/embeddings", "/api/v1/completions",
+                             "/v1/completions"]),
+       body=st.one_of(json_values, st.fixed_dictionaries({"model": st.just(MODEL)}, optional={
+           name: json_values for name in ("input", "prompt", "dimensions", "encoding_format",
+                                          "logprobs", "echo", "suffix", "best_of", "n",
+                                          "max_tokens", "provider", "models")})))
+def test_embeddings_and_completions_bodies_are_answered_never_a_5xx(
+        client: Client, path: str, body: Any) -> None:
+    reply = check(client.chat(body, path=path))
+    if reply.status == 200:
+        # Only a completion can succeed here: the fuzz fleet has no embedding model.
+        assert path.endswith("/completions") and reply.json["object"] == "text_completion"
+
+
 AUTH = [("Authorization", "Bearer fuzz")]
 SECTIONS = ("overview", "providers", "pricing", "performance", "uptime", "benchmarks", "apps",
             "activity")
 API_ROUTES: dict[str, set[str]] = {
-    "/chat/completions": {"POST"}, "/responses": {"POST"}, "/models": {"GET"},
+    "/chat/completions": {"POST"}, "/responses": {"POST"}, "/completions": {"POST"},
+    "/embeddings": {"POST"}, "/embeddings/models": {"GET"}, "/models": {"GET"},
     "/models/count": {"GET"},
     "/providers": {"GET"}, "/generation": {"GET"}, "/key": {"GET"}, "/credits": {"GET"},
     "/activity": {"GET"}, "/keys": {"GET", "POST"}, f"/models/{MODEL}/endpoints": {"GET"},

@@ -60,6 +60,13 @@ TEST_FLEET = SimFleet(
             name="acme.small", provider="acme", model="acme-small", context_length=4096,
             max_output=256, completion_tokens=4,
         ),
+        # An embedding model beside a chat model of the same provider.
+        SimProfile(
+            name="vec.embed", provider="vec", model="vec-embed", context_length=64,
+            max_output=64, dimensions=48,
+        ),
+        SimProfile(name="vec.chat", provider="vec", model="vec-chat", context_length=4096,
+                   max_output=256),
     ),
 )
 

@@ -22,7 +22,7 @@ def test_health_and_listing(sim: Sim) -> None:
     assert sim.control("GET", "/health").json() == {"ok": True}
     listing = sim.control("GET", "/endpoints").json()
     assert set(listing) == {"plain", "cached", "cached-excl", "textonly", "keyed", "flaky",
-                            "thinker", "acme.big", "acme.small"}
+                            "thinker", "acme.big", "acme.small", "vec.embed", "vec.chat"}
     assert listing["plain"]["profile"]["context_length"] == 4096
     assert listing["plain"]["requests"] == 0
     assert listing["plain"]["outcomes"] == {}
@@ -275,7 +275,8 @@ def test_unknown_endpoint_and_routes(sim: Sim) -> None:
     resp = sim.post("nobody", chat())
     assert resp.status_code == 404
     assert "nobody" in resp.json()["error"]["message"]
-    assert sim.http.get("/plain/v1/embeddings").status_code == 404
+    assert sim.http.get("/plain/v1/audio/speech").status_code == 404
+    assert sim.http.get("/plain/v1/embeddings").status_code == 405
     assert sim.http.get("/plain/v1/chat/completions").status_code == 405
     assert sim.control("GET", "/nothing").status_code == 404
     assert sim.control("DELETE", "/endpoints/plain").status_code == 405

@@ -16,8 +16,9 @@ EXPECTED = {
     "meta-llama/llama-3.3-70b-instruct", "meta-llama/llama-3.1-8b-instruct",
     "google/gemma-3-27b-it", "qwen/qwen3-32b", "qwen/qwen3-235b-a22b",
     "deepseek/deepseek-chat-v3-0324", "mistralai/mistral-small-3.2-24b-instruct",
-    "openai/gpt-oss-120b",
+    "openai/gpt-oss-120b", "qwen/qwen3-embedding-8b", "baai/bge-m3",
 }
+EMBEDDING = {"qwen/qwen3-embedding-8b": 4096, "baai/bge-m3": 1024}
 
 
 def test_every_model_has_its_facts_and_real_endpoints() -> None:
@@ -35,6 +36,28 @@ def test_every_model_has_its_facts_and_real_endpoints() -> None:
         for ep in endpoints:
             assert ep.base_url.startswith("https://") and ep.pricing.prompt > 0
             assert ep.max_output <= ep.context_length
+
+
+def test_embedding_models_say_so_and_give_their_size() -> None:
+    catalog = load_settings(env={}).catalog
+    for model in catalog.models():
+        assert model.embeds == (model.slug in EMBEDDING), model.slug
+        assert model.dimensions == EMBEDDING.get(model.slug), model.slug
+        if model.embeds:
+            assert model.output_modalities == {"embeddings"}
+            assert all(e.pricing.completion == 0 for e in catalog.endpoints(model.slug))
+
+
+def test_an_embedding_model_without_its_size_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "crossroads.toml"
+    path.write_text('[[models]]\nslug = "x/embed"\nname = "E"\n'
+                    'output_modalities = ["embeddings"]\n')
+    with pytest.raises(ConfigError, match=r"dimensions: required for an embedding model"):
+        load_settings(str(path), env={})
+    path.write_text('[[models]]\nslug = "x/embed"\nname = "E"\n'
+                    'output_modalities = ["embeddings"]\ndimensions = 0\n')
+    with pytest.raises(ConfigError, match=r"dimensions: must be positive"):
+        load_settings(str(path), env={})
 
 
 def test_qwen3_235b_is_a_mixture_of_experts() -> None:

@@ -65,6 +65,12 @@ class ChatRequest(msgspec.Struct, frozen=True):
     plugins: PluginAsk = NONE_ASKED
 
     @property
+    def echo_upstream_body(self) -> bool:
+        """OpenRouter's `debug.echo_upstream_body`, which only streams can carry."""
+        debug = self.body.get("debug")
+        return self.stream and isinstance(debug, dict) and debug.get("echo_upstream_body") is True
+
+    @property
     def excludes_reasoning(self) -> bool:
         return self.reasoning is not None and self.reasoning.exclude
 
@@ -178,6 +184,9 @@ _FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ("response_format", lambda v: isinstance(v, dict) and isinstance(v.get("type"), str),
      'an object with a "type"'),
     ("stream_options", lambda v: isinstance(v, dict), "an object"),
+    ("debug", lambda v: isinstance(v, dict) and isinstance(v.get("echo_upstream_body", False),
+                                                           bool),
+     'an object with a boolean "echo_upstream_body"'),
     ("frequency_penalty", lambda v: _is_number(v) and -2 <= v <= 2, "a number between -2 and 2"),
     ("presence_penalty", lambda v: _is_number(v) and -2 <= v <= 2, "a number between -2 and 2"),
     )

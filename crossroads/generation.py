@@ -91,6 +91,7 @@ class Attempt:
         "message",
         "started",
         "status",
+        "upstream_body",
         "usage",
     )
 
@@ -104,6 +105,8 @@ class Attempt:
         self.failure: Failure | None = None
         self.message: str | None = None
         self.usage: Usage | None = None
+        # What was sent upstream, kept only for `debug.echo_upstream_body`.
+        self.upstream_body: bytes | None = None
 
     @property
     def ttft_s(self) -> float | None:
@@ -220,6 +223,17 @@ class Generation:
         self.stamp(parsed, attempt.endpoint)
         parsed["usage"] = self.price(attempt, usage)
         return orjson.dumps(parsed)
+
+    def debug_event(self, attempt: Attempt) -> bytes:
+        """OpenRouter's `debug.echo_upstream_body` chunk: the body sent to the provider that
+        is answering, before its first content (the key travels in a header, never here)."""
+        payload: dict[str, Any] = {
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+            "model": attempt.endpoint.model, "provider": attempt.endpoint.provider_name,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": None}],
+            "debug": {"echo_upstream_body": orjson.loads(attempt.upstream_body or b"{}")},
+        }
+        return encode(orjson.dumps(payload))
 
     def error_event(self, endpoint: Endpoint | None, code: int, message: str,
                     metadata: dict[str, Any]) -> bytes:

@@ -173,6 +173,8 @@ class Relay:
         reservation = generation.reservation
         max_tokens = None if reservation is None else reservation.max_tokens.get(endpoint.key)
         built = provider.build(endpoint, self.catalog.api_key(endpoint), request, max_tokens)
+        if request.echo_upstream_body:
+            attempt.upstream_body = built.body
         headers_deadline = min(deadline, attempt.started + self.timeouts.headers_s)
         what = f"no response headers within {self.timeouts.headers_s:g} s"
         keepalive = None if out is None or out.committed else \
@@ -326,7 +328,7 @@ class Relay:
                 events = session.feed(chunk, now) if chunk else session.end_of_body(now)
                 if events:
                     if not out.committed:
-                        await out.commit()
+                        await self._commit(out, attempt, request, generation)
                     await out.write(b"".join(events))
                 if session.error is not None:
                     raise session.error
@@ -349,8 +351,15 @@ class Relay:
         self._finish_attempt(attempt, None)
         self.sink(generation)
         if not out.committed:
-            await out.commit()
+            await self._commit(out, attempt, request, generation)
         await out.write(tail)
+
+    @staticmethod
+    async def _commit(out: ClientStream, attempt: Attempt, request: ChatRequest,
+                      generation: Generation) -> None:
+        await out.commit()
+        if request.echo_upstream_body:
+            await out.write(generation.debug_event(attempt))
 
     async def _next_chunk(self, response: UpstreamResponse, out: ClientStream,
                           first_token_deadline: float, total_deadline: float,

@@ -4,6 +4,7 @@ the provider untouched, or read by the router and never forwarded, or translated
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -114,7 +115,7 @@ ROUTED: dict[str, tuple[Any, frozenset[str], Callable[[Router, Sim, Any], None]]
     "plugins": ([{"id": "response-healing"}], frozenset({"plugins"}), _nothing_to_check),
     "reasoning": ({"effort": "high"}, frozenset({"reasoning"}), _effort),
     "reasoning_effort": ("high", frozenset({"reasoning"}), _effort),
-    "debug": ({"echo_upstream_body": False}, frozenset({"debug"}), _nothing_to_check),
+    "debug": ({"echo_upstream_body": True}, frozenset({"debug"}), _nothing_to_check),
     "trace": ({"trace_id": "t-1"}, frozenset({"trace"}), _nothing_to_check),
     "usage": ({"include": True}, frozenset({"usage"}), _nothing_to_check),
     "transforms": (["middle-out"], frozenset({"transforms"}), _nothing_to_check),
@@ -144,6 +145,26 @@ def test_stream_and_stream_options(router: Router, fresh_sim: Sim):
                                               max_tokens=2, stream=True))
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 2
     _streamed(router, fresh_sim, None)
+
+
+def test_debug_echo_upstream_body_opens_the_stream_with_what_the_provider_was_sent(
+        router: Router, fresh_sim: Sim):
+    body = {"model": MODEL, "messages": HELLO, "max_tokens": 3, "temperature": 0.2,
+            "provider": {"order": ["bravo"]}, "debug": {"echo_upstream_body": True}}
+    events = [json.loads(line[6:]) for line in router.raw_stream(body)
+              if line.startswith(b"data: {")]
+    echoed = events[0]["debug"]["echo_upstream_body"]
+    assert echoed == upstream(fresh_sim)  # exactly the provider's body
+    assert echoed["model"] == "echo-bravo" and echoed["temperature"] == 0.2
+    assert not {"provider", "debug"} & echoed.keys()
+    assert events[0]["choices"][0]["delta"] == {}
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events[1:])
+    assert not any("debug" in e for e in events[1:])
+    # Not streamed, there is nowhere to put it: nothing changes.
+    status, answer = send(router, {"debug": {"echo_upstream_body": True}})
+    assert status == 200 and "debug" not in answer
+    status, answer = send(router, {"debug": {"echo_upstream_body": "yes"}})
+    assert status == 400 and "debug" in answer["error"]["message"]
 
 
 def test_unknown_fields_pass_through_but_unknown_provider_keys_are_refused(

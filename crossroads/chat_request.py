@@ -221,14 +221,20 @@ def requested_models(body: dict[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ordered))
 
 
-def parse_chat_request(raw: bytes, session_header: str | None = None) -> ChatRequest:
-    """Validate a raw body; raise BadRequest naming the first bad field."""
+def decode_body(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object, or the 400 every route gives when it is not one."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
+    return body
+
+
+def parse_chat_request(raw: bytes, session_header: str | None = None) -> ChatRequest:
+    """Validate a raw body; raise BadRequest naming the first bad field."""
+    body = decode_body(raw)
     models = requested_models(body)
     chars, images = _scan_messages(body.get("messages"))
     for name in body.keys() & _FIELD_CHECKS.keys():

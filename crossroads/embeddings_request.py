@@ -17,10 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import orjson
 
 from crossroads.catalog import Catalog
-from crossroads.chat_request import ChatRequest, requested_models
+from crossroads.chat_request import ChatRequest, decode_body, requested_models
 from crossroads.errors import BadRequest
 from crossroads.operations import Operation
 from crossroads.routing.prefs import parse_prefs, split_variant
@@ -97,12 +96,7 @@ def _dimensions(body: dict[str, Any], slug: str, catalog: Catalog) -> frozenset[
 def parse_embeddings_request(raw: bytes, session_header: str | None,
                              catalog: Catalog) -> ChatRequest:
     """Validate a raw body; raise BadRequest naming the first bad field."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object")
+    body = decode_body(raw)
     models = requested_models(body)
     if "input" not in body:
         raise _fail("input", "is required")

@@ -130,15 +130,7 @@ class ChatService:
             timing=ep.sample_timing(self._state.time_scale),
         )
         plays = STREAM_PLAYS if req.stream else BLOCK_PLAYS
-        pending = plays[outcome](reply)
-        if pending is None:
-            return None
-        # A task, not a wrapping coroutine: cancelling a task that never started closes its
-        # coroutine cleanly, and the done-callback runs either way.
-        task = asyncio.get_running_loop().create_task(pending)
-        ep.active += 1
-        task.add_done_callback(ep.finished)
-        return task
+        return ep.start(plays[outcome](reply))
 
 
 def _entry(t: float, outcome: str, req: ChatRequest | None, body: Any, cached: int = 0) -> LogEntry:

@@ -13,7 +13,6 @@ each is acted out by the same non-streamed plays (`BLOCK_PLAYS`).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import itertools
@@ -146,14 +145,8 @@ class EmbeddingsService:
             return None
         body = self._body(raw, texts, size, sum(tokens))
         ttft, _ = ep.sample_timing(self._state.time_scale)
-        pending = BLOCK_PLAYS[outcome](EmbeddingAnswer(ex, body, ttft, p.slow_first_token_s))
-        if pending is None:
-            return None
-        # A task, as chat's plays get: cancelling one that never started closes it cleanly.
-        task = asyncio.get_running_loop().create_task(pending)
-        ep.active += 1
-        task.add_done_callback(ep.finished)
-        return task
+        return ep.start(BLOCK_PLAYS[outcome](EmbeddingAnswer(ex, body, ttft,
+                                                              p.slow_first_token_s)))
 
     @staticmethod
     def _bad(ep: EndpointState, ex: Exchange, now: float, exc: BadRequestError,

@@ -19,6 +19,7 @@ import math
 import random
 import time
 from collections import Counter, deque
+from collections.abc import Coroutine
 from typing import Any, Final
 
 import msgspec
@@ -153,6 +154,17 @@ class EndpointState:
     def finished(self, _task: asyncio.Task[None]) -> None:
         """Done-callback of a request's task: it is no longer in flight."""
         self.active -= 1
+
+    def start(self, pending: Coroutine[Any, Any, None] | None) -> asyncio.Task[None] | None:
+        """Run a play that has more to do, counted in flight until it ends. A task, not a
+        wrapping coroutine: cancelling a task that never started closes its coroutine cleanly,
+        and the done-callback runs either way."""
+        if pending is None:
+            return None
+        task = asyncio.get_running_loop().create_task(pending)
+        self.active += 1
+        task.add_done_callback(self.finished)
+        return task
 
     def record(self, entry: LogEntry) -> None:
         self.outcomes[entry.outcome] += 1

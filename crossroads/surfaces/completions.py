@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import orjson
 
+from crossroads.chat_request import decode_body
 from crossroads.errors import BadRequest, CrossroadsError
 from crossroads.sse import DONE_EVENT
 from crossroads.surfaces import sse_event
@@ -167,12 +168,7 @@ class CompletionsSurface:
         return (b"authorization",)
 
     def translate(self, raw: bytes) -> CompletionTranslation:
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"Request body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise BadRequest("Request body must be a JSON object")
+        body = decode_body(raw)
         if "prompt" not in body:
             raise _fail("prompt", "is required")
         prompt = _prompt(body["prompt"])

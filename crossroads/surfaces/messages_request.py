@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
-import orjson
 
+from crossroads.chat_request import decode_body
 from crossroads.errors import BadRequest
 
 
@@ -163,12 +163,7 @@ class MessagesRequest(msgspec.Struct, kw_only=True):
 
 def parse(raw: bytes) -> tuple[MessagesRequest, dict[str, Any]]:
     """The typed request and the raw object (for the fields passed through)."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object")
+    body = decode_body(raw)
     try:
         return msgspec.convert(body, MessagesRequest), body
     except msgspec.ValidationError as exc:

@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from crossroads.errors import BadRequest, CrossroadsError
+from crossroads.chat_request import decode_body
+from crossroads.errors import CrossroadsError
 from crossroads.surfaces.responses_output import response_object
 from crossroads.surfaces.responses_request import Echo, chat_body
 from crossroads.surfaces.responses_stream import ResponsesStream
@@ -62,12 +63,7 @@ class ResponsesSurface:
         return (b"authorization",)
 
     def translate(self, raw: bytes) -> ResponsesTranslation:
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"Request body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise BadRequest("Request body must be a JSON object")
+        body = decode_body(raw)
         chat, echo = chat_body(body)
         return ResponsesTranslation(chat, echo, self._clock)
 

@@ -60,7 +60,8 @@ def test_a_completion_is_the_chat_answer_to_the_prompt(router: Router, fresh_sim
     assert completion.id == raw.headers["x-generation-id"]
     assert completion.model == MODEL
     [choice] = completion.choices
-    assert choice.text == completion_text(8)
+    # A seed makes the simulated text its own (repeatable) words rather than the default ones.
+    assert len(choice.text.split()) == 8 and choice.text != completion_text(8)
     assert choice.finish_reason == "length" and choice.index == 0 and choice.logprobs is None
     assert completion.usage is not None and completion.usage.completion_tokens == 8
     assert completion.usage.cost > 0  # type: ignore[attr-defined]
@@ -96,8 +97,11 @@ def test_streamed_completion(router: Router, fresh_sim: Sim) -> None:
     assert "".join(c.choices[0].text for c in chunks if c.choices) == completion_text(6)
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
     assert finishes[-1] == "length" and set(finishes[:-1]) == {None}
+    # Usage rides in the last chunk, beside its finish reason (as on chat).
     last = chunks[-1]
-    assert last.choices == [] and last.usage is not None and last.usage.completion_tokens == 6
+    assert last.choices[0].finish_reason == "length"
+    assert last.usage is not None and last.usage.completion_tokens == 6
+    assert [c.usage is not None for c in chunks].count(True) == 1
     assert len({c.id for c in chunks}) == 1 and chunks[0].id.startswith("gen-")
 
 
@@ -188,8 +192,15 @@ def test_logprobs_are_asked_of_chat_as_top_logprobs(router: Router, fresh_sim: S
                                                 logprobs=2, extra_body=ALPHA_ONLY)
     [seen] = fresh_sim.requests("alpha")
     assert seen["body"]["logprobs"] is True and seen["body"]["top_logprobs"] == 2
-    # The sim reports no token log probabilities: the choice says so rather than inventing any.
-    assert completion.choices[0].logprobs is None
+    # Chat's per-token logprobs come back in the legacy shape.
+    logprobs = completion.choices[0].logprobs
+    assert logprobs is not None and logprobs.tokens is not None
+    assert "".join(logprobs.tokens) == completion.choices[0].text
+    assert logprobs.token_logprobs is not None and len(logprobs.token_logprobs) == 4
+    assert all(p <= 0 for p in logprobs.token_logprobs)
+    assert logprobs.top_logprobs is not None and all(len(t) == 2 for t in logprobs.top_logprobs)
+    offsets = [sum(len(t) for t in logprobs.tokens[:i]) for i in range(4)]
+    assert logprobs.text_offset == offsets
 
 
 EMBEDDING_MODEL = """

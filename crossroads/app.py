@@ -18,6 +18,7 @@ from crossroads.api.activity import get_activity
 from crossroads.api.chat import chat_completions, embeddings, send_surface_error, surface_handler
 from crossroads.api.cors import Cors
 from crossroads.api.generation import get_generation
+from crossroads.api.health import live, ready
 from crossroads.api.http import Receive, Scope, Send, header, send_json
 from crossroads.api.keys import (
     create_key,
@@ -134,6 +135,8 @@ SLUG_ROUTES: tuple[tuple[str, str, int, dict[str, SlugHandler]], ...] = (
 BARE_ROUTES: dict[str, dict[str, Handler]] = {
     "/": {"GET": _root},
     "/healthz": {"GET": _health},
+    "/health/live": {"GET": live},
+    "/health/ready": {"GET": ready},
     "/metrics": {"GET": _metrics},
     "/models": {"GET": models_page},
 }

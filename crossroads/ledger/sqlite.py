@@ -71,6 +71,7 @@ from crossroads.ledger.store import (
     KEY_COUNTERS,
     KEY_ROLLUP_KEY,
     KeyRollup,
+    LedgerHealth,
     Rollup,
     RollupBatch,
     RollupKind,
@@ -104,9 +105,9 @@ class LedgerClosed(RuntimeError):
 class SQLiteLedger:
     """`Store` on one SQLite file (`<state_dir>/crossroads.db`)."""
 
-    __slots__ = ("_batch_size", "_closing", "_conn", "_gave_up", "_journal", "_max_wait_s",
-                 "_pending", "_queue", "_read_lock", "_reader", "_segment_bytes", "_thread",
-                 "_wake", "analytics", "path", "recovery")
+    __slots__ = ("_batch_size", "_closing", "_conn", "_failing_since", "_gave_up", "_journal",
+                 "_max_wait_s", "_pending", "_queue", "_read_lock", "_reader", "_segment_bytes",
+                 "_thread", "_wake", "analytics", "path", "recovery")
 
     def __init__(self, path: str | Path, *, batch_size: int = 2000, max_wait_s: float = 0.02,
                  journal: bool = True, sync_interval_s: float = 0.005,
@@ -133,6 +134,8 @@ class SQLiteLedger:
         self._wake = threading.Event()
         self._closing = False
         self._gave_up = False
+        # Monotonic time of the first failed write in the current run of failures, if any.
+        self._failing_since: float | None = None
         self._segment_bytes = segment_bytes
         self._journal: Journal | None = None
         self.recovery = Recovery()
@@ -172,6 +175,17 @@ class SQLiteLedger:
     def backlog(self) -> int:
         """Records submitted and not yet committed."""
         return len(self._pending)
+
+    def health(self) -> LedgerHealth:
+        """Whether records reach the database now (readiness; nothing is lost either way:
+        the journal holds what the database has not taken yet)."""
+        if not self._thread.is_alive():
+            return LedgerHealth(False, self.backlog, "the ledger writer has stopped")
+        failing = self._failing_since
+        if failing is not None:
+            return LedgerHealth(False, self.backlog, f"database writes have failed for "
+                                f"{time.monotonic() - failing:.0f} s; records wait in the journal")
+        return LedgerHealth(True, self.backlog, None)
 
     async def caught_up(self, timeout_s: float = 1.0) -> bool:
         """Wait until every record submitted before this call is committed (the writer takes
@@ -218,9 +232,12 @@ class SQLiteLedger:
                 self._write(batch, positions)
                 for segment, end in positions.items():
                     segment.applied = end
+                self._failing_since = None
                 break
             except Exception:
                 failures += 1
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
                 log.exception("ledger write of %d records failed (try %d)", len(batch), failures)
                 if self._closing and failures >= CLOSE_RETRIES:
                     self._gave_up = True

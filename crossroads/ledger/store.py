@@ -12,7 +12,7 @@ computes, so they always agree with the raw rows and a 30-day chart reads at mos
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 import msgspec
 
@@ -168,6 +168,12 @@ class RollupBatch:
                 for kind, table in self.deltas().items()}
 
 
+class LedgerHealth(NamedTuple):
+    ok: bool
+    backlog: int  # records submitted and not yet in the database
+    detail: str | None
+
+
 class Store(Protocol):
     """Where finished generations go. Implementations: `SQLiteLedger`; PostgreSQL later."""
 
@@ -186,6 +192,10 @@ class Store(Protocol):
 
     def get(self, generation_id: str) -> GenerationRecord | None:
         """One generation by id, whether already written or still queued."""
+        ...
+
+    def health(self) -> LedgerHealth:
+        """Whether records reach the database now, for readiness."""
         ...
 
     async def caught_up(self, timeout_s: float = 1.0) -> bool:

@@ -171,3 +171,30 @@ def test_submitting_from_many_threads_is_safe(tmp_path: Path) -> None:
     ledger.close()
     assert raw_count(db) == per_thread * len(batches)
     assert_rollups_agree(db)
+
+
+def test_health_says_when_the_database_stops_taking_records(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = SQLiteLedger(tmp_path / "crossroads.db", max_wait_s=0.005)
+    assert ledger.health() == (True, 0, None)
+    real_write = SQLiteLedger._write
+    broken = threading.Event()
+
+    def failing(self: SQLiteLedger, *args: object) -> int:
+        broken.set()
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(SQLiteLedger, "_write", failing)
+    record = record_of(generation(), OFFSET)
+    ledger.submit(record)
+    assert broken.wait(5)
+    health = ledger.health()
+    assert not health.ok and health.backlog == 1
+    assert health.detail is not None and "records wait in the journal" in health.detail
+    monkeypatch.setattr(SQLiteLedger, "_write", real_write)
+    for _ in range(1000):  # the writer retries with backoff (≤ 2 s)
+        if ledger.health().ok:
+            break
+        threading.Event().wait(0.01)
+    assert ledger.health() == (True, 0, None) and ledger.count() == 1
+    ledger.close()

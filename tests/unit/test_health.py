@@ -1,0 +1,52 @@
+"""Readiness decided from the ledger's and the catalog's state (the states a loopback router
+cannot be put in on demand: a failing database, no routable endpoint)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+
+from crossroads.api.health import ready
+from crossroads.ledger.store import LedgerHealth
+
+from .factories import endpoint
+
+
+def answer(ledger: LedgerHealth, available: list[bool]) -> tuple[int, dict[str, Any]]:
+    state = SimpleNamespace(
+        ledger=SimpleNamespace(health=lambda: ledger),
+        catalog=SimpleNamespace(all_endpoints=lambda: tuple(
+            endpoint(f"e{i}", available=ok) for i, ok in enumerate(available))))
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request"}
+
+    asyncio.run(ready(state, {"headers": []}, receive, send))  # type: ignore[arg-type]
+    return sent[0]["status"], orjson.loads(sent[1]["body"])
+
+
+FINE = LedgerHealth(True, 0, None)
+FAILING = LedgerHealth(False, 12, "database writes have failed for 3 s; records wait in the "
+                                  "journal")
+
+
+@pytest.mark.parametrize(("ledger", "available", "status", "word"), [
+    (FINE, [True, False], 200, "ready"),
+    (FAILING, [True], 200, "degraded"),  # requests still succeed; the journal keeps records
+    (FINE, [False, False], 503, "not_ready"),
+    (FAILING, [], 503, "not_ready"),
+])
+def test_readiness(ledger: LedgerHealth, available: list[bool], status: int, word: str):
+    code, body = answer(ledger, available)
+    assert (code, body["status"]) == (status, word)
+    assert body["checks"]["ledger"] == {"ok": ledger.ok, "backlog": ledger.backlog,
+                                        "detail": ledger.detail}
+    assert body["checks"]["endpoints"]["routable"] == sum(available)

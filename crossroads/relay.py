@@ -51,15 +51,10 @@ import asyncio
 import random
 from collections.abc import Callable
 
-from crossroads.catalog import Catalog, Endpoint, endpoint_key
+from crossroads.catalog import Catalog, endpoint_key
 from crossroads.chat_request import ChatRequest
 from crossroads.embeddings_response import embeddings_body
 from crossroads.errors import (
-    ERROR_BY_STATUS,
-    ContextLengthExceeded,
-    CrossroadsError,
-    RateLimited,
-    UpstreamFailed,
     redact,
 )
 from crossroads.failures import AttemptError, Failure
@@ -67,6 +62,7 @@ from crossroads.generation import Attempt, Generation, ResultSink
 from crossroads.metrics import OverheadTimer
 from crossroads.operations import Operation
 from crossroads.providers import PROVIDERS
+from crossroads.relay_errors import caller_error, final_error
 from crossroads.routing.plan import Plan
 from crossroads.settings import Settings
 from crossroads.stats import AttemptReport, LiveStats
@@ -247,7 +243,7 @@ class Relay:
                 errors.append(error)
                 if not error.rule.fail_over:
                     self.sink(generation)
-                    raise self._caller_error(error, attempt.endpoint) from None
+                    raise caller_error(error, attempt.endpoint.provider_name) from None
                 if error.failure is Failure.CONTEXT_LENGTH:
                     min_context = max(min_context, endpoint.context_length)
                 if (error.failure is Failure.RATE_LIMITED and not waited_for_rate_limit
@@ -275,7 +271,7 @@ class Relay:
                 self.stats.release(endpoint_key(endpoint))
                 self.sink(generation)
                 raise
-        final = self._final_error(errors, last_error, plan)
+        final = final_error(errors, last_error, plan.cooling)
         if out is not None and out.started:
             # Keep-alives already sent a 200: the error can only travel in-band.
             await out.write(generation.error_event(None, final.status, final.message,
@@ -381,41 +377,3 @@ class Relay:
             raise AttemptError(failure, what) from None
         finally:
             timer.end_wait()
-
-    # --- errors -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _caller_error(error: AttemptError, endpoint: Endpoint) -> CrossroadsError:
-        status = error.status if error.status and 400 <= error.status < 500 else 400
-        cls = ERROR_BY_STATUS.get(status, ERROR_BY_STATUS[400])
-        return cls(error.message, status=status, metadata={
-            "provider_name": endpoint.provider_name,
-            "reason": error.failure.value,
-        })
-
-    @staticmethod
-    def _final_error(errors: list[AttemptError], last: AttemptError | None,
-                     plan: Plan) -> CrossroadsError:
-        metadata: dict[str, object] = {
-            "attempts": [{"reason": e.failure.value, "status": e.status} for e in errors],
-        }
-        if not errors:
-            return ERROR_BY_STATUS[503](
-                "Every provider that can serve this request is cooling down after recent "
-                "failures; retry shortly.", metadata=metadata | {"cooling": list(plan.cooling)},
-                headers={"retry-after": "1"})
-        if all(e.failure is Failure.CONTEXT_LENGTH for e in errors):
-            return ContextLengthExceeded(
-                "Every provider that could serve this request refused the prompt as longer "
-                f"than its context; the last said: {errors[-1].message}", metadata=metadata)
-        statuses = {e.rule.caller_status for e in errors}
-        if statuses == {429}:
-            waits = [e.retry_after_s for e in errors if e.retry_after_s is not None]
-            headers = {"retry-after": str(max(1, round(min(waits))))} if waits else {}
-            return RateLimited("Every provider for this request is rate limited; retry later.",
-                               metadata=metadata, headers=headers)
-        if statuses == {408}:
-            return ERROR_BY_STATUS[408]("Every provider timed out.", metadata=metadata)
-        message = last.message if last else "no provider answered"
-        return UpstreamFailed(f"Every provider failed; the last said: {message}",
-                              metadata=metadata)

@@ -12,7 +12,6 @@ import orjson
 
 from crossroads import __version__
 from crossroads.accounts.service import Accounts, AuthMode
-from crossroads.accounts.store import SQLiteKeyStore
 from crossroads.analytics.reload import reload_live_stats
 from crossroads.api.activity import get_activity
 from crossroads.api.chat import chat_completions, embeddings, send_surface_error, surface_handler
@@ -56,13 +55,14 @@ from crossroads.errors import (
     internal_error_body,
 )
 from crossroads.generation import Generation
-from crossroads.ledger import SQLiteLedger, record_of
+from crossroads.ledger import Store, record_of
 from crossroads.metrics import CONTENT_TYPE, Metrics
 from crossroads.preset_store import PresetBook
 from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
 from crossroads.stats import LiveStats
+from crossroads.stores import Stores
 from crossroads.surfaces import Surface
 from crossroads.surfaces.completions import COMPLETIONS
 from crossroads.surfaces.messages import MESSAGES
@@ -164,7 +164,8 @@ class CrossroadsApp:
         self.auth_mode: AuthMode = auth_mode
         self.state: AppState | None = None
         self._upstream: Upstream | None = None
-        self._ledger: SQLiteLedger | None = None
+        self._ledger: Store | None = None
+        self._stores: Stores | None = None
         self._accounts: Accounts | None = None
         self._presets: PresetBook | None = None
         origins = settings.server.cors_origins
@@ -178,9 +179,9 @@ class CrossroadsApp:
         self._upstream = Upstream(self.settings.timeouts)
         await self._upstream.start()
         wall_offset = time.time() - asyncio.get_running_loop().time()
-        ledger = self._ledger = SQLiteLedger(self.settings.database_path)
-        accounts = self._accounts = Accounts(SQLiteKeyStore(self.settings.database_path),
-                                             self.auth_mode)
+        stores = self._stores = Stores(self.settings)
+        ledger = self._ledger = stores.ledger
+        accounts = self._accounts = Accounts(stores.keys, self.auth_mode)
         # After the ledger opened: its journal has replayed, so the spend read here is all
         # that was ever settled, crashes included.
         accounts.load(ledger.key_rollups(Accounts.recent_days(time.time())),
@@ -199,8 +200,7 @@ class CrossroadsApp:
             ledger.submit(record_of(generation, wall_offset))
 
         relay = Relay(self.settings, self.catalog, self._upstream, stats, sink, rng)
-        presets = self._presets = PresetBook(self.settings.database_path,
-                                             self.settings.presets)
+        presets = self._presets = PresetBook(stores.presets, self.settings.presets)
         self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated,
                               ledger, wall_offset, sticky, Metrics(), accounts,
                               load_benchmarks(self.catalog), presets)
@@ -216,6 +216,8 @@ class CrossroadsApp:
             self._presets.close()
         if self._ledger is not None:
             await asyncio.to_thread(self._ledger.close)
+        if self._stores is not None:
+            self._stores.close_database()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -314,6 +316,12 @@ class CrossroadsApp:
         try:
             assert handler is not None
             await handler(self.state, scope, receive, send)
+        except CrossroadsError as error:
+            # Raised past a handler: a store that cannot be reached (DatabaseUnavailable, 503).
+            try:
+                await _send_route_error(send, path, error)
+            except Exception:
+                log.debug("could not send the %d (response already started)", error.status)
         except Exception:
             # A bug, not bad input: full detail in the log, nothing of it to the caller.
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])

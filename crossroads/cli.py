@@ -26,6 +26,7 @@ from crossroads.demo import (
     stop_sim_process,
 )
 from crossroads.http_server import RouterHttpProtocol
+from crossroads.ledger.pg_database import redact_url
 from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
 from crossroads.settings import ConfigError, Settings, load_settings
@@ -34,6 +35,7 @@ from crossroads.sim.fleet import catalog_fleet
 from crossroads.sim.lifeline import tie_to_parent
 from crossroads.sim.profile import load_fleet
 from crossroads.sim.server import run_sim
+from crossroads.stores import with_database_url
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="default 127.0.0.1 (or [server].host)")
     serve.add_argument("--port", type=int, default=None, help="default 8080 (or [server].port)")
     serve.add_argument("--config", default=None, help="operator TOML file")
+    serve.add_argument("--database-url", default=None, metavar="postgresql://…",
+                       help="PostgreSQL for the ledger, keys and presets (default: "
+                            "[server] database_url, $CROSSROADS_DATABASE_URL, else SQLite "
+                            "in state_dir)")
     serve.add_argument("--demo", action="store_true",
                        help="serve from the simulated provider fleet even when keys are set")
     serve.add_argument("--auth", choices=("keys", "open"), default=None,
@@ -85,6 +91,8 @@ def _banner(settings: Settings, catalog: Catalog, host: str, port: int, demo: bo
         ready = [e.tag for e in endpoints if e.available]
         lines.append(f"  {model.slug}: {len(ready)}/{len(endpoints)} endpoints available "
                      f"({', '.join(ready) or 'none'})")
+    if settings.server.database_url:
+        lines.append(f"  database: {redact_url(settings.server.database_url)}")
     if settings.config_path:
         lines.append(f"  config: {settings.config_path}")
     return "\n".join(lines)
@@ -99,7 +107,7 @@ def _raise_file_limit() -> None:
 
 def serve(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(args.config)
+        settings = with_database_url(load_settings(args.config), args.database_url)
     except ConfigError as exc:
         print(f"crossroads: invalid configuration: {exc}", file=sys.stderr)
         return 2

@@ -50,6 +50,10 @@ class ServerConfig(_Table, frozen=True):
     max_header_bytes: int = 64 * 1024
     # Browser origins allowed to call the API (CORS); None: "*" in open mode, none in keys mode.
     cors_origins: list[str] | None = None
+    # PostgreSQL for the ledger, keys and presets (postgresql://user:pass@host/db); None: the
+    # SQLite file in state_dir. The pool holds at most database_pool_size connections.
+    database_url: str | None = None
+    database_pool_size: int = 4
 
 
 class AuthConfig(_Table, frozen=True):

@@ -48,3 +48,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGKILL)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# The throwaway PostgreSQL server, for every test directory that asks for it.
+from tests.pg_server import postgres_server, postgres_url  # noqa: E402, F401

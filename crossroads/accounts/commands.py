@@ -1,7 +1,8 @@
 """`crossroads keys create | list | disable | enable`: keys on the same state as `serve`.
 
 They open the database `serve` uses (`[server] state_dir` of the config, relative to the working
-directory), so run them where the router runs; a running router sees a new or changed key
+directory, or the PostgreSQL database of `--database-url` / `[server] database_url`), so run
+them where the router runs or against its PostgreSQL; a running router sees a new or changed key
 within a second (`Accounts.refresh`), and a new key at once on first use. `create` prints the
 new key alone on the last line of stdout — the only time it is ever shown.
 """
@@ -16,9 +17,11 @@ from datetime import UTC, datetime
 
 from crossroads.accounts.keys import HASH_SHAPE, make_key, parse_expiry, parse_rate_limit
 from crossroads.accounts.periods import RESETS
-from crossroads.accounts.store import SQLiteKeyStore
+from crossroads.accounts.store import KeyStore
 from crossroads.catalog import MICRO
+from crossroads.ledger.pg_database import DatabaseError, DatabaseUnavailable
 from crossroads.settings import ConfigError, load_settings
+from crossroads.stores import open_key_store, with_database_url
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,11 +56,24 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for sub in (create, listing, *actions.choices.values()):
         if not any(a.dest == "config" for a in sub._actions):
             sub.add_argument("--config", default=None, help="operator TOML file")
+            sub.add_argument("--database-url", default=None, metavar="postgresql://…",
+                             help="the PostgreSQL database `serve --database-url` uses")
 
 
-def _store(config: str | None) -> SQLiteKeyStore:
-    settings = load_settings(config)
-    return SQLiteKeyStore(settings.database_path)
+class _Store:
+    """The key store of `serve`'s database, closed with the database it opened."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        settings = with_database_url(load_settings(args.config), args.database_url)
+        self.keys, self._database = open_key_store(settings)
+
+    def __enter__(self) -> KeyStore:
+        return self.keys
+
+    def __exit__(self, *exc: object) -> None:
+        self.keys.close()
+        if self._database is not None:
+            self._database.close()
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -78,11 +94,8 @@ def _create(args: argparse.Namespace) -> int:
         expires_at=expires_at,
         rate_limit=None if args.rate_limit is None else parse_rate_limit(args.rate_limit))
     key_hash = record.hash
-    store = _store(args.config)
-    try:
+    with _Store(args) as store:
         store.create(record)
-    finally:
-        store.close()
     kind = "management" if args.management else "inference"
     print(f"created {kind} key {record.name!r}")
     print(f"  hash:  {key_hash}")
@@ -97,12 +110,9 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    store = _store(args.config)
-    try:
+    with _Store(args) as store:
         records = [r for r in store.all() if not r.deleted and (args.all or not r.disabled)]
         used = store.last_used()
-    finally:
-        store.close()
     if not records:
         print("no keys yet: crossroads keys create --name NAME")
         return 0
@@ -127,11 +137,8 @@ def _list(args: argparse.Namespace) -> int:
 def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
     if not HASH_SHAPE.match(args.hash):
         raise ValueError(f"{args.hash!r} is not a key hash (64 hex digits, from 'keys list')")
-    store = _store(args.config)
-    try:
+    with _Store(args) as store:
         changed = store.update(args.hash, {"disabled": disabled})
-    finally:
-        store.close()
     if changed is None:
         print(f"crossroads: no key with hash {args.hash}", file=sys.stderr)
         return 1
@@ -155,6 +162,6 @@ ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {
 def run(args: argparse.Namespace) -> int:
     try:
         return ACTIONS[args.keys_command](args)
-    except (ValueError, ConfigError) as exc:
+    except (ValueError, ConfigError, DatabaseError, DatabaseUnavailable) as exc:
         print(f"crossroads: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,7 @@
-"""The SQLite ledger's SQL text and the row tuples it binds: records in, records out.
+"""The ledgers' SQL text and the row tuples it binds: records in, records out.
+
+The SQL is the subset both databases speak, with SQLite's `?` placeholders; the PostgreSQL
+ledger swaps those for psycopg's `%s` (pg_database.to_pg).
 
 Kept apart from `sqlite.py` so the writer's logic reads without the column lists; nothing here
 touches a connection.
@@ -53,9 +56,12 @@ INSERT_ATTEMPT = (
 
 def _upsert(table: str, key: tuple[str, ...], counters: tuple[str, ...],
             extra: tuple[str, ...] = (), extra_update: str = "") -> str:
-    """INSERT … ON CONFLICT that adds each counter to the stored row."""
+    """INSERT … ON CONFLICT that adds each counter to the stored row.
+
+    The stored row's columns are qualified with the table's name: PostgreSQL calls a bare
+    `n` in `SET n = n + excluded.n` ambiguous, and SQLite reads the qualified form the same."""
     columns = key + extra + counters
-    updates = [f"{c} = {c} + excluded.{c}" for c in counters]
+    updates = [f"{c} = {table}.{c} + excluded.{c}" for c in counters]
     if extra_update:
         updates.append(extra_update)
     return (f"INSERT INTO {table} ({', '.join(columns)}) "
@@ -72,11 +78,11 @@ MERGE_BINS = "crossroads_merge_bins"
 """The SQL function the writer's connection registers (`bins.merge_blobs`)."""
 UPSERT_HISTOGRAM = {
     kind: _upsert(f"rollup_histogram_{kind}", HISTOGRAM_KEY, (), ("bins",),
-                  f"bins = {MERGE_BINS}(bins, excluded.bins)")
+                  f"bins = {MERGE_BINS}(rollup_histogram_{kind}.bins, excluded.bins)")
     for kind in BUCKET_S
 }
 UPSERT_APP_ROLLUP = _upsert("rollup_app_daily", APP_KEY, APP_COUNTERS, ("title",),
-                            "title = COALESCE(excluded.title, title)")
+                            "title = COALESCE(excluded.title, rollup_app_daily.title)")
 UPSERT_JOURNAL = (
     "INSERT INTO journal_state (segment, applied) VALUES (?, ?) "
     "ON CONFLICT (segment) DO UPDATE SET applied = excluded.applied"

@@ -1,4 +1,4 @@
-"""`RollupReads` on the SQLite ledger: the model page's queries, each an indexed range read.
+"""`RollupReads` on either ledger: the model page's queries, each an indexed range read.
 
 Every table is keyed (model, bucket_start, …), so a model's range is one contiguous B-tree
 scan; sums over a range happen in SQL so only the summed rows cross into Python.
@@ -6,8 +6,7 @@ scan; sums over a range happen in SQL so only the summed rows cross into Python.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
+from collections.abc import Callable
 from typing import Any
 
 from crossroads.ledger.bins import Bins
@@ -31,18 +30,17 @@ def _table(prefix: str, kind: RollupKind) -> str:
     return f"{prefix}_{kind}"
 
 
-class SQLiteRollupReads:
-    """Reads on the ledger's read-only connection, serialised by its lock."""
+Query = Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]]
+"""A ledger's read: SQL with `?` placeholders and its arguments → rows (`JournaledLedger._all`)."""
 
-    __slots__ = ("_conn", "_lock")
 
-    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
-        self._conn = conn
-        self._lock = lock
+class SQLRollupReads:
+    """The reads in the SQL both databases speak, run by the ledger's own read function."""
 
-    def _all(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+    __slots__ = ("_all",)
+
+    def __init__(self, run: Query) -> None:
+        self._all = run
 
     def endpoint_rollups(self, kind: RollupKind, model: str, since: int,
                          until: int) -> list[EndpointRollup]:

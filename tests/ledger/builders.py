@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from crossroads.catalog import Endpoint, Pricing
 from crossroads.failures import Failure
@@ -98,7 +100,22 @@ def mixed(n: int, seed: int = 7) -> list[Generation]:
     return out
 
 
-def rollups_from_raw(db: Path, kind: RollupKind) -> list[tuple[int | str, ...]]:
+Raw = Callable[[str], list[tuple[Any, ...]]]
+"""A read on a ledger's raw tables with the database's own client (backends.py)."""
+
+
+def _reader(db: Path | Raw) -> Raw:
+    if not isinstance(db, Path):
+        return db
+
+    def read(sql: str) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(db) as conn:
+            return [tuple(row) for row in conn.execute(sql)]
+
+    return read
+
+
+def rollups_from_raw(db: Path | Raw, kind: RollupKind) -> list[tuple[int | str, ...]]:
     """The rollup table recomputed from raw rows with SQL: an independent implementation."""
     size = BUCKET_S[kind]
     sql = f"""
@@ -106,7 +123,7 @@ def rollups_from_raw(db: Path, kind: RollupKind) -> list[tuple[int | str, ...]]:
                COALESCE(endpoint_tag, ''),
                COALESCE(NULLIF(app_referer, ''), NULLIF(app_title, ''), ''),
                COUNT(*),
-               SUM(CASE WHEN NOT cancelled AND (endpoint_tag IS NULL OR finish_reason = 'error')
+               SUM(CASE WHEN cancelled = 0 AND (endpoint_tag IS NULL OR finish_reason = 'error')
                         THEN 1 ELSE 0 END),
                SUM(cancelled), SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens),
                SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_micro),
@@ -117,22 +134,18 @@ def rollups_from_raw(db: Path, kind: RollupKind) -> list[tuple[int | str, ...]]:
                SUM(COALESCE(ttft_ms, 0)), COUNT(ttft_ms)
         FROM generations GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
     """
-    with sqlite3.connect(db) as conn:
-        return [tuple(row) for row in conn.execute(sql)]
+    return _reader(db)(sql)
 
 
-def rollup_table(db: Path, kind: RollupKind) -> list[tuple[int | str, ...]]:
+def rollup_table(db: Path | Raw, kind: RollupKind) -> list[tuple[int | str, ...]]:
     cols = ", ".join(KEY + COUNTERS)
-    with sqlite3.connect(db) as conn:
-        return [tuple(row) for row in
-                conn.execute(f"SELECT {cols} FROM rollup_{kind} ORDER BY 1, 2, 3, 4")]
+    return _reader(db)(f"SELECT {cols} FROM rollup_{kind} ORDER BY 1, 2, 3, 4")
 
 
-def assert_rollups_agree(db: Path) -> None:
+def assert_rollups_agree(db: Path | Raw) -> None:
     for kind in BUCKET_S:
         assert rollup_table(db, kind) == rollups_from_raw(db, kind), kind
 
 
-def raw_count(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0])
+def raw_count(db: Path | Raw) -> int:
+    return int(_reader(db)("SELECT COUNT(*) FROM generations")[0][0])

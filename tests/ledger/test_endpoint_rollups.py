@@ -3,38 +3,35 @@ against the raw attempt rows they summarise."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 from crossroads.failures import Failure
 from crossroads.generation import Attempt, Generation
-from crossroads.ledger import SQLiteLedger, record_of
+from crossroads.ledger import record_of
 from crossroads.ledger.bins import merge
 from crossroads.ledger.endpoint_rollup import EndpointBatch, EndpointRollup
 from crossroads.windows import bin_of, bin_value
+from tests.ledger.backends import Backend, Ledger
 from tests.ledger.builders import HOUR, MODELS, T0, endpoint, generation, mixed
 
 MODEL = MODELS[0]
 
 
-def _write(tmp_path: Path, generations: list[Generation], batch_size: int = 2000
-           ) -> SQLiteLedger:
-    db = tmp_path / "crossroads.db"
-    ledger = SQLiteLedger(db, batch_size=batch_size)
+def _write(backend: Backend, generations: list[Generation], batch_size: int = 2000
+           ) -> Ledger:
+    ledger = backend.open(batch_size=batch_size)
     for g in generations:
         ledger.submit(record_of(g, 0.0))
     ledger.close()
-    return SQLiteLedger(db)
+    return backend.open()
 
 
 def _by_tag(rows: list[EndpointRollup]) -> dict[str, EndpointRollup]:
     return {r.endpoint_tag: r for r in rows}
 
 
-def test_a_rescued_failure_counts_against_the_endpoint_that_failed(tmp_path: Path) -> None:
+def test_a_rescued_failure_counts_against_the_endpoint_that_failed(backend: Backend) -> None:
     rescued = generation(failed_first=True)
     plain = generation(created=T0 + 10)
-    ledger = _write(tmp_path, [rescued, plain])
+    ledger = _write(backend, [rescued, plain])
     rows = _by_tag(ledger.analytics.endpoint_rollups("hourly", MODEL, T0, T0 + HOUR))
     broken, alpha = rows["broken"], rows["alpha"]
     assert (broken.attempts, broken.successes, broken.failures, broken.rescued) == (1, 0, 1, 1)
@@ -61,11 +58,11 @@ def test_rate_limits_and_caller_errors_are_attempts_but_not_failures() -> None:
     assert rows["alpha"][8] == 1  # rescues: served after an earlier failed attempt
 
 
-def test_paid_prompt_and_completion_split_the_cost_exactly(tmp_path: Path) -> None:
+def test_paid_prompt_and_completion_split_the_cost_exactly(backend: Backend) -> None:
     # $1/M prompt, $2/M completion, cache reads $0.10/M: 900 fresh + 100 cached prompt tokens
     # cost 900 + 10 micro-dollars; 500 completion tokens cost 1000.
     g = generation(prompt=1000, cached=100, completion=500)
-    ledger = _write(tmp_path, [g])
+    ledger = _write(backend, [g])
     (row,) = ledger.analytics.endpoint_rollups("daily", MODEL, T0, T0 + 86400)
     assert (row.paid_prompt_micro, row.paid_completion_micro) == (910, 1000)
     assert (row.priced_prompt_tokens, row.priced_completion_tokens) == (1000, 500)
@@ -74,9 +71,9 @@ def test_paid_prompt_and_completion_split_the_cost_exactly(tmp_path: Path) -> No
     ledger.close()
 
 
-def test_histograms_hold_what_live_stats_learn(tmp_path: Path) -> None:
+def test_histograms_hold_what_live_stats_learn(backend: Backend) -> None:
     # builders: first token 0.1 s after the attempt starts, end at 1.1 s, 50 completion tokens
-    ledger = _write(tmp_path, [generation(completion=50)])
+    ledger = _write(backend, [generation(completion=50)])
     rows = ledger.analytics.histograms("hourly", MODEL, T0, T0 + HOUR)
     by_metric = {r.metric: r.bins.as_dict() for r in rows}
     assert by_metric == {"latency": {bin_of(1.1): 1}, "ttft": {bin_of(0.1): 1},
@@ -87,13 +84,12 @@ def test_histograms_hold_what_live_stats_learn(tmp_path: Path) -> None:
 
 
 def test_daily_rows_are_sums_of_hourly_ones_and_attempts_agree_with_raw_rows(
-        tmp_path: Path) -> None:
+        backend: Backend) -> None:
     generations = mixed(600)
-    ledger = _write(tmp_path, generations, batch_size=61)
+    ledger = _write(backend, generations, batch_size=61)
     since, until = T0 - 86400, T0 + 5 * 86400
-    with sqlite3.connect(ledger.path) as conn:
-        raw = dict(((model, tag), n) for model, tag, n in conn.execute(
-            "SELECT model, endpoint_tag, COUNT(*) FROM attempts GROUP BY 1, 2"))
+    raw = dict(((model, tag), n) for model, tag, n in backend.raw(
+        "SELECT model, endpoint_tag, COUNT(*) FROM attempts GROUP BY 1, 2"))
     for model in MODELS:
         hourly = ledger.analytics.endpoint_rollups("hourly", model, since, until)
         daily = ledger.analytics.endpoint_rollups("daily", model, since, until)
@@ -117,11 +113,11 @@ def test_daily_rows_are_sums_of_hourly_ones_and_attempts_agree_with_raw_rows(
     ledger.close()
 
 
-def test_app_days_keep_the_latest_title_and_every_request(tmp_path: Path) -> None:
+def test_app_days_keep_the_latest_title_and_every_request(backend: Backend) -> None:
     generations = [generation(referer="https://app.one", title=None, created=T0),
                    generation(referer="https://app.one", title="One", created=T0 + 5),
                    generation(referer=None, title=None, created=T0 + 6)]
-    ledger = _write(tmp_path, generations)
+    ledger = _write(backend, generations)
     days = {d.app: d for d in ledger.analytics.app_days(MODEL, T0, T0 + 86400)}
     assert days["https://app.one"].title == "One"
     assert days["https://app.one"].requests == 2

@@ -187,13 +187,12 @@ class CrossroadsApp:
         accounts.start()
         reload_live_stats(ledger.analytics, self.catalog, stats, time.time(),
                           asyncio.get_running_loop().time())
+        sticky = StickyTable(self.settings.routing.sticky_idle_s)
         # After the reload: history from the ledger is this replica's own, never re-published.
-        shared = self._shared = open_shared_state(self.settings, stats, wall_offset)
+        shared = self._shared = open_shared_state(self.settings, stats, sticky, wall_offset)
         await shared.start()
         metrics = Metrics()
         metrics.track_shared_state(shared.status().backend, shared.healthy)
-
-        sticky = StickyTable(self.settings.routing.sticky_idle_s)
 
         def sink(generation: Generation) -> None:
             served = generation.served

@@ -5,7 +5,7 @@
 * `RedisState` (redis_state.py), chosen by `serve --redis-url` or `[server] redis_url`: every
   replica publishes the attempt outcomes it records and merges everyone else's into its own live
   stats, so an endpoint failing on one replica is avoided by all of them within a flush and a
-  read (well under the 2 s the scale-out promise allows).
+  read (well under the 2 s the scale-out promise allows); sticky pins travel the same way.
 
 Routing never waits on either: it reads `LiveStats` in memory; sharing happens in background
 tasks. `healthy()` and `status()` say whether the sharing works right now (for readiness and
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
 from crossroads.stats import LiveStats
 
@@ -64,7 +65,8 @@ def redacted(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def open_shared_state(settings: Settings, stats: LiveStats, wall_offset: float) -> SharedState:
+def open_shared_state(settings: Settings, stats: LiveStats, sticky: StickyTable,
+                      wall_offset: float) -> SharedState:
     """The implementation the settings choose, not started yet."""
     url = settings.server.redis_url
     if url is None:
@@ -75,4 +77,4 @@ def open_shared_state(settings: Settings, stats: LiveStats, wall_offset: float) 
     # Imported only when configured: redis-py is an optional dependency.
     from crossroads.shared_state.redis_state import RedisState  # noqa: PLC0415
 
-    return RedisState(url, stats, wall_offset, settings.routing, settings.breaker)
+    return RedisState(url, stats, sticky, wall_offset, settings.routing, settings.breaker)

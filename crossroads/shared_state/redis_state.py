@@ -38,9 +38,19 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from crossroads.routing.sticky import StickyTable
 from crossroads.settings import BreakerConfig, RoutingConfig
 from crossroads.shared_state import SharedStatus, redacted
-from crossroads.shared_state.outcomes import Batch, Outbox, Outcome, merge, pack, unpack
+from crossroads.shared_state.outcomes import (
+    Batch,
+    Outbox,
+    Outcome,
+    Pin,
+    merge,
+    merge_pins,
+    pack,
+    unpack,
+)
 from crossroads.stats import AttemptReport, LiveStats
 
 log = logging.getLogger("crossroads.shared_state")
@@ -92,13 +102,14 @@ class _Link:
 class RedisState:
     """Publishes this replica's outcomes and merges everyone else's (see the module doc)."""
 
-    def __init__(self, url: str, stats: LiveStats, wall_offset: float,
+    def __init__(self, url: str, stats: LiveStats, sticky: StickyTable, wall_offset: float,
                  routing: RoutingConfig, breaker: BreakerConfig,
                  flush_s: float = FLUSH_S) -> None:
         self._client = aioredis.Redis.from_url(
             url, protocol=2, retry=Retry(NoBackoff(), 0),
             socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S)
         self._stats = stats
+        self._sticky = sticky
         self._wall_offset = wall_offset
         self._flush_s = flush_s
         self._fresh_s = routing.outage_window_s
@@ -115,12 +126,14 @@ class RedisState:
 
     async def start(self) -> None:
         self._stats.listen(self)
+        self._sticky.listen(self)
         self._tasks = [asyncio.create_task(self._publish_loop(), name="shared-state-publish"),
                        asyncio.create_task(self._read_loop(), name="shared-state-read")]
         log.info("shared state: Redis at %s (replica %s)", self._label, self._replica[:8])
 
     async def stop(self) -> None:
         self._stats.listen(None)
+        self._sticky.listen(None)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -146,6 +159,12 @@ class RedisState:
         self._outbox.put(Outcome.of(key, report, at, cooling_until, self._wall_offset))
         self._wake.set()
 
+    # --- StickyTable's listener: in the generation's sink, likewise -------------------------
+
+    def pinned(self, conversation: str, key: str, at: float) -> None:
+        self._outbox.pin(Pin(conversation, key, at + self._wall_offset))
+        self._wake.set()
+
     # --- background ------------------------------------------------------------------------
 
     def _now(self) -> float:
@@ -154,15 +173,15 @@ class RedisState:
     async def _flush(self) -> bool:
         """Publish the outbox as one entry; False (outcomes kept) when Redis did not take it."""
         now_wall = self._now() + self._wall_offset
-        outcomes = self._outbox.take(now_wall, self._fresh_s)
-        if not outcomes:
+        outcomes, pins = self._outbox.take(now_wall, self._fresh_s)
+        if not outcomes and not pins:
             return True
         oldest_kept = int((now_wall - self._catch_up_s) * 1000)
         try:
-            await self._client.xadd(STREAM, {FIELD: pack(Batch(self._replica, outcomes))},
+            await self._client.xadd(STREAM, {FIELD: pack(Batch(self._replica, outcomes, pins))},
                                     minid=oldest_kept, approximate=True)
         except UNREACHABLE as error:
-            self._outbox.put_back(outcomes)
+            self._outbox.put_back(outcomes, pins)
             self._link.down(error)
             return False
         self._link.up()
@@ -203,7 +222,9 @@ class RedisState:
         batch = unpack(data) if data else None
         if batch is None or batch.replica == self._replica:
             return
-        merge(self._stats, batch.outcomes, self._wall_offset, self._now())
+        now = self._now()
+        merge(self._stats, batch.outcomes, self._wall_offset, now)
+        merge_pins(self._sticky, batch.pins, self._wall_offset, now)
 
 
 def _entries(reply: object) -> list[tuple[str, bytes | None]]:

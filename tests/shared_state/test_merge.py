@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from crossroads.routing.sticky import StickyTable
 from crossroads.settings import BreakerConfig, RoutingConfig
-from crossroads.shared_state.outcomes import Batch, Outbox, Outcome, merge, pack, unpack
+from crossroads.shared_state.outcomes import (
+    Batch,
+    Outbox,
+    Outcome,
+    Pin,
+    merge,
+    merge_pins,
+    pack,
+    unpack,
+)
 from crossroads.stats import AttemptReport, LiveStats
 
 FAIL = AttemptReport(ok=False, counts_against_uptime=True, trips_breaker=True)
@@ -148,8 +158,10 @@ def test_a_batch_survives_the_wire_and_garbage_does_not_decode():
     seen, wire, _ = replicas()
     seen.record("alpha", OK, there(T + 0))
     seen.record("bravo", FAIL, there(T + 0.5))
-    batch = Batch("replica-1", wire.outcomes)
+    batch = Batch("replica-1", wire.outcomes, [Pin("s:chat-1", "alpha", T)])
     assert unpack(pack(batch)) == batch
+    # A batch from a replica that shares no pins (an older version) still reads.
+    assert unpack(pack(Batch("replica-1", wire.outcomes))) == Batch("replica-1", wire.outcomes)
     assert unpack(b"\x93not a batch") is None
     assert unpack(b"") is None
 
@@ -163,11 +175,15 @@ def test_the_outbox_drops_stale_outcomes_and_keeps_order_when_a_flush_fails():
     box = Outbox(limit=4)
     for at in (100.0, 140.0, 141.0):
         box.put(outcome(at))
-    taken = box.take(now_wall=150.0, max_age_s=30.0)
+    box.pin(Pin("s:old-chat", "alpha", 100.0))  # pins outlive the outage window
+    taken, pins = box.take(now_wall=150.0, max_age_s=30.0)
     assert [o.at for o in taken] == [140.0, 141.0]
+    assert [p.conversation for p in pins] == ["s:old-chat"]
     box.put(outcome(142.0))
-    box.put_back(taken)  # the flush failed: they go first again
-    assert [o.at for o in box.take(150.0, 30.0)] == [140.0, 141.0, 142.0]
+    box.put_back(taken, pins)  # the flush failed: they go first again
+    taken, pins = box.take(150.0, 30.0)
+    assert [o.at for o in taken] == [140.0, 141.0, 142.0]
+    assert len(pins) == 1 and len(box) == 0
 
 
 def test_the_outbox_is_bounded_and_a_failed_flush_gives_way_to_newer_outcomes():
@@ -175,9 +191,28 @@ def test_the_outbox_is_bounded_and_a_failed_flush_gives_way_to_newer_outcomes():
     for at in range(5):
         box.put(outcome(100.0 + at))
     assert len(box) == 3
-    taken = box.take(110.0, 30.0)
+    taken, _ = box.take(110.0, 30.0)
     assert [o.at for o in taken] == [102.0, 103.0, 104.0]
     box.put(outcome(105.0))
     box.put(outcome(106.0))
-    box.put_back(taken)  # room for one: the newest of the failed flush
-    assert [o.at for o in box.take(110.0, 30.0)] == [104.0, 105.0, 106.0]
+    box.put_back(taken, [])  # room for one: the newest of the failed flush
+    assert [o.at for o in box.take(110.0, 30.0)[0]] == [104.0, 105.0, 106.0]
+
+
+def test_a_pin_made_there_is_adopted_here_and_expires_on_the_same_idle_time():
+    table = StickyTable(idle_s=600)
+    merge_pins(table, [Pin("s:chat", "alpha", T + 10)], HERE, here(T + 10.2))
+    assert table.lookup("s:chat", here(T + 609)) == "alpha"
+    assert table.lookup("s:chat", here(T + 611)) is None
+
+
+def test_a_newer_pin_wins_whichever_replica_made_it():
+    table = StickyTable(idle_s=600)
+    table.adopt("s:chat", "bravo", here(T + 20))
+    merge_pins(table, [Pin("s:chat", "alpha", T + 10)], HERE, here(T + 21))  # older: ignored
+    assert table.lookup("s:chat", here(T + 21)) == "bravo"
+    merge_pins(table, [Pin("s:chat", "alpha", T + 30)], HERE, here(T + 31))
+    assert table.lookup("s:chat", here(T + 31)) == "alpha"
+    # A replica whose clock runs ahead cannot make a pin outlive its idle time here.
+    merge_pins(table, [Pin("s:ahead", "alpha", T + 100)], HERE, here(T + 40))
+    assert table.lookup("s:ahead", here(T + 641)) is None

@@ -9,10 +9,13 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from crossroads.catalog import Pricing
+from crossroads.routing.sticky import StickyTable
 from crossroads.settings import BreakerConfig, RoutingConfig
 from crossroads.shared_state.redis_state import STREAM, RedisState
 from crossroads.stats import AttemptReport, LiveStats
 from tests.redis_server import RedisServer, _free_port
+from tests.unit.factories import endpoint
 
 FAIL = AttemptReport(ok=False, counts_against_uptime=True, trips_breaker=True)
 OK = AttemptReport(ok=True, counts_against_uptime=True, trips_breaker=False)
@@ -20,10 +23,11 @@ ROUTING = RoutingConfig()
 BREAKER = BreakerConfig(base_cooldown_s=60.0, max_cooldown_s=120.0)
 
 
-def replica(url: str) -> tuple[LiveStats, RedisState]:
+def replica(url: str, sticky: StickyTable | None = None) -> tuple[LiveStats, RedisState]:
     stats = LiveStats(ROUTING, BREAKER)
     wall_offset = time.time() - asyncio.get_running_loop().time()
-    return stats, RedisState(url, stats, wall_offset, ROUTING, BREAKER)
+    return stats, RedisState(url, stats, StickyTable() if sticky is None else sticky,
+                             wall_offset, ROUTING, BREAKER)
 
 
 def now() -> float:
@@ -65,6 +69,26 @@ def test_a_breaker_opened_on_one_replica_opens_on_the_others_within_2_s(redis_ur
             # A replica never merges its own outcomes a second time.
             assert a.health("alpha", now()).recent_attempts == 2
             assert b.health("alpha", now()).recent_attempts == 2
+        finally:
+            await a_shared.stop()
+            await b_shared.stop()
+
+    run(scenario)
+
+
+def test_a_conversation_pinned_on_one_replica_is_pinned_on_the_others(redis_url: str):
+    caching = endpoint("alpha", pricing=Pricing(prompt=1_000_000, completion=1_000_000,
+                                                cache_read=250_000))
+
+    async def scenario() -> None:
+        here, there = StickyTable(), StickyTable()
+        _, a_shared = replica(redis_url, here)
+        _, b_shared = replica(redis_url, there)
+        await a_shared.start()
+        await b_shared.start()
+        try:
+            here.remember("s:chat", caching, now())
+            assert await until(lambda: there.lookup("s:chat", now()) == caching.key, 2.0)
         finally:
             await a_shared.stop()
             await b_shared.stop()

@@ -61,6 +61,7 @@ from crossroads.preset_store import PresetBook
 from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
+from crossroads.shared_state import SharedState, open_shared_state
 from crossroads.stats import LiveStats
 from crossroads.stores import Stores
 from crossroads.surfaces import Surface
@@ -168,6 +169,7 @@ class CrossroadsApp:
         self._stores: Stores | None = None
         self._accounts: Accounts | None = None
         self._presets: PresetBook | None = None
+        self._shared: SharedState | None = None
         origins = settings.server.cors_origins
         self._cors = Cors(["*"] if origins is None and auth_mode == "open" else origins or [])
 
@@ -189,8 +191,12 @@ class CrossroadsApp:
         accounts.start()
         reload_live_stats(ledger.analytics, self.catalog, stats, time.time(),
                           asyncio.get_running_loop().time())
-
         sticky = StickyTable(self.settings.routing.sticky_idle_s)
+        # After the reload: history from the ledger is this replica's own, never re-published.
+        shared = self._shared = open_shared_state(self.settings, stats, sticky, wall_offset)
+        await shared.start()
+        metrics = Metrics()
+        metrics.track_shared_state(shared.status().backend, shared.healthy)
 
         def sink(generation: Generation) -> None:
             served = generation.served
@@ -202,11 +208,13 @@ class CrossroadsApp:
         relay = Relay(self.settings, self.catalog, self._upstream, stats, sink, rng)
         presets = self._presets = PresetBook(stores.presets, self.settings.presets)
         self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated,
-                              ledger, wall_offset, sticky, Metrics(), accounts,
-                              load_benchmarks(self.catalog), presets)
+                              ledger, wall_offset, sticky, metrics, accounts,
+                              load_benchmarks(self.catalog), presets, shared)
 
     async def shutdown(self) -> None:
         # uvicorn has stopped serving by now: every finished generation is already submitted.
+        if self._shared is not None:
+            await self._shared.stop()
         if self._upstream is not None:
             await self._upstream.close()
         if self._accounts is not None:

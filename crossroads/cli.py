@@ -29,7 +29,8 @@ from crossroads.http_server import RouterHttpProtocol
 from crossroads.ledger.pg_database import redact_url
 from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
-from crossroads.settings import ConfigError, Settings, load_settings
+from crossroads.settings import ConfigError, Settings, check_redis_url, load_settings
+from crossroads.shared_state import MissingExtra, check_extra, redacted
 from crossroads.shutdown import StopSignals
 from crossroads.sim.fleet import catalog_fleet
 from crossroads.sim.lifeline import tie_to_parent
@@ -57,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="keys: every request needs an API key; open: any bearer token "
                             "(loopback only). Default: open on loopback, keys elsewhere "
                             "(or [auth].mode)")
+    serve.add_argument("--redis-url", default=None,
+                       help="share live stats and breakers with every replica through this "
+                            "Redis (redis://[:password@]host:port/db; or [server].redis_url)")
     keys_commands.add_parser(commands)
 
     sim = commands.add_parser("sim", help="run the simulated providers")
@@ -95,6 +99,8 @@ def _banner(settings: Settings, catalog: Catalog, host: str, port: int, demo: bo
         lines.append(f"  database: {redact_url(settings.server.database_url)}")
     if settings.config_path:
         lines.append(f"  config: {settings.config_path}")
+    if settings.server.redis_url:
+        lines.append(f"  shared state: Redis at {redacted(settings.server.redis_url)}")
     return "\n".join(lines)
 
 
@@ -108,7 +114,12 @@ def _raise_file_limit() -> None:
 def serve(args: argparse.Namespace) -> int:
     try:
         settings = with_database_url(load_settings(args.config), args.database_url)
-    except ConfigError as exc:
+        if args.redis_url is not None:
+            check_redis_url(args.redis_url)
+            settings = msgspec.structs.replace(settings, server=msgspec.structs.replace(
+                settings.server, redis_url=args.redis_url))
+        check_extra(settings)
+    except (ConfigError, MissingExtra) as exc:
         print(f"crossroads: invalid configuration: {exc}", file=sys.stderr)
         return 2
     host = args.host or settings.server.host

@@ -18,8 +18,9 @@ outside it, which is why `bench/` measures end to end as well.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 OVERHEAD_HEADER = b"x-crossroads-overhead-ms"
@@ -77,6 +78,15 @@ class Metrics:
         )
         # Children resolved once: `labels()` on every request would cost a dict lookup and lock.
         self._by_stream = {False: overhead.labels("false"), True: overhead.labels("true")}
+
+    def track_shared_state(self, backend: str, healthy: Callable[[], bool]) -> None:
+        """`crossroads_shared_state_up{backend}`: 1 while live state is shared (always 1 for
+        the in-memory default), 0 while Redis is unreachable; read at scrape time."""
+        gauge = Gauge("crossroads_shared_state_up",
+                      "1 while live stats and breakers reach the other replicas; 0 while the "
+                      "shared-state backend is unreachable and this replica routes alone.",
+                      ["backend"], registry=self.registry)
+        gauge.labels(backend).set_function(lambda: float(healthy()))
 
     def observe_overhead(self, stream: bool, timer: OverheadTimer) -> None:
         self._by_stream[stream].observe(timer.seconds())

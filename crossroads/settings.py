@@ -54,6 +54,9 @@ class ServerConfig(_Table, frozen=True):
     # SQLite file in state_dir. The pool holds at most database_pool_size connections.
     database_url: str | None = None
     database_pool_size: int = 4
+    # Live state shared by every replica (shared_state/): redis://[:password@]host:port/db,
+    # rediss:// or unix://; None keeps it in this process's memory.
+    redis_url: str | None = None
 
 
 class AuthConfig(_Table, frozen=True):
@@ -449,3 +452,12 @@ def _check_ranges(settings: Settings) -> None:
     for path, ok in checks:
         if not ok:
             raise ConfigError(f"{path}: out of range")
+    check_redis_url(settings.server.redis_url)
+
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def check_redis_url(url: str | None) -> None:
+    if url is not None and not url.startswith(REDIS_SCHEMES):
+        raise ConfigError(f"server.redis_url: must start with {', '.join(REDIS_SCHEMES)}")

@@ -22,6 +22,10 @@ Reads are cheap because nothing is rebuilt that did not change: each endpoint ke
 `Health` until a report, a probe, its outage window or its snapshot moves, and `health_set()`
 keeps the health of a fixed tuple of endpoints (a model's routable endpoints, asked on every
 request) current by re-reading only the endpoints that changed since it was last asked.
+
+With several replicas (`shared_state/`), every `record` is also handed to a listener that
+publishes it, and what the other replicas saw comes back through `absorb`: the same windows and
+breaker, learnt second-hand, so routing still reads only this process's memory.
 """
 
 from __future__ import annotations
@@ -169,16 +173,24 @@ class AttemptReport(msgspec.Struct, frozen=True):
     generation_s: float | None = None
 
 
+class OutcomeListener(Protocol):
+    """Told of every attempt this process records (the shared state publishes them)."""
+
+    def recorded(self, key: str, report: AttemptReport, at: float,
+                 cooling_until: float) -> None: ...
+
+
 class _EndpointState:
     __slots__ = (
         "consecutive_failures", "cooling_until", "day", "fine", "health", "last_outage_at",
-        "latency", "probing", "recent", "recent_failures", "speed", "speed_until", "throughput",
-        "ttft",
+        "latency", "opened_at", "probing", "recent", "recent_failures", "speed", "speed_until",
+        "throughput", "ttft",
     )
 
     def __init__(self) -> None:
         self.consecutive_failures = 0
         self.cooling_until = 0.0
+        self.opened_at = -math.inf  # when the breaker last opened: older successes keep it open
         self.probing = False
         self.recent: deque[tuple[float, bool]] = deque()
         self.recent_failures = 0
@@ -246,6 +258,10 @@ class LiveStats:
         self._states: dict[str, _EndpointState] = {}
         self._sets: dict[tuple[str, ...], _Watched] = {}
         self._watchers: dict[str, list[tuple[_Watched, int]]] = {}
+        self._listener: OutcomeListener | None = None
+
+    def listen(self, listener: OutcomeListener | None) -> None:
+        self._listener = listener
 
     def _state(self, key: str) -> _EndpointState:
         state = self._states.get(key)
@@ -398,19 +414,27 @@ class LiveStats:
             self._changed(key, state)
         return True
 
+    def _count(self, state: _EndpointState, ok: bool, at: float, now: float) -> None:
+        """One outcome into the outage window (at `at`) and the uptime windows (at `now`)."""
+        state.fine.add(ok, now)
+        state.day.add(ok, now)
+        if at < now - self._window:
+            return
+        if state.recent and at < state.recent[-1][0]:
+            at = state.recent[-1][0]  # kept in order, so trimming from the left stays right
+        state.recent.append((at, ok))
+        if not ok:
+            state.recent_failures += 1
+            if (state.recent_failures >= self._outage_failures
+                    and state.recent_failures >= self._outage_ratio * len(state.recent)):
+                state.last_outage_at = at
+
     def record(self, key: str, report: AttemptReport, now: float) -> None:
         state = self._state(key)
         state.probing = False
         self._trim(state, now)
         if report.counts_against_uptime or report.ok:
-            state.recent.append((now, report.ok))
-            state.fine.add(report.ok, now)
-            state.day.add(report.ok, now)
-            if not report.ok:
-                state.recent_failures += 1
-                if (state.recent_failures >= self._outage_failures
-                        and state.recent_failures >= self._outage_ratio * len(state.recent)):
-                    state.last_outage_at = now
+            self._count(state, report.ok, now, now)
         if report.ok:
             state.consecutive_failures = 0
             state.cooling_until = 0.0
@@ -426,6 +450,36 @@ class LiveStats:
                 cooldown = min(self._breaker.base_cooldown_s * 2.0**doublings,
                                self._breaker.max_cooldown_s)
             state.cooling_until = now + cooldown
+            state.opened_at = now
+        self._changed(key, state)
+        if self._listener is not None:
+            self._listener.recorded(key, report, now, state.cooling_until)
+
+    def absorb(self, key: str, report: AttemptReport, at: float, cooling_until: float,
+               now: float) -> None:
+        """Learn an attempt another replica made at `at` (this process's clock), whose breaker
+        it left cooling until `cooling_until`. Unlike `record`, it never ends a probe here.
+
+        The uptime windows and percentiles file it now (it is at most a flush old; their slots
+        are 30 s); the outage window files it in order, no earlier than its latest outcome, and
+        not at all once it is older than the window. A failure that opened a breaker there
+        opens it here until the same moment; a success there closes it here unless the breaker
+        opened after that success.
+        """
+        state = self._state(key)
+        self._trim(state, now)
+        at = min(at, now)
+        if report.counts_against_uptime or report.ok:
+            self._count(state, report.ok, at, now)
+        if report.ok:
+            if at >= state.opened_at:
+                state.consecutive_failures = 0
+                state.cooling_until = 0.0
+            self._learn_speed(state, report, now)
+        elif report.trips_breaker:
+            state.consecutive_failures += 1
+            state.cooling_until = max(state.cooling_until, cooling_until)
+            state.opened_at = max(state.opened_at, at)
         self._changed(key, state)
 
     def seed(self, key: str, successes: int, failures: int, bins: dict[str, dict[int, int]],

@@ -17,6 +17,9 @@ import uuid
 import pytest
 
 from tests.processes import Proc, carrying
+
+# A real Redis for the shared-state tests, wherever they live.
+from tests.redis_server import redis_server, redis_url  # noqa: F401
 from tests.support import wait_for
 
 SESSION_MARKER = "CROSSROADS_TEST_SESSION"

@@ -1,10 +1,11 @@
 """`GET /health/live` and `GET /health/ready`, as service managers and load balancers use them.
 
 Live: the process answers (its event loop runs); nothing else is checked, so a restart is only
-triggered by a process that is truly stuck. Ready: it should be sent traffic — the ledger takes
-records (when it does not, requests still succeed and nothing is lost, the journal holds them,
-so this is reported as degraded, not unready) and at least one endpoint of the catalog can be
-routed to (none: 503, a router with no provider can only refuse). `/healthz` stays as it was.
+triggered by a process that is truly stuck. Ready: it should be sent traffic — at least one
+endpoint of the catalog can be routed to (none: 503, a router with no provider can only
+refuse). Two troubles make it degraded, not unready, because requests still succeed: the ledger
+not taking records (the journal holds them, nothing is lost) and Redis out of reach (this
+replica routes on its own state until it is back). `/healthz` stays as it was.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ async def live(state: AppState, scope: Scope, receive: Receive, send: Send) -> N
 
 async def ready(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     ledger = state.ledger.health()
+    shared = state.shared.status()
     routable = sum(1 for e in state.catalog.all_endpoints() if e.available)
     checks = {
         "ledger": {"ok": ledger.ok, "backlog": ledger.backlog, "detail": ledger.detail},
+        "shared_state": {"ok": shared.healthy, "backend": shared.backend,
+                         "detail": shared.reason or None},
         "endpoints": {"ok": routable > 0, "routable": routable,
                       "detail": None if routable else "no endpoint has an API key"},
     }
-    status = "ready" if ledger.ok and routable else ("degraded" if routable else "not_ready")
+    fine = ledger.ok and shared.healthy
+    status = "ready" if fine and routable else ("degraded" if routable else "not_ready")
     body = orjson.dumps({"status": status, "checks": checks})
     await send_json(send, 200 if routable else 503, body)

@@ -14,17 +14,21 @@ from crossroads.preset_store import PresetBook
 from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
+from crossroads.shared_state import SharedState
 from crossroads.stats import LiveStats
 
 
 class AppState:
     __slots__ = ("accounts", "benchmarks", "catalog", "ledger", "metrics", "presets", "relay",
-                 "rng", "settings", "simulated", "stats", "sticky", "wall_offset")
+                 "rng", "settings", "shared", "simulated", "stats", "sticky", "wall_offset")
 
     def __init__(self, settings: Settings, catalog: Catalog, stats: LiveStats, relay: Relay,
                  rng: random.Random, simulated: bool, ledger: Store,
                  wall_offset: float, sticky: StickyTable, metrics: Metrics,
-                 accounts: Accounts, benchmarks: Benchmarks, presets: PresetBook) -> None:
+                 accounts: Accounts, benchmarks: Benchmarks, presets: PresetBook,
+                 shared: SharedState) -> None:
+        # Whether live state reaches the other replicas (readiness and /metrics read it).
+        self.shared = shared
         self.presets = presets
         self.benchmarks = benchmarks
         self.accounts = accounts

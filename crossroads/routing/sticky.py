@@ -6,13 +6,16 @@ an endpoint whose cache reads are cheaper than its prompt price, the conversatio
 that endpoint; the pin expires after `idle_s` without use and is never refreshed by an error.
 Routing moves the pinned endpoint to the front only while it can serve and is healthy, and never
 when the caller set `provider.order`. Memory is bounded: the least recently used pins go first.
+With several replicas, each pin is also handed to a listener (shared_state/ publishes it) and the
+other replicas' pins arrive through `adopt`, so a conversation stays put whichever replica the
+load balancer sends its next turn to.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -46,15 +49,23 @@ def worth_sticking(request: ChatRequest, catalog: Catalog) -> bool:
     return any(catalog.table(slug).any_caches_cheaper for slug in request.models)
 
 
+class PinListener(Protocol):
+    def pinned(self, conversation: str, key: str, at: float) -> None: ...
+
+
 class StickyTable:
     """conversation → (endpoint key, last used); LRU-bounded, idle entries expire."""
 
-    __slots__ = ("_entries", "_idle_s", "_max")
+    __slots__ = ("_entries", "_idle_s", "_listener", "_max")
 
     def __init__(self, idle_s: float = 600.0, max_entries: int = 100_000) -> None:
         self._idle_s = idle_s
         self._max = max_entries
         self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._listener: PinListener | None = None
+
+    def listen(self, listener: PinListener | None) -> None:
+        self._listener = listener
 
     def lookup(self, conversation: str | None, now: float) -> str | None:
         if conversation is None:
@@ -70,7 +81,16 @@ class StickyTable:
     def remember(self, conversation: str, endpoint: Endpoint, now: float) -> None:
         if not endpoint.pricing.caches_cheaper:
             return
-        self._entries[conversation] = (endpoint.key, now)
+        self.adopt(conversation, endpoint.key, now)
+        if self._listener is not None:
+            self._listener.pinned(conversation, endpoint.key, now)
+
+    def adopt(self, conversation: str, key: str, at: float) -> None:
+        """Pin as another replica did at `at` (this process's clock); a newer pin here wins."""
+        entry = self._entries.get(conversation)
+        if entry is not None and entry[1] > at:
+            return
+        self._entries[conversation] = (key, at)
         self._entries.move_to_end(conversation)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)

@@ -12,13 +12,18 @@ import pytest
 
 from crossroads.api.health import ready
 from crossroads.ledger.store import LedgerHealth
+from crossroads.shared_state import SharedStatus
 
 from .factories import endpoint
 
+LOCAL = SharedStatus("memory", True)
 
-def answer(ledger: LedgerHealth, available: list[bool]) -> tuple[int, dict[str, Any]]:
+
+def answer(ledger: LedgerHealth, available: list[bool],
+           shared: SharedStatus = LOCAL) -> tuple[int, dict[str, Any]]:
     state = SimpleNamespace(
         ledger=SimpleNamespace(health=lambda: ledger),
+        shared=SimpleNamespace(status=lambda: shared),
         catalog=SimpleNamespace(all_endpoints=lambda: tuple(
             endpoint(f"e{i}", available=ok) for i, ok in enumerate(available))))
     sent: list[dict[str, Any]] = []
@@ -50,3 +55,11 @@ def test_readiness(ledger: LedgerHealth, available: list[bool], status: int, wor
     assert body["checks"]["ledger"] == {"ok": ledger.ok, "backlog": ledger.backlog,
                                         "detail": ledger.detail}
     assert body["checks"]["endpoints"]["routable"] == sum(available)
+
+
+def test_redis_out_of_reach_is_degraded_not_unready():
+    down = SharedStatus("redis", False, "Redis unreachable: Connection refused")
+    code, body = answer(FINE, [True], down)
+    assert (code, body["status"]) == (200, "degraded")
+    assert body["checks"]["shared_state"] == {
+        "ok": False, "backend": "redis", "detail": "Redis unreachable: Connection refused"}

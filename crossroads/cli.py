@@ -25,12 +25,12 @@ from crossroads.demo import (
     start_sim_process,
     stop_sim_process,
 )
+from crossroads.errors import redact_url
 from crossroads.http_server import RouterHttpProtocol
-from crossroads.ledger.pg_database import redact_url
 from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
 from crossroads.settings import ConfigError, Settings, check_redis_url, load_settings
-from crossroads.shared_state import MissingExtra, check_extra, redacted
+from crossroads.shared_state import MissingExtra, check_extra
 from crossroads.shutdown import StopSignals
 from crossroads.sim.fleet import catalog_fleet
 from crossroads.sim.lifeline import tie_to_parent
@@ -100,7 +100,7 @@ def _banner(settings: Settings, catalog: Catalog, host: str, port: int, demo: bo
     if settings.config_path:
         lines.append(f"  config: {settings.config_path}")
     if settings.server.redis_url:
-        lines.append(f"  shared state: Redis at {redacted(settings.server.redis_url)}")
+        lines.append(f"  shared state: Redis at {redact_url(settings.server.redis_url)}")
     return "\n".join(lines)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
@@ -47,6 +48,16 @@ def redact(text: str, *secrets: str | None) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
     return _KEY_SHAPED.sub("[redacted]", text)
+
+
+def redact_url(url: str) -> str:
+    """A connection URL (PostgreSQL, Redis) with its password replaced by ***, for the banner,
+    logs and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 class CrossroadsError(Exception):

@@ -13,7 +13,8 @@ import msgspec
 
 from crossroads.accounts.pg_store import PostgresKeyStore
 from crossroads.accounts.store import KeyStore, SQLiteKeyStore
-from crossroads.ledger.pg_database import Database, DatabaseError, is_postgres_url, redact_url
+from crossroads.errors import redact_url
+from crossroads.ledger.pg_database import Database, DatabaseError, is_postgres_url
 from crossroads.ledger.postgres import PostgresLedger
 from crossroads.ledger.sqlite import SQLiteLedger
 from crossroads.ledger.store import Store

@@ -24,9 +24,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from crossroads.errors import CrossroadsError
+from crossroads.errors import CrossroadsError, redact_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -54,16 +54,6 @@ class DatabaseError(RuntimeError):
 
 def is_postgres_url(url: str | None) -> bool:
     return url is not None and urlsplit(url).scheme in SCHEMES
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password (if any) replaced by ***, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _scrub(text: str, url: str) -> str:

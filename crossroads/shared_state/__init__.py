@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib.util
 from typing import Literal, Protocol
-from urllib.parse import urlsplit
 
 import msgspec
 
@@ -54,15 +53,6 @@ def check_extra(settings: Settings) -> None:
     if settings.server.redis_url is not None and importlib.util.find_spec("redis") is None:
         raise MissingExtra("server.redis_url: needs the redis extra "
                            "(pip install 'crossroads[redis]')")
-
-
-def redacted(url: str) -> str:
-    """The URL with any password replaced, for the lines that name it."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 def open_shared_state(settings: Settings, stats: LiveStats, sticky: StickyTable,

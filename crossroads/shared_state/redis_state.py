@@ -38,9 +38,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from crossroads.errors import redact_url
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import BreakerConfig, RoutingConfig
-from crossroads.shared_state import SharedStatus, redacted
+from crossroads.shared_state import SharedStatus
 from crossroads.shared_state.outcomes import (
     Batch,
     Outbox,
@@ -120,7 +121,7 @@ class RedisState:
         self._wake = asyncio.Event()
         self._link = _Link(urlsplit(url).password)
         self._tasks: list[asyncio.Task[None]] = []
-        self._label = redacted(url)
+        self._label = redact_url(url)
 
     # --- the protocol ----------------------------------------------------------------------
 

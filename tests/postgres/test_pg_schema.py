@@ -9,9 +9,10 @@ from array import array
 import psycopg
 import pytest
 
+from crossroads.errors import redact_url
 from crossroads.ledger.bins import Bins, merge_blobs
 from crossroads.ledger.migrate import shipped
-from crossroads.ledger.pg_database import Database, DatabaseError, redact_url
+from crossroads.ledger.pg_database import Database, DatabaseError
 from crossroads.ledger.pg_migrate import migrate, translate
 from tests.pg_server import PASSWORD, PostgresServer
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from crossroads.errors import redact_url
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import ConfigError, load_settings
-from crossroads.shared_state import open_shared_state, redacted
+from crossroads.shared_state import open_shared_state
 from crossroads.shared_state.local import LocalState
 from crossroads.stats import LiveStats
 
@@ -47,6 +48,6 @@ def test_serve_refuses_a_bad_redis_url_before_listening(tmp_path: Path):
 
 
 def test_the_password_never_appears_where_the_url_is_shown():
-    assert redacted("redis://:s3cret@cache:6379/0") == "redis://:***@cache:6379/0"
-    assert redacted("redis://app:s3cret@cache:6379/0") == "redis://app:***@cache:6379/0"
-    assert redacted("redis://cache:6379/0") == "redis://cache:6379/0"
+    assert redact_url("redis://:s3cret@cache:6379/0") == "redis://:***@cache:6379/0"
+    assert redact_url("redis://app:s3cret@cache:6379/0") == "redis://app:***@cache:6379/0"
+    assert redact_url("redis://cache:6379/0") == "redis://cache:6379/0"

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from crossroads.accounts.keys import KeyRecord
-from crossroads.accounts.store import COLUMNS, MUTABLE, _record, _row
+from crossroads.accounts.store import COLUMNS, MUTABLE, KeyReads, _record, _row
 from crossroads.ledger.pg_database import Database
 
 REVISION_LOCK = 0x6B657973  # "keys"
@@ -24,7 +24,7 @@ _UPSERT = (f"INSERT INTO api_keys ({', '.join(COLUMNS)}) "
            + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:]))
 
 
-class PostgresKeyStore:
+class PostgresKeyStore(KeyReads):
     """`KeyStore` on the shared database's pool; thread-safe (each call takes a connection)."""
 
     __slots__ = ("_database",)
@@ -67,16 +67,6 @@ class PostgresKeyStore:
                                            updated_at=int(time.time()))
 
         return self._write(change)
-
-    def get(self, key_hash: str) -> KeyRecord | None:
-        found = self._select("WHERE hash = ?", (key_hash,))
-        return found[0] if found else None
-
-    def all(self) -> list[KeyRecord]:
-        return self._select("ORDER BY created_at, hash", ())
-
-    def changed_since(self, revision: int) -> list[KeyRecord]:
-        return self._select("WHERE revision > ? ORDER BY revision", (revision,))
 
     def touch(self, last_used: dict[str, int]) -> None:
         if not last_used:

@@ -75,7 +75,27 @@ def _record(row: tuple[Any, ...]) -> KeyRecord:
         updated_at=updated_at, revision=revision)
 
 
-class SQLiteKeyStore:
+class KeyReads:
+    """The reads every key store shares, over each database's `_select` (a WHERE / ORDER BY
+    clause written with `?` placeholders)."""
+
+    __slots__ = ()
+
+    def _select(self, where: str, args: tuple[Any, ...]) -> list[KeyRecord]:
+        raise NotImplementedError
+
+    def get(self, key_hash: str) -> KeyRecord | None:
+        found = self._select("WHERE hash = ?", (key_hash,))
+        return found[0] if found else None
+
+    def all(self) -> list[KeyRecord]:
+        return self._select("ORDER BY created_at, hash", ())
+
+    def changed_since(self, revision: int) -> list[KeyRecord]:
+        return self._select("WHERE revision > ? ORDER BY revision", (revision,))
+
+
+class SQLiteKeyStore(KeyReads):
     """`KeyStore` on the ledger's SQLite file. Thread-safe: one connection behind a lock."""
 
     def __init__(self, path: str | Path) -> None:
@@ -131,16 +151,6 @@ class SQLiteKeyStore:
                                            updated_at=int(time.time()))
 
         return self._write(change)
-
-    def get(self, key_hash: str) -> KeyRecord | None:
-        found = self._select("WHERE hash = ?", (key_hash,))
-        return found[0] if found else None
-
-    def all(self) -> list[KeyRecord]:
-        return self._select("ORDER BY created_at, hash", ())
-
-    def changed_since(self, revision: int) -> list[KeyRecord]:
-        return self._select("WHERE revision > ? ORDER BY revision", (revision,))
 
     def touch(self, last_used: dict[str, int]) -> None:
         if not last_used:

@@ -2,6 +2,8 @@
 
     python bench/router_bench.py            # full run (~1 minute), prints a markdown table
     python bench/router_bench.py --smoke    # a few seconds; proves the benchmark still runs
+    python bench/router_bench.py --router-arg=--redis-url=redis://127.0.0.1:6379/0
+                                            # the same with arguments for `crossroads serve`
 
 The router is pinned to core 0, the simulator and the load generators to core 1 (when the
 machine has two cores and `taskset` exists). Throughput comes from wrk at fixed concurrency
@@ -119,6 +121,9 @@ def _cpu_seconds(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true", help="seconds, not minutes")
+    parser.add_argument("--router-arg", action="append", default=[],
+                        help="an argument for `crossroads serve` (repeat for several), e.g. "
+                             "--router-arg=--redis-url=redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     seconds = 1 if args.smoke else 10
     rates = [100.0] if args.smoke else [200.0, 1000.0]
@@ -132,7 +137,8 @@ def main() -> None:
     (tmp / "router.toml").write_text(CONFIG.format(sim=sim_url, model=MODEL))
     env = {**os.environ, "BENCH_KEY": "bench"}
     router, router_url = _start([*_pin(0), python, "-m", "crossroads", "serve", "--port", "0",
-                                 "--config", str(tmp / "router.toml")], "listening on ", env)
+                                 "--config", str(tmp / "router.toml"), *args.router_arg],
+                                "listening on ", env)
     targets = {"direct": f"{sim_url}/echo/v1/chat/completions",
                "crossroads": f"{router_url}/chat/completions"}
     rows: list[str] = []
@@ -171,7 +177,8 @@ def main() -> None:
         router.wait(10)
         sim.wait(10)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, {'pinned' if _pin(0) else 'unpinned'}")
+          f"{platform.python_version()}, {'pinned' if _pin(0) else 'unpinned'}; router "
+          f"arguments: {' '.join(args.router_arg) or 'none'}")
     print("| measurement | direct (simulator) | through crossroads | overhead |")
     print("|---|---|---|---|")
     print("\n".join(rows))

@@ -195,6 +195,14 @@ class CrossroadsApp:
         # After the reload: history from the ledger is this replica's own, never re-published.
         shared = self._shared = open_shared_state(self.settings, stats, sticky, wall_offset)
         await shared.start()
+        if self.settings.server.redis_url is not None:
+            # Imported only when configured, like shared_state: redis-py is optional.
+            from crossroads.accounts.shared import SharedAccounts  # noqa: PLC0415
+
+            accounts.shared = SharedAccounts(self.settings.server.redis_url,
+                                             self.settings.server.replicas_hint,
+                                             self.settings.timeouts.total_s + 60.0)
+            await accounts.shared.start()
         metrics = Metrics()
         metrics.track_shared_state(shared.status().backend, shared.healthy)
 
@@ -218,6 +226,8 @@ class CrossroadsApp:
         if self._upstream is not None:
             await self._upstream.close()
         if self._accounts is not None:
+            if self._accounts.shared is not None:
+                await self._accounts.shared.stop()
             await self._accounts.stop()
             self._accounts.store.close()
         if self._presets is not None:

@@ -57,6 +57,9 @@ class ServerConfig(_Table, frozen=True):
     # Live state shared by every replica (shared_state/): redis://[:password@]host:port/db,
     # rediss:// or unix://; None keeps it in this process's memory.
     redis_url: str | None = None
+    # With Redis out of reach, a replica that never saw how many replicas share it assumes this
+    # many when it takes its share of a key's limits (accounts/shared.py).
+    replicas_hint: int = 2
 
 
 class AuthConfig(_Table, frozen=True):

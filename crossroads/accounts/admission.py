@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from crossroads.accounts.balance import Balance
+from crossroads.accounts.rate_limit import Decision
 from crossroads.accounts.reservation import Reservation, plan_reservation, prompt_bound
 from crossroads.accounts.service import Accounts, Caller
 from crossroads.catalog import MICRO, Endpoint
@@ -25,24 +26,42 @@ def check_caller(accounts: Accounts, caller: Caller) -> None:
                         "(POST /api/v1/keys creates one).")
     decision = accounts.rate_check(caller)
     if decision is not None and not decision.allowed:
-        wait = max(1, math.ceil(decision.retry_after_s))
-        rule = caller.record.rate_limit if caller.record is not None else None
-        per = f" per {rule.interval}" if rule is not None else ""
-        raise RateLimited(
-            f"Rate limit of this API key exceeded ({decision.limit} requests{per}); "
-            f"retry in {wait} s.",
-            headers={
-                "retry-after": str(wait),
-                "x-ratelimit-limit": str(decision.limit),
-                "x-ratelimit-remaining": "0",
-                "x-ratelimit-reset": str(math.ceil(decision.reset_at * 1000)),
-            },
-            metadata={"limit": decision.limit, "retry_after": wait},
-        )
+        raise rate_limited(decision, caller)
+
+
+def rate_limited(decision: Decision, caller: Caller) -> RateLimited:
+    """The 429 of a refused decision, with Retry-After and the X-RateLimit headers."""
+    wait = max(1, math.ceil(decision.retry_after_s))
+    rule = caller.record.rate_limit if caller.record is not None else None
+    per = f" per {rule.interval}" if rule is not None else ""
+    return RateLimited(
+        f"Rate limit of this API key exceeded ({decision.limit} requests{per}); "
+        f"retry in {wait} s.",
+        headers={
+            "retry-after": str(wait),
+            "x-ratelimit-limit": str(decision.limit),
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": str(math.ceil(decision.reset_at * 1000)),
+        },
+        metadata={"limit": decision.limit, "retry_after": wait},
+    )
 
 
 def _usd(micro: int) -> str:
     return f"${micro / MICRO:.6f}".rstrip("0").rstrip(".")
+
+
+def payment_required(remaining: int, available: int, amount: int) -> PaymentRequired:
+    """The 402 of a request whose worst case does not fit what its key has left."""
+    held = (f", {_usd(remaining - available)} of it held by requests in flight"
+            if remaining > available else "")
+    return PaymentRequired(
+        f"This API key has {_usd(remaining)} of its limit left{held}; this request may "
+        f"cost up to {_usd(amount)} (its prompt plus max_tokens at the dearest "
+        "eligible provider). Lower max_tokens, or raise the key's limit.",
+        metadata={"limit_remaining": remaining / MICRO, "available": available / MICRO,
+                  "required": amount / MICRO},
+    )
 
 
 def admit(accounts: Accounts, balance: Balance, request: ChatRequest,
@@ -59,17 +78,8 @@ def admit(accounts: Accounts, balance: Balance, request: ChatRequest,
     reservation = plan_reservation(attempts, bound, request.max_tokens, request.image_count,
                                    round(auth.max_reservation_usd * MICRO))
     if not balance.try_reserve(reservation.amount, now):
-        remaining = balance.limit_remaining(now) or 0
-        available = balance.available(now) or 0
-        held = (f", {_usd(remaining - available)} of it held by requests in flight"
-                if remaining > available else "")
-        raise PaymentRequired(
-            f"This API key has {_usd(remaining)} of its limit left{held}; this request may "
-            f"cost up to {_usd(reservation.amount)} (its prompt plus max_tokens at the dearest "
-            "eligible provider). Lower max_tokens, or raise the key's limit.",
-            metadata={"limit_remaining": remaining / MICRO, "available": available / MICRO,
-                      "required": reservation.amount / MICRO},
-        )
+        raise payment_required(balance.limit_remaining(now) or 0, balance.available(now) or 0,
+                               reservation.amount)
     return reservation
 
 

@@ -86,6 +86,11 @@ class Balance:
         self.requests_in_flight += 1
         return True
 
+    def hold(self, amount: int) -> None:
+        """Count a reservation that the shared account (accounts/shared.py) admitted."""
+        self.reserved += amount
+        self.requests_in_flight += 1
+
     def settle(self, reserved: int, cost: int, created: float) -> None:
         """A generation that reserved `reserved` ended costing `cost` (0 when nothing was billed),
         filed under the UTC day of `created`, as the ledger files it."""

@@ -33,6 +33,8 @@ class Reservation(msgspec.Struct, kw_only=True):
     amount: int  # micro-dollars
     ceilings: dict[str, int]  # endpoint key → the most its generation may be billed
     max_tokens: dict[str, int]  # endpoint key → lowered max_tokens, where the cap required it
+    # With Redis (accounts/shared.py): its id there; "" when it is held only by this replica.
+    hold_id: str = ""
 
     def ceiling(self, endpoint: Endpoint) -> int:
         return self.ceilings.get(endpoint.key, self.amount)

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
@@ -25,6 +25,9 @@ from crossroads.accounts.rate_limit import Decision, RateLimiter
 from crossroads.accounts.store import KeyStore
 from crossroads.errors import Unauthorized
 from crossroads.ledger.store import KeyRollup
+
+if TYPE_CHECKING:
+    from crossroads.accounts.shared import SharedAccounts
 
 log = logging.getLogger("crossroads.accounts")
 
@@ -73,6 +76,8 @@ class Accounts:
         self._used: dict[str, int] = {}  # since the last write-back
         self._last_used: dict[str, int] = {}
         self.limiter = RateLimiter()
+        # Set when Redis is configured: rate limits and credit are then checked there.
+        self.shared: SharedAccounts | None = None
         self._task: asyncio.Task[None] | None = None
 
     # --- loading and keeping current -----------------------------------------------------------
@@ -190,7 +195,7 @@ class Accounts:
 
     def rate_check(self, caller: Caller) -> Decision | None:
         record = caller.record
-        if record is None or record.rate_limit is None:
+        if record is None or record.rate_limit is None or self.shared is not None:
             return None
         return self.limiter.check(record.hash, record.rate_limit, self.clock())
 

@@ -125,9 +125,16 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
         plan = build_plan(request, state.catalog, state.stats, state.settings.routing,
                           state.rng, now, state.sticky.lookup(conversation, now))
         balance = caller.balance
+        shared = accounts.shared
         # Last: from here on, the `finally` below settles whatever was admitted.
-        reservation = None if balance is None else admit(
-            accounts, balance, request, plan.attempts, len(raw), state.settings.auth)
+        if balance is None:
+            reservation = None
+        elif shared is None:
+            reservation = admit(accounts, balance, request, plan.attempts, len(raw),
+                                state.settings.auth)
+        else:
+            reservation = await shared.admit(caller, request, plan.attempts, len(raw),
+                                             state.settings.auth)
     except CrossroadsError as error:
         await send_surface_error(send, error, surface)
         return
@@ -150,9 +157,12 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
                      translation)
     finally:
         if balance is not None:
-            settle(balance, reservation,
-                   0 if generation is None else generation.cost_micro,
-                   time.time() if generation is None else generation.created)
+            cost = 0 if generation is None else generation.cost_micro
+            created = time.time() if generation is None else generation.created
+            if shared is None:
+                settle(balance, reservation, cost, created)
+            else:
+                shared.settle(caller, reservation, cost, created)
 
 
 def _with_preset(raw: bytes, state: AppState, forced: str | None) -> tuple[bytes, Preset | None]:

@@ -31,7 +31,14 @@ async def ready(state: AppState, scope: Scope, receive: Receive, send: Send) -> 
         "endpoints": {"ok": routable > 0, "routable": routable,
                       "detail": None if routable else "no endpoint has an API key"},
     }
-    fine = ledger.ok and shared.healthy
+    accounts = state.accounts.shared
+    if accounts is not None:
+        mine = accounts.status()
+        detail = (f"{mine.reason}; each replica admits against its share of every key's limits"
+                  if not mine.healthy else None)
+        checks["shared_accounts"] = {"ok": mine.healthy, "backend": mine.backend,
+                                     "detail": detail}
+    fine = ledger.ok and shared.healthy and (accounts is None or accounts.status().healthy)
     status = "ready" if fine and routable else ("degraded" if routable else "not_ready")
     body = orjson.dumps({"status": status, "checks": checks})
     await send_json(send, 200 if routable else 503, body)

@@ -24,6 +24,7 @@ def answer(ledger: LedgerHealth, available: list[bool],
     state = SimpleNamespace(
         ledger=SimpleNamespace(health=lambda: ledger),
         shared=SimpleNamespace(status=lambda: shared),
+        accounts=SimpleNamespace(shared=None),
         catalog=SimpleNamespace(all_endpoints=lambda: tuple(
             endpoint(f"e{i}", available=ok) for i, ok in enumerate(available))))
     sent: list[dict[str, Any]] = []

@@ -1,0 +1,99 @@
+"""One key's limits hold across three replicas sharing one Redis and one PostgreSQL.
+
+Real processes on loopback: the simulated fleet, three `crossroads serve` with the same
+`--database-url` and `--redis-url`, concurrent requests of one key spread over all three. The
+key's spend in the ledger never passes its limit (a request that does not fit gets 402), and a
+rate limit of N per minute admits exactly N whichever replicas the requests reach."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import openai
+import psycopg
+import pytest
+
+from tests.integration.conftest import FLEET, MODEL, router_config
+from tests.pg_server import PostgresServer
+from tests.support import Keys, Router, Sim, start_router, start_sim, wait_for
+
+LIMIT_MICRO = 200
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    handle = start_sim(FLEET, tmp_path_factory.mktemp("sim"))
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def database(postgres_server: PostgresServer) -> str:
+    return postgres_server.create_database()
+
+
+@pytest.fixture
+def replicas(sim: Sim, database: str, redis_url: str, tmp_path: Path) -> Iterator[list[Router]]:
+    started: list[Router] = []
+    try:
+        for n in range(3):
+            home = tmp_path / f"replica-{n}"
+            home.mkdir()
+            started.append(start_router(
+                router_config(sim, extra='[auth]\nmode = "keys"\n'), home,
+                "--database-url", database, "--redis-url", redis_url,
+                env={"SIM_KEY": "sim-secret-key"}))
+        yield started
+    finally:
+        for router in started:
+            router.stop()
+
+
+def fire(replicas: list[Router], key: str, count: int, max_tokens: int) -> Counter[int]:
+    clients = [openai.OpenAI(base_url=r.api, api_key=key, max_retries=0) for r in replicas]
+
+    def one(i: int) -> int:
+        try:
+            clients[i % 3].chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": f"turn {i}"}],
+                max_tokens=max_tokens)
+        except openai.APIStatusError as error:
+            return error.status_code
+        return 200
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        return Counter(pool.map(one, range(count)))
+
+
+def ledger(url: str, key_hash: str) -> tuple[int, int]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT COUNT(*), COALESCE(SUM(cost_micro), 0) FROM generations "
+                           "WHERE key_id = %s", (key_hash,)).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def test_a_limited_key_is_never_overdrawn_across_three_replicas(
+        replicas: list[Router], database: str) -> None:
+    key, key_hash = Keys(replicas[0]).create("--name", "limited", "--limit",
+                                             str(LIMIT_MICRO / 1e6), "--database-url", database)
+    outcomes = fire(replicas, key, 240, max_tokens=8)
+    assert set(outcomes) <= {200, 402}, outcomes
+    assert outcomes[402] > 0 and outcomes[200] > 0, outcomes
+    assert wait_for(lambda: ledger(database, key_hash)[0] == outcomes[200], timeout_s=15)
+    _, spent = ledger(database, key_hash)
+    assert 0 < spent <= LIMIT_MICRO
+    # Settled everywhere: what is left is exactly what no replica holds any more.
+    status, body, _ = replicas[1].get("/key", key)
+    assert status == 200 and body["data"]["limit"] == LIMIT_MICRO / 1e6
+
+
+def test_a_rate_limit_admits_exactly_n_across_three_replicas(
+        replicas: list[Router], database: str) -> None:
+    key, _ = Keys(replicas[0]).create("--name", "rated", "--rate-limit", "7/1m",
+                                      "--database-url", database)
+    outcomes = fire(replicas, key, 30, max_tokens=4)
+    assert outcomes == Counter({200: 7, 429: 23})

@@ -4,23 +4,14 @@ generation reaches the database once it is back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import psycopg
-import pytest
 
-from tests.integration.conftest import FLEET, MODEL, router_config
+from tests.integration.conftest import MODEL, router_config
 from tests.pg_server import PASSWORD, PostgresServer
-from tests.support import Keys, Sim, start_router, start_sim, wait_for
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    handle = start_sim(FLEET, tmp_path_factory.mktemp("sim"))
-    yield handle
-    handle.stop()
+from tests.support import Keys, Sim, start_router, wait_for
 
 
 def _stored(url: str, ids: list[str]) -> dict[str, str | None]:

@@ -8,48 +8,15 @@ rate limit of N per minute admits exactly N whichever replicas the requests reac
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import openai
 import psycopg
-import pytest
 
-from tests.integration.conftest import FLEET, MODEL, router_config
-from tests.pg_server import PostgresServer
-from tests.support import Keys, Router, Sim, start_router, start_sim, wait_for
+from tests.integration.conftest import MODEL
+from tests.support import Keys, Router, wait_for
 
 LIMIT_MICRO = 200
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    handle = start_sim(FLEET, tmp_path_factory.mktemp("sim"))
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture
-def database(postgres_server: PostgresServer) -> str:
-    return postgres_server.create_database()
-
-
-@pytest.fixture
-def replicas(sim: Sim, database: str, redis_url: str, tmp_path: Path) -> Iterator[list[Router]]:
-    started: list[Router] = []
-    try:
-        for n in range(3):
-            home = tmp_path / f"replica-{n}"
-            home.mkdir()
-            started.append(start_router(
-                router_config(sim, extra='[auth]\nmode = "keys"\n'), home,
-                "--database-url", database, "--redis-url", redis_url,
-                env={"SIM_KEY": "sim-secret-key"}))
-        yield started
-    finally:
-        for router in started:
-            router.stop()
 
 
 def fire(replicas: list[Router], key: str, count: int, max_tokens: int) -> Counter[int]:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from crossroads.errors import ERROR_TYPE_BY_STATUS, CrossroadsError
+from crossroads.pricing import Usage, usage_from_openai
 
 MESSAGE_PREFIX = "msg_"
 
@@ -85,27 +86,18 @@ def stop_of(choice: dict[str, Any], stops: tuple[str, ...]) -> tuple[str | None,
     return STOP_REASONS.get(finish, "end_turn"), None
 
 
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
 def usage_of(chat_usage: Any) -> dict[str, Any]:
     """Anthropic's usage from ours. Anthropic counts cache reads and writes apart from
     `input_tokens`; our `prompt_tokens` includes both, so they are taken out of it here."""
     usage = chat_usage if isinstance(chat_usage, dict) else {}
-    prompt_details = usage.get("prompt_tokens_details")
-    prompt_details = prompt_details if isinstance(prompt_details, dict) else {}
-    completion_details = usage.get("completion_tokens_details")
-    completion_details = completion_details if isinstance(completion_details, dict) else {}
-    cached = _count(prompt_details.get("cached_tokens"))
-    written = _count(prompt_details.get("cache_write_tokens"))
+    counts = usage_from_openai(usage) or Usage()
     out: dict[str, Any] = {
-        "input_tokens": max(_count(usage.get("prompt_tokens")) - cached - written, 0),
-        "output_tokens": _count(usage.get("completion_tokens")),
-        "cache_read_input_tokens": cached,
-        "cache_creation_input_tokens": written,
-        "output_tokens_details": {
-            "thinking_tokens": _count(completion_details.get("reasoning_tokens"))},
+        "input_tokens": max(counts.prompt_tokens - counts.cached_tokens
+                            - counts.cache_write_tokens, 0),
+        "output_tokens": counts.completion_tokens,
+        "cache_read_input_tokens": counts.cached_tokens,
+        "cache_creation_input_tokens": counts.cache_write_tokens,
+        "output_tokens_details": {"thinking_tokens": counts.reasoning_tokens},
         "service_tier": "standard",
     }
     # OpenRouter's cost fields and crossroads' exact accounting, as on a chat answer.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from crossroads.pricing import usage_from_openai
 from crossroads.surfaces.responses_request import Echo
 
 # A chat finish reason that leaves the response incomplete, and the reason Responses gives.
@@ -66,17 +67,16 @@ def function_call_item(item: str, call_id: str, name: str, arguments: str,
 
 def usage(chat_usage: Any) -> dict[str, Any] | None:
     """Chat usage (OpenRouter's, priced) as Responses usage, with OpenRouter's cost beside it."""
-    if not isinstance(chat_usage, dict):
+    counts = usage_from_openai(chat_usage)
+    if counts is None:
         return None
-    prompt = chat_usage.get("prompt_tokens_details") or {}
-    completion = chat_usage.get("completion_tokens_details") or {}
     result: dict[str, Any] = {
-        "input_tokens": chat_usage.get("prompt_tokens", 0),
-        "input_tokens_details": {"cached_tokens": prompt.get("cached_tokens") or 0,
-                                 "cache_write_tokens": prompt.get("cache_write_tokens") or 0},
-        "output_tokens": chat_usage.get("completion_tokens", 0),
-        "output_tokens_details": {"reasoning_tokens": completion.get("reasoning_tokens") or 0},
-        "total_tokens": chat_usage.get("total_tokens", 0),
+        "input_tokens": counts.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": counts.cached_tokens,
+                                 "cache_write_tokens": counts.cache_write_tokens},
+        "output_tokens": counts.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": counts.reasoning_tokens},
+        "total_tokens": counts.prompt_tokens + counts.completion_tokens,
     }
     if "cost" in chat_usage:
         result["cost"] = chat_usage["cost"]

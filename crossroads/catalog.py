@@ -182,6 +182,7 @@ class EndpointTable(msgspec.Struct, frozen=True):
     unavailable: tuple[str, ...]  # tags of the unavailable ones, in catalog order
     first_unavailable: int  # position of the first unavailable endpoint; -1 when none
     min_context: int
+    max_context: int
     min_max_output: int
     min_price: int  # lowest prompt or completion price
     all_serve_images: bool
@@ -206,6 +207,7 @@ class EndpointTable(msgspec.Struct, frozen=True):
             unavailable=tuple(tag for _, tag in unavailable),
             first_unavailable=unavailable[0][0] if unavailable else -1,
             min_context=min((e.context_length for e in kept), default=0),
+            max_context=max((e.context_length for e in kept), default=0),
             min_max_output=min((e.max_output for e in kept), default=0),
             min_price=min((*prompt, *completion), default=0),
             all_serve_images=all(e.serves_images() for e in kept),

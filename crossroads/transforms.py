@@ -25,10 +25,9 @@ def fit_context(request: ChatRequest, catalog: Catalog,
     asked = request.plugins.compression
     if asked is False:
         return request, None
-    endpoints = catalog.routable(request.models[0])
-    if not endpoints:
+    largest = catalog.table(request.models[0]).max_context
+    if not largest:
         return request, None
-    largest = max(e.context_length for e in endpoints)
     if asked is None and largest > DEFAULT_COMPRESSION_CONTEXT:
         return request, None
     reserved = request.max_tokens or 0

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from crossroads.errors import BadRequest
+from crossroads.errors import BadRequest, invalid_param, is_int
 from crossroads.operations import Operation
 from crossroads.plugins import NONE_ASKED, PluginAsk, parse_plugins
 from crossroads.reasoning import REASONING_FIELDS, ReasoningAsk, parse_reasoning
@@ -88,31 +88,23 @@ class ChatRequest(msgspec.Struct, frozen=True):
         return self.body.get("response_format") is not None
 
 
-def _fail(param: str, message: str) -> BadRequest:
-    return BadRequest(f"{param}: {message}", metadata={"param": param})
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _check_image_url(url: Any, where: str) -> None:
     if not isinstance(url, str) or not url:
-        raise _fail(where, "must be a non-empty string")
+        raise invalid_param(where, "must be a non-empty string")
     if url.startswith(("https://", "http://")):
         return
     if url.startswith("data:"):
         header, sep, payload = url.partition(",")
         if not sep or not header.startswith("data:image/") or not header.endswith(";base64"):
-            raise _fail(where, "a data URI must look like data:image/<type>;base64,<data>")
+            raise invalid_param(where, "a data URI must look like data:image/<type>;base64,<data>")
         if not payload or len(payload) % 4 == 1:
-            raise _fail(where, "the data URI's base64 payload is empty or truncated")
+            raise invalid_param(where, "the data URI's base64 payload is empty or truncated")
         return
-    raise _fail(where, "must be an http(s) URL or a data:image/...;base64 URI")
+    raise invalid_param(where, "must be an http(s) URL or a data:image/...;base64 URI")
 
 
 def _scan_content(content: Any, where: str) -> tuple[int, int]:
@@ -122,17 +114,17 @@ def _scan_content(content: Any, where: str) -> tuple[int, int]:
     if isinstance(content, str):
         return len(content), 0
     if not isinstance(content, list):
-        raise _fail(where, "must be a string, an array of content parts, or null")
+        raise invalid_param(where, "must be a string, an array of content parts, or null")
     chars = images = 0
     for i, part in enumerate(content):
         at = f"{where}[{i}]"
         if not isinstance(part, dict):
-            raise _fail(at, "must be an object")
+            raise invalid_param(at, "must be an object")
         kind = part.get("type")
         if kind == "text":
             text = part.get("text")
             if not isinstance(text, str):
-                raise _fail(f"{at}.text", "must be a string")
+                raise invalid_param(f"{at}.text", "must be a string")
             chars += len(text)
         elif kind == "image_url":
             image = part.get("image_url")
@@ -140,23 +132,23 @@ def _scan_content(content: Any, where: str) -> tuple[int, int]:
             _check_image_url(url, f"{at}.image_url.url")
             images += 1
         elif not isinstance(kind, str):
-            raise _fail(f"{at}.type", "must be a string")
+            raise invalid_param(f"{at}.type", "must be a string")
     return chars, images
 
 
 def _scan_messages(messages: Any) -> tuple[int, int]:
     if not isinstance(messages, list) or not messages:
-        raise _fail("messages", "must be a non-empty array")
+        raise invalid_param("messages", "must be a non-empty array")
     chars = images = 0
     for i, message in enumerate(messages):
         at = f"messages[{i}]"
         if not isinstance(message, dict):
-            raise _fail(at, "must be an object")
+            raise invalid_param(at, "must be an object")
         role = message.get("role")
         if not isinstance(role, str) or role not in ROLES:
-            raise _fail(f"{at}.role", f"must be one of {', '.join(sorted(ROLES))}")
+            raise invalid_param(f"{at}.role", f"must be one of {', '.join(sorted(ROLES))}")
         if "content" not in message and role != "assistant":
-            raise _fail(f"{at}.content", "is required")
+            raise invalid_param(f"{at}.content", "is required")
         c, n = _scan_content(message.get("content"), f"{at}.content")
         chars += c
         images += n
@@ -166,7 +158,7 @@ def _scan_messages(messages: Any) -> tuple[int, int]:
 def _check(body: dict[str, Any], name: str, ok: Callable[[Any], bool], expected: str) -> None:
     value = body.get(name)
     if value is not None and not ok(value):
-        raise _fail(name, f"must be {expected}")
+        raise invalid_param(name, f"must be {expected}")
 
 
 _FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -174,8 +166,8 @@ _FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ("stream", lambda v: isinstance(v, bool), "a boolean"),
     ("temperature", lambda v: _is_number(v) and 0 <= v <= 2, "a number between 0 and 2"),
     ("top_p", lambda v: _is_number(v) and 0 <= v <= 1, "a number between 0 and 1"),
-    ("n", lambda v: _is_int(v) and 1 <= v <= 128, "an integer between 1 and 128"),
-    ("seed", _is_int, "an integer"),
+    ("n", lambda v: is_int(v) and 1 <= v <= 128, "an integer between 1 and 128"),
+    ("seed", is_int, "an integer"),
     ("stop", lambda v: isinstance(v, str) or (isinstance(v, list) and all(
         isinstance(s, str) for s in v)), "a string or an array of strings"),
     ("tools", lambda v: isinstance(v, list) and all(isinstance(t, dict) for t in v),
@@ -198,8 +190,8 @@ def _max_tokens(body: dict[str, Any]) -> int | None:
         value = body.get(name)
         if value is None:
             continue
-        if not _is_int(value) or not 1 <= value <= MAX_TOKENS_LIMIT:
-            raise _fail(name, f"must be an integer between 1 and {MAX_TOKENS_LIMIT}")
+        if not is_int(value) or not 1 <= value <= MAX_TOKENS_LIMIT:
+            raise invalid_param(name, f"must be an integer between 1 and {MAX_TOKENS_LIMIT}")
         return int(value)
     return None
 
@@ -212,11 +204,12 @@ def requested_models(body: dict[str, Any]) -> tuple[str, ...]:
         or not all(isinstance(m, str) and m for m in fallbacks)
         or len(fallbacks) > MAX_FALLBACK_MODELS
     ):
-        raise _fail("models", f"must be an array of at most {MAX_FALLBACK_MODELS} model ids")
+        raise invalid_param("models",
+                            f"must be an array of at most {MAX_FALLBACK_MODELS} model ids")
     if primary is None and fallbacks:
         primary = fallbacks[0]
     if not isinstance(primary, str) or not primary:
-        raise _fail("model", "is required and must be a string")
+        raise invalid_param("model", "is required and must be a string")
     ordered = [primary, *(fallbacks or ())]
     return tuple(dict.fromkeys(ordered))
 
@@ -244,7 +237,8 @@ def parse_chat_request(raw: bytes, session_header: str | None = None) -> ChatReq
     session_id = body.get("session_id", session_header)
     if session_id is not None and (not isinstance(session_id, str)
                                    or len(session_id) > MAX_SESSION_ID):
-        raise _fail("session_id", f"must be a string of at most {MAX_SESSION_ID} characters")
+        raise invalid_param("session_id",
+                            f"must be a string of at most {MAX_SESSION_ID} characters")
     slug, variant = split_variant(models[0])
     models = (slug, *(split_variant(m)[0] for m in models[1:]))
     prefs = parse_prefs(body.get("provider"), variant, session_id, body.get("route"))

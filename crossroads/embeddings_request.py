@@ -20,7 +20,7 @@ import msgspec
 
 from crossroads.catalog import Catalog
 from crossroads.chat_request import ChatRequest, decode_body, requested_models
-from crossroads.errors import BadRequest
+from crossroads.errors import invalid_param, is_int
 from crossroads.operations import Operation
 from crossroads.routing.prefs import parse_prefs, split_variant
 
@@ -28,47 +28,39 @@ MAX_INPUTS = 2048  # OpenAI's limit on inputs per request
 ENCODINGS = ("float", "base64")
 
 
-def _fail(param: str, message: str) -> BadRequest:
-    return BadRequest(f"{param}: {message}", metadata={"param": param})
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def embedding_inputs(value: Any) -> list[str]:
     """The texts to embed, in order; BadRequest for anything but text."""
     if isinstance(value, str):
         if not value:
-            raise _fail("input", "must not be empty")
+            raise invalid_param("input", "must not be empty")
         return [value]
     if not isinstance(value, list) or not value:
-        raise _fail("input", "must be a non-empty string or a non-empty array of strings")
+        raise invalid_param("input", "must be a non-empty string or a non-empty array of strings")
     if len(value) > MAX_INPUTS:
-        raise _fail("input", f"at most {MAX_INPUTS} inputs per request")
+        raise invalid_param("input", f"at most {MAX_INPUTS} inputs per request")
     first = value[0]
-    if _is_int(first) or isinstance(first, list):
-        raise _fail("input", "token arrays are not supported; send the text to embed")
+    if is_int(first) or isinstance(first, list):
+        raise invalid_param("input", "token arrays are not supported; send the text to embed")
     if isinstance(first, dict):
-        raise _fail("input", "multimodal inputs are not supported; send strings")
+        raise invalid_param("input", "multimodal inputs are not supported; send strings")
     for i, text in enumerate(value):
         if not isinstance(text, str) or not text:
-            raise _fail(f"input[{i}]", "must be a non-empty string")
+            raise invalid_param(f"input[{i}]", "must be a non-empty string")
     return value
 
 
 def _check_fields(body: dict[str, Any]) -> None:
     encoding = body.get("encoding_format")
     if encoding is not None and encoding not in ENCODINGS:
-        raise _fail("encoding_format", 'must be "float" or "base64"')
+        raise invalid_param("encoding_format", 'must be "float" or "base64"')
     for name in ("user", "input_type"):
         if body.get(name) is not None and not isinstance(body[name], str):
-            raise _fail(name, "must be a string")
+            raise invalid_param(name, "must be a string")
     if body.get("stream"):
-        raise _fail("stream", "embeddings are never streamed")
+        raise invalid_param("stream", "embeddings are never streamed")
     dimensions = body.get("dimensions")
-    if dimensions is not None and not (_is_int(dimensions) and dimensions >= 1):
-        raise _fail("dimensions", "must be a positive integer")
+    if dimensions is not None and not (is_int(dimensions) and dimensions >= 1):
+        raise invalid_param("dimensions", "must be a positive integer")
 
 
 def _dimensions(body: dict[str, Any], slug: str, catalog: Catalog) -> frozenset[str]:
@@ -82,14 +74,14 @@ def _dimensions(body: dict[str, Any], slug: str, catalog: Catalog) -> frozenset[
     if native is None:
         return frozenset({"dimensions"})
     if wanted > native:
-        raise _fail("dimensions", f"{slug} returns {native}-dimensional vectors; "
-                                  f"ask for {native} or fewer")
+        raise invalid_param("dimensions", f"{slug} returns {native}-dimensional vectors; "
+                            f"ask for {native} or fewer")
     if wanted == native:
         del body["dimensions"]
         return frozenset()
     if not any("dimensions" in e.supported_parameters for e in catalog.endpoints(slug)):
-        raise _fail("dimensions", f"{slug} returns {native}-dimensional vectors and cannot "
-                                  f"shorten them; leave dimensions out or set it to {native}")
+        raise invalid_param("dimensions", f"{slug} returns {native}-dimensional vectors and cannot "
+                            f"shorten them; leave dimensions out or set it to {native}")
     return frozenset({"dimensions"})
 
 
@@ -99,7 +91,7 @@ def parse_embeddings_request(raw: bytes, session_header: str | None,
     body = decode_body(raw)
     models = requested_models(body)
     if "input" not in body:
-        raise _fail("input", "is required")
+        raise invalid_param("input", "is required")
     inputs = embedding_inputs(body["input"])
     _check_fields(body)
     slug, variant = split_variant(models[0])

@@ -103,6 +103,16 @@ class BadRequest(CrossroadsError):
     error_type = "invalid_request_error"
 
 
+def invalid_param(param: str, message: str) -> BadRequest:
+    """A 400 that names the field at fault (`metadata.param`), as every request parser says it."""
+    return BadRequest(f"{param}: {message}", metadata={"param": param})
+
+
+def is_int(value: object) -> bool:
+    """A JSON integer (booleans are ints to Python, never to a caller)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class ContextLengthExceeded(BadRequest):
     openrouter_type = "context_length_exceeded"
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from crossroads.errors import BadRequest
+from crossroads.errors import invalid_param
 
 WORKING = frozenset({"context-compression", "response-healing"})
 # Documented plugin ids this router cannot run, with the reason the caller is given.
@@ -46,19 +46,15 @@ class PluginAsk(msgspec.Struct, frozen=True):
 NONE_ASKED = PluginAsk()
 
 
-def _fail(param: str, message: str) -> BadRequest:
-    return BadRequest(f"{param}: {message}", metadata={"param": param})
-
-
 def _transforms(value: Any) -> bool | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise _fail("transforms", "must be an array of strings")
+        raise invalid_param("transforms", "must be an array of strings")
     unknown = [t for t in value if t not in TRANSFORMS]
     if unknown:
-        raise _fail("transforms", f"unknown transform {unknown[0]!r}; this router knows "
-                                  "'middle-out'")
+        raise invalid_param("transforms", f"unknown transform {unknown[0]!r}; this router knows "
+                            "'middle-out'")
     return bool(value)
 
 
@@ -68,29 +64,30 @@ def parse_plugins(body: dict[str, Any]) -> PluginAsk:
     if plugins is None:
         return NONE_ASKED if compression is None else PluginAsk(compression=compression)
     if not isinstance(plugins, list):
-        raise _fail("plugins", "must be an array of objects")
+        raise invalid_param("plugins", "must be an array of objects")
     healing = False
     for i, plugin in enumerate(plugins):
         at = f"plugins[{i}]"
         if not isinstance(plugin, dict) or not isinstance(plugin.get("id"), str):
-            raise _fail(at, 'must be an object with a string "id"')
+            raise invalid_param(at, 'must be an object with a string "id"')
         name = plugin["id"]
         enabled = plugin.get("enabled", True)
         if not isinstance(enabled, bool):
-            raise _fail(f"{at}.enabled", "must be a boolean")
+            raise invalid_param(f"{at}.enabled", "must be a boolean")
         if name not in WORKING and name not in REFUSED:
-            raise _fail(f"{at}.id", f"unknown plugin {name!r}; this router runs "
-                                    f"{', '.join(sorted(WORKING))}")
+            raise invalid_param(f"{at}.id", f"unknown plugin {name!r}; this router runs "
+                                f"{', '.join(sorted(WORKING))}")
         if not enabled:
             if name == "context-compression":
                 compression = False
             continue
         if name in REFUSED:
-            raise _fail(f"{at}.id", f"the {name!r} plugin is not available: {REFUSED[name]}")
+            raise invalid_param(f"{at}.id",
+                                f"the {name!r} plugin is not available: {REFUSED[name]}")
         if name == "context-compression":
             engine = plugin.get("engine", "middle-out")
             if engine not in COMPRESSION_ENGINES:
-                raise _fail(f"{at}.engine", "this router compresses with 'middle-out' only")
+                raise invalid_param(f"{at}.engine", "this router compresses with 'middle-out' only")
             compression = True
         else:
             healing = True

@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from crossroads.errors import BadRequest
+from crossroads.errors import invalid_param
 
 EFFORT_SHARE: dict[str, float] = {
     "max": 0.95, "xhigh": 0.95, "high": 0.80, "medium": 0.50, "low": 0.20, "minimal": 0.10,
@@ -54,15 +54,11 @@ class ReasoningAsk(msgspec.Struct, frozen=True):
         return DEFAULT_EFFORT
 
 
-def _fail(param: str, message: str) -> BadRequest:
-    return BadRequest(f"{param}: {message}", metadata={"param": param})
-
-
 def _effort(value: Any, param: str) -> str | None:
     if value is None:
         return None
     if value not in EFFORTS:
-        raise _fail(param, f"must be one of {', '.join(EFFORTS)}")
+        raise invalid_param(param, f"must be one of {', '.join(EFFORTS)}")
     return str(value)
 
 
@@ -74,23 +70,23 @@ def parse_reasoning(body: dict[str, Any], thinking: bool) -> ReasoningAsk | None
     if raw is None and shorthand is None and include is None and not thinking:
         return None
     if raw is not None and not isinstance(raw, dict):
-        raise _fail("reasoning", "must be an object")
+        raise invalid_param("reasoning", "must be an object")
     raw = raw or {}
     effort = _effort(raw.get("effort"), "reasoning.effort")
     if shorthand is not None and effort is not None and shorthand != effort:
-        raise _fail("reasoning_effort", "differs from reasoning.effort; send one of them")
+        raise invalid_param("reasoning_effort", "differs from reasoning.effort; send one of them")
     effort = effort or shorthand
     budget = raw.get("max_tokens")
     if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool)
                                or budget < 0):
-        raise _fail("reasoning.max_tokens", "must be a non-negative integer")
+        raise invalid_param("reasoning.max_tokens", "must be a non-negative integer")
     if effort is not None and budget is not None:
-        raise _fail("reasoning", "give effort or max_tokens, not both")
+        raise invalid_param("reasoning", "give effort or max_tokens, not both")
     for name in ("exclude", "enabled"):
         if raw.get(name) is not None and not isinstance(raw[name], bool):
-            raise _fail(f"reasoning.{name}", "must be a boolean")
+            raise invalid_param(f"reasoning.{name}", "must be a boolean")
     if include is not None and not isinstance(include, bool):
-        raise _fail("include_reasoning", "must be a boolean")
+        raise invalid_param("include_reasoning", "must be a boolean")
     enabled = raw.get("enabled")
     if enabled is None:
         # Any request for it turns it on, except an effort of "none" or a zero budget;

@@ -19,7 +19,7 @@ from typing import Any, Final
 import orjson
 
 from crossroads.chat_request import decode_body
-from crossroads.errors import BadRequest, CrossroadsError
+from crossroads.errors import CrossroadsError, invalid_param, is_int
 from crossroads.sse import DONE_EVENT
 from crossroads.surfaces import sse_event
 
@@ -30,41 +30,36 @@ _CHAT_ONLY: Final = ("messages", "tools", "tool_choice", "functions", "function_
 _COMPLETION_ONLY: Final = frozenset({"prompt", "echo", "suffix", "best_of", "logprobs"})
 
 
-def _fail(param: str, message: str) -> BadRequest:
-    return BadRequest(f"{param}: {message}", metadata={"param": param})
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _prompt(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
         return value[0]
     if isinstance(value, list) and value and all(isinstance(p, str) for p in value):
-        raise _fail("prompt", "one prompt per request: each completion is a chat request, so "
-                              "send the prompts as separate requests")
-    if isinstance(value, list) and value and (_is_int(value[0]) or isinstance(value[0], list)):
-        raise _fail("prompt", "token arrays are not supported; send the prompt as text")
-    raise _fail("prompt", "is required and must be a string")
+        raise invalid_param("prompt",
+                            "one prompt per request: each completion is a chat request, so "
+                            "send the prompts as separate requests")
+    if isinstance(value, list) and value and (is_int(value[0]) or isinstance(value[0], list)):
+        raise invalid_param("prompt", "token arrays are not supported; send the prompt as text")
+    raise invalid_param("prompt", "is required and must be a string")
 
 
 def _check(body: dict[str, Any]) -> None:
     for name in _CHAT_ONLY:
         if name in body:
-            raise _fail(name, "is not a field of /completions; use /chat/completions for it")
+            raise invalid_param(name,
+                                "is not a field of /completions; use /chat/completions for it")
     if body.get("echo"):
-        raise _fail("echo", "echoing the prompt is not supported (chat-translated completions)")
+        raise invalid_param("echo",
+                            "echoing the prompt is not supported (chat-translated completions)")
     if body.get("suffix"):
-        raise _fail("suffix", "insertion (a suffix) is not supported by chat models")
+        raise invalid_param("suffix", "insertion (a suffix) is not supported by chat models")
     best_of = body.get("best_of")
     if best_of is not None and best_of != 1:
-        raise _fail("best_of", "only 1 is supported")
+        raise invalid_param("best_of", "only 1 is supported")
     logprobs = body.get("logprobs")
-    if logprobs is not None and not (_is_int(logprobs) and 0 <= logprobs <= MAX_LOGPROBS):
-        raise _fail("logprobs", f"must be an integer between 0 and {MAX_LOGPROBS}")
+    if logprobs is not None and not (is_int(logprobs) and 0 <= logprobs <= MAX_LOGPROBS):
+        raise invalid_param("logprobs", f"must be an integer between 0 and {MAX_LOGPROBS}")
 
 
 def legacy_logprobs(chat: Any) -> dict[str, Any] | None:
@@ -170,7 +165,7 @@ class CompletionsSurface:
     def translate(self, raw: bytes) -> CompletionTranslation:
         body = decode_body(raw)
         if "prompt" not in body:
-            raise _fail("prompt", "is required")
+            raise invalid_param("prompt", "is required")
         prompt = _prompt(body["prompt"])
         _check(body)
         chat = {k: v for k, v in body.items() if k not in _COMPLETION_ONLY}

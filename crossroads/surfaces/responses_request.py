@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import msgspec
 
-from crossroads.errors import BadRequest
+from crossroads.errors import invalid_param
 
 # Responses fields with no chat counterpart that change nothing for a stateless router.
 _IGNORED: Final = frozenset({
@@ -76,21 +76,18 @@ class Echo(msgspec.Struct, frozen=True, kw_only=True):
         return {f: getattr(self, f) for f in self.__struct_fields__}
 
 
-def fail(param: str, message: str) -> BadRequest:
-    return BadRequest(f"{param}: {message}", metadata={"param": param})
-
-
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str):
-        raise fail(where, "must be a string")
+        raise invalid_param(where, "must be a string")
     return value
 
 
 def _image_part(part: dict[str, Any], where: str) -> dict[str, Any]:
     url = part.get("image_url")
     if url is None and part.get("file_id") is not None:
-        raise fail(f"{where}.file_id", "is not supported: crossroads stores no files; send "
-                   "`image_url` as a URL or a data URL")
+        raise invalid_param(f"{where}.file_id",
+                            "is not supported: crossroads stores no files; send "
+                            "`image_url` as a URL or a data URL")
     image: dict[str, Any] = {"url": _text(url, f"{where}.image_url")}
     if isinstance(part.get("detail"), str):
         image["detail"] = part["detail"]
@@ -100,8 +97,9 @@ def _image_part(part: dict[str, Any], where: str) -> dict[str, Any]:
 def _file_part(part: dict[str, Any], where: str) -> dict[str, Any]:
     data = part.get("file_data", part.get("file_url"))
     if data is None:
-        raise fail(where, "needs `file_data` or `file_url`: crossroads stores no files, so "
-                   "`file_id` is not supported")
+        raise invalid_param(where,
+                            "needs `file_data` or `file_url`: crossroads stores no files, so "
+                            "`file_id` is not supported")
     file = {"file_data": _text(data, f"{where}.file_data")}
     if isinstance(part.get("filename"), str):
         file["filename"] = part["filename"]
@@ -119,15 +117,15 @@ _PARTS: Final[dict[str, Callable[[dict[str, Any], str], dict[str, Any]]]] = {
 
 def _parts(content: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(content, list):
-        raise fail(where, "must be a string or an array of content parts")
+        raise invalid_param(where, "must be a string or an array of content parts")
     parts = []
     for i, part in enumerate(content):
         at = f"{where}[{i}]"
         kind = part.get("type") if isinstance(part, dict) else None
         convert = _PARTS.get(kind) if isinstance(kind, str) else None
         if convert is None or not isinstance(part, dict):
-            raise fail(f"{at}.type", f"content part {kind!r} is not supported (supported: "
-                       f"{', '.join(_PARTS)})")
+            raise invalid_param(f"{at}.type", f"content part {kind!r} is not supported (supported: "
+                                f"{', '.join(_PARTS)})")
         parts.append(convert(part, at))
     return parts
 
@@ -139,7 +137,7 @@ def _content(content: Any, role: str, where: str) -> str | list[dict[str, Any]]:
     if role == "assistant" or all(p["type"] == "text" for p in parts):
         # Plain text where it can be: every chat provider takes a string.
         if any(p["type"] != "text" for p in parts):
-            raise fail(where, "an assistant message may carry only text")
+            raise invalid_param(where, "an assistant message may carry only text")
         return "".join(p["text"] for p in parts)
     return parts
 
@@ -165,7 +163,7 @@ class _Conversation:
         given = item.get("role")
         role = _ROLES.get(given) if isinstance(given, str) else None
         if role is None:
-            raise fail(f"{where}.role", f"must be one of {', '.join(_ROLES)}")
+            raise invalid_param(f"{where}.role", f"must be one of {', '.join(_ROLES)}")
         content = _content(item.get("content"), role, f"{where}.content")
         if role == "assistant":
             self._assistant({"role": "assistant", "content": content})
@@ -201,8 +199,9 @@ class _Conversation:
                 return
 
     def item_reference(self, item: dict[str, Any], where: str) -> None:
-        raise fail(where, "item_reference is not supported: crossroads stores no items; send "
-                   "the item itself")
+        raise invalid_param(where,
+                            "item_reference is not supported: crossroads stores no items; send "
+                            "the item itself")
 
 
 _ITEMS: Final[dict[str, Callable[[_Conversation, dict[str, Any], str], None]]] = {
@@ -224,34 +223,35 @@ def messages(input_: Any, instructions: Any) -> list[dict[str, Any]]:
         conversation.messages.append({"role": "user", "content": input_})
         return conversation.messages
     if not isinstance(input_, list) or not input_:
-        raise fail("input", "is required: a string or a non-empty array of input items")
+        raise invalid_param("input", "is required: a string or a non-empty array of input items")
     for i, item in enumerate(input_):
         where = f"input[{i}]"
         if not isinstance(item, dict):
-            raise fail(where, "must be an object")
+            raise invalid_param(where, "must be an object")
         # An "easy" message has a role and no type.
         kind = item.get("type", "message" if "role" in item else None)
         handle = _ITEMS.get(kind) if isinstance(kind, str) else None
         if handle is None:
-            raise fail(f"{where}.type", f"input items of type {kind!r} are not supported "
-                       f"(supported: {', '.join(_ITEMS)})")
+            raise invalid_param(f"{where}.type", f"input items of type {kind!r} are not supported "
+                                f"(supported: {', '.join(_ITEMS)})")
         handle(conversation, item, where)
     if not conversation.messages:
-        raise fail("input", "holds no message")
+        raise invalid_param("input", "holds no message")
     return conversation.messages
 
 
 def tools(value: Any) -> list[dict[str, Any]]:
     """Responses' flat function tools in chat's nested shape; any other tool is refused."""
     if not isinstance(value, list):
-        raise fail("tools", "must be an array of tools")
+        raise invalid_param("tools", "must be an array of tools")
     out = []
     for i, tool in enumerate(value):
         where = f"tools[{i}]"
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind != "function" or not isinstance(tool, dict):
-            raise fail(f"{where}.type", f"tool type {kind!r} is not supported: crossroads runs "
-                       "no built-in tools; only function tools are")
+            raise invalid_param(f"{where}.type",
+                                f"tool type {kind!r} is not supported: crossroads runs "
+                                "no built-in tools; only function tools are")
         if isinstance(tool.get("function"), dict):  # already chat-shaped
             out.append({"type": "function", "function": tool["function"]})
             continue
@@ -269,14 +269,14 @@ def tool_choice(value: Any) -> str | dict[str, Any]:
     if isinstance(value, dict) and value.get("type") == "function":
         return {"type": "function",
                 "function": {"name": _text(value.get("name"), "tool_choice.name")}}
-    raise fail("tool_choice", 'must be "auto", "none", "required" or {"type": "function", '
-               '"name": ...}; other tool choices are not supported')
+    raise invalid_param("tool_choice", 'must be "auto", "none", "required" or {"type": "function", '
+                        '"name": ...}; other tool choices are not supported')
 
 
 def response_format(text: Any) -> dict[str, Any] | None:
     """`text.format` as chat's `response_format` (None for plain text)."""
     if not isinstance(text, dict):
-        raise fail("text", "must be an object")
+        raise invalid_param("text", "must be an object")
     spec = text.get("format")
     if spec is None:
         return None
@@ -286,10 +286,10 @@ def response_format(text: Any) -> dict[str, Any] | None:
     if kind == "json_object":
         return {"type": "json_object"}
     if kind != "json_schema" or not isinstance(spec, dict):
-        raise fail("text.format.type", 'must be "text", "json_object" or "json_schema"')
+        raise invalid_param("text.format.type", 'must be "text", "json_object" or "json_schema"')
     schema = spec.get("schema")
     if not isinstance(schema, dict):
-        raise fail("text.format.schema", "must be a JSON schema object")
+        raise invalid_param("text.format.schema", "must be a JSON schema object")
     json_schema = {"name": _text(spec.get("name"), "text.format.name"), "schema": schema}
     for key in ("strict", "description"):
         if spec.get(key) is not None:
@@ -302,7 +302,7 @@ def reasoning(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise fail("reasoning", "must be an object")
+        raise invalid_param("reasoning", "must be an object")
     kept = {k: value[k] for k in _REASONING_KEYS if value.get(k) is not None}
     return kept or None
 
@@ -312,8 +312,8 @@ def _metadata(value: Any) -> dict[str, str] | None:
         return None
     if (not isinstance(value, dict) or len(value) > MAX_METADATA_PAIRS
             or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
-        raise fail("metadata", f"must be an object of at most {MAX_METADATA_PAIRS} string "
-                   "values")
+        raise invalid_param("metadata", f"must be an object of at most {MAX_METADATA_PAIRS} string "
+                            "values")
     return value
 
 
@@ -328,7 +328,7 @@ def _truncation(value: Any) -> str:
     if value is None:
         return "disabled"
     if value not in ("auto", "disabled"):
-        raise fail("truncation", 'must be "auto" or "disabled"')
+        raise invalid_param("truncation", 'must be "auto" or "disabled"')
     return str(value)
 
 
@@ -359,7 +359,7 @@ def chat_body(body: dict[str, Any]) -> tuple[dict[str, Any], Echo]:
     """The chat completion body a Responses request means, and what its answer echoes."""
     for key, refused, message in _STATEFUL:
         if refused(body.get(key)):
-            raise fail(key, message)
+            raise invalid_param(key, message)
     chat = {k: v for k, v in body.items() if k not in _IGNORED and k not in _TRANSLATED}
     chat["messages"] = messages(body.get("input"), body.get("instructions"))
     if body.get("tools") is not None:

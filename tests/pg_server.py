@@ -15,7 +15,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -23,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support import free_port
 
 USER = "crossroads"
 PASSWORD = "s3cret-Pg-" + uuid.uuid4().hex[:8]  # distinctive: a leak is found by grep
@@ -40,12 +41,6 @@ def _binaries() -> Path:
     return found[-1].parent
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class PostgresServer:
     """One running cluster; `stop`/`start` simulate an outage of the database."""
 
@@ -54,7 +49,7 @@ class PostgresServer:
         self.root = root
         self.data = root / "data"
         self.sockets = root / "sockets"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_postgres = os.geteuid() == 0
         self.sockets.mkdir()
         if self._as_postgres:

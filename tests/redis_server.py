@@ -9,7 +9,6 @@ tests with a message saying how to get it; they never skip.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,23 +16,17 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support import wait_for
+from tests.support import free_port, wait_for
 
 MISSING = ("redis-server is not installed: the shared-state tests need a real Redis. "
            ".ci/run installs Debian's package; by hand: apt-get install -y redis-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:
     def __init__(self, binary: str, directory: Path) -> None:
         self.binary = binary
         self.directory = directory
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, db: int = 0, password: str | None = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -185,6 +186,13 @@ class Keys:
         lines = result.stdout.strip().splitlines()
         key_hash = next(line.split()[-1] for line in lines if line.strip().startswith("hash:"))
         return lines[-1], key_hash
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for servers that cannot bind port 0 and say)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:

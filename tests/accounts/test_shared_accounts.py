@@ -12,7 +12,7 @@ from crossroads.accounts.periods import DAY_S
 from crossroads.accounts.reservation import Reservation
 from crossroads.accounts.service import Caller
 from crossroads.accounts.shared import SharedAccounts
-from tests.redis_server import _free_port
+from tests.support import free_port
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % DAY_S + 3600.0  # an hour into a UTC day
 
@@ -112,7 +112,7 @@ def test_the_rate_window_is_exact_across_replicas(redis_url: str):
 
 def test_without_redis_a_replica_admits_only_its_share(redis_url: str):
     async def scenario() -> None:
-        gone = SharedAccounts(f"redis://127.0.0.1:{_free_port()}/0", 2, 600.0)
+        gone = SharedAccounts(f"redis://127.0.0.1:{free_port()}/0", 2, 600.0)
         today = int(T0 - T0 % DAY_S)
         record = key(limit=1000, rate=RateLimit(6, "1m"))
         first = await gone.verdict(record, {today: 200}, 200, 300, T0)

@@ -14,7 +14,8 @@ from crossroads.routing.sticky import StickyTable
 from crossroads.settings import BreakerConfig, RoutingConfig
 from crossroads.shared_state.redis_state import STREAM, RedisState
 from crossroads.stats import AttemptReport, LiveStats
-from tests.redis_server import RedisServer, _free_port
+from tests.redis_server import RedisServer
+from tests.support import free_port
 from tests.unit.factories import endpoint
 
 FAIL = AttemptReport(ok=False, counts_against_uptime=True, trips_breaker=True)
@@ -135,7 +136,7 @@ def test_a_flush_carries_many_outcomes_in_one_entry(redis_server: RedisServer,
 
 def test_unreachable_redis_degrades_without_blocking_or_leaking_the_password(
         caplog: pytest.LogCaptureFixture):
-    url = f"redis://:hunter2-secret@127.0.0.1:{_free_port()}/0"  # nothing listens there
+    url = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"  # nothing listens there
 
     async def scenario() -> None:
         a, shared = replica(url)

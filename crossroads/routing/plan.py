@@ -101,7 +101,15 @@ def _explain_empty(request: ChatRequest, needs: Needs, funnels: list[Funnel],
             metadata=metadata,
         )
     if culprit in EMPTIED_BY:
-        return NoEndpoint(EMPTIED_BY[culprit].format(model=funnel.model), metadata=metadata)
+        message = EMPTIED_BY[culprit].format(model=funnel.model)
+        too_short = dict(funnel.removed).get("context", ())
+        if too_short:
+            # The capability may exist on an endpoint the context filter took first: say so,
+            # or the caller looks for a capability problem when the prompt is the problem.
+            message += (f" {len(too_short)} other endpoint(s) ({', '.join(too_short)}) were "
+                        f"too short for this request's ~"
+                        f"{needs.prompt_tokens + (needs.max_tokens or 0)} tokens.")
+        return NoEndpoint(message, metadata=metadata)
     return NoEndpoint(
         f"No endpoints found for {funnel.model} that match your request and provider "
         f"preferences ({funnel.describe()}).",

@@ -38,10 +38,18 @@ formats = st.sampled_from([
                 "required": ["a"]}}])
 
 
+def _images(items: list[dict[str, Any]]) -> int:
+    return sum(1 for item in items if isinstance(item["content"], list)
+               for part in item["content"] if part["type"] == "input_image")
+
+
 @st.composite
 def valid_requests(draw: st.DrawFn) -> dict[str, Any]:
     body: dict[str, Any] = {"model": MODEL}
-    body["input"] = draw(st.one_of(text, st.lists(items, min_size=1, max_size=4)))
+    # The router counts 1,000 tokens an image: more than 3 (+ max_tokens) overflow the 8K
+    # contexts of the only endpoints that take images.
+    body["input"] = draw(st.one_of(text, st.lists(items, min_size=1, max_size=4).filter(
+        lambda its: _images(its) <= 3)))
     optional = {
         "instructions": text, "max_output_tokens": st.integers(1, 64),
         "temperature": st.floats(0, 2), "top_p": st.floats(0, 1), "stream": st.booleans(),

@@ -144,6 +144,15 @@ def test_images_need_image_input():
     assert plan_tags(cat, request(messages=[image])) == ["vision"]
     with pytest.raises(NoEndpoint, match="image input"):
         plan_tags(catalog(endpoint("text", 0.1)), request(messages=[image]))
+    # The only vision endpoint is too short for this prompt: the error names both causes.
+    short = catalog(endpoint("text", 0.1), endpoint(
+        "vision", 1.0, context_length=1000, input_modalities=frozenset({"text", "image"})))
+    long_image = {"role": "user", "content": [*image["content"],
+                                              {"type": "text", "text": "x" * 8000}]}
+    with pytest.raises(NoEndpoint) as info:
+        plan_tags(short, request(messages=[long_image]))
+    assert "image input" in info.value.message
+    assert "1 other endpoint(s) (vision) were too short" in info.value.message
 
 
 def test_tools_are_a_hard_filter_and_response_format_a_soft_preference():

@@ -7,6 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 
@@ -56,7 +57,8 @@ from crossroads.errors import (
 )
 from crossroads.generation import Generation
 from crossroads.ledger import Store, record_of
-from crossroads.metrics import CONTENT_TYPE, Metrics
+from crossroads.metrics import CONTENT_TYPE
+from crossroads.observability import BreakerChange, Observer
 from crossroads.preset_store import PresetBook
 from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
@@ -97,7 +99,7 @@ async def _root(state: AppState, scope: Scope, receive: Receive, send: Send) -> 
 async def _metrics(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", CONTENT_TYPE)]})
-    await send({"type": "http.response.body", "body": state.metrics.render()})
+    await send({"type": "http.response.body", "body": state.observer.render()})
 
 
 # Routes served by a surface (crossroads/surfaces): every error on them, the router's own 405,
@@ -158,7 +160,8 @@ class CrossroadsApp:
     """The ASGI callable. State is built in the lifespan, never at import."""
 
     def __init__(self, settings: Settings, catalog: Catalog | None = None,
-                 simulated: bool = False, auth_mode: AuthMode = "open") -> None:
+                 simulated: bool = False, auth_mode: AuthMode = "open",
+                 tracer_provider: Any = None) -> None:
         self.settings = settings
         self.catalog = catalog or settings.catalog
         self.simulated = simulated
@@ -170,6 +173,9 @@ class CrossroadsApp:
         self._accounts: Accounts | None = None
         self._presets: PresetBook | None = None
         self._shared: SharedState | None = None
+        self._observer: Observer | None = None
+        # An OpenTelemetry TracerProvider to use instead of the one OTEL_* would build (tests).
+        self._tracer_provider = tracer_provider
         origins = settings.server.cors_origins
         self._cors = Cors(["*"] if origins is None and auth_mode == "open" else origins or [])
 
@@ -203,24 +209,58 @@ class CrossroadsApp:
                                              self.settings.server.replicas_hint,
                                              self.settings.timeouts.total_s + 60.0)
             await accounts.shared.start()
-        metrics = Metrics()
-        metrics.track_shared_state(shared.status().backend, shared.healthy)
+        observer = self._observer = self._observe(stats, shared, ledger, wall_offset)
 
         def sink(generation: Generation) -> None:
             served = generation.served
             if (served is not None and served.ended is not None and generation.conversation
                     and generation.finish_reason != "error"):
                 sticky.remember(generation.conversation, served.endpoint, served.ended)
-            ledger.submit(record_of(generation, wall_offset))
+            record = record_of(generation, wall_offset)
+            ledger.submit(record)
+            observer.generation_settled(generation, record)
 
         relay = Relay(self.settings, self.catalog, self._upstream, stats, sink, rng)
         presets = self._presets = PresetBook(stores.presets, self.settings.presets)
         self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated,
-                              ledger, wall_offset, sticky, metrics, accounts,
+                              ledger, wall_offset, sticky, observer, accounts,
                               load_benchmarks(self.catalog), presets, shared)
+
+    def _observe(self, stats: LiveStats, shared: SharedState, ledger: Store,
+                 wall_offset: float) -> Observer:
+        """The observer of this process: every series, log line and span comes from it."""
+        observer = Observer(self.settings, self.catalog, wall_offset, self._tracer_provider)
+        metrics = observer.metrics
+        backend = shared.status().backend
+        metrics.sample("crossroads_shared_state_up",
+                       "1 while live stats and breakers reach the other replicas; 0 while the "
+                       "shared-state backend is unreachable and this replica routes alone.",
+                       lambda: float(shared.healthy()), mode="livemin",
+                       labels={"backend": backend})
+        metrics.sample("crossroads_ledger_backlog",
+                       "Generations submitted to the ledger and not yet in its database.",
+                       lambda: float(ledger.health().backlog))
+        metrics.sample("crossroads_ledger_queue_depth",
+                       "Generations waiting for the ledger's writer thread.",
+                       lambda: float(ledger.queue_depth()))
+        metrics.sample("crossroads_ledger_journal_lag_bytes",
+                       "Journal bytes written and not yet committed to the database.",
+                       lambda: float(ledger.journal_lag_bytes()))
+
+        def breaker(key: str, opened: bool, cooldown_s: float, failures: int,
+                    local: bool) -> None:
+            model, _, tag = key.rpartition("::")
+            observer.breaker_changed(BreakerChange(model, tag, opened, cooldown_s, failures,
+                                                   "local" if local else "shared"))
+
+        stats.on_breaker(breaker)
+        observer.start()
+        return observer
 
     async def shutdown(self) -> None:
         # uvicorn has stopped serving by now: every finished generation is already submitted.
+        if self._observer is not None:
+            await self._observer.stop()
         if self._shared is not None:
             await self._shared.stop()
         if self._upstream is not None:

@@ -27,6 +27,7 @@ from crossroads.demo import (
 )
 from crossroads.errors import redact_url
 from crossroads.http_server import RouterHttpProtocol
+from crossroads.observability import setup_logging
 from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
 from crossroads.settings import ConfigError, Settings, check_redis_url, load_settings
@@ -61,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--redis-url", default=None,
                        help="share live stats and breakers with every replica through this "
                             "Redis (redis://[:password@]host:port/db; or [server].redis_url)")
+    serve.add_argument("--log-format", choices=("auto", "json", "text"), default=None,
+                       help="auto: text on a terminal, JSON otherwise (or [logging].format)")
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                       default=None, help="default info (or [logging].level)")
     keys_commands.add_parser(commands)
 
     sim = commands.add_parser("sim", help="run the simulated providers")
@@ -122,6 +127,8 @@ def serve(args: argparse.Namespace) -> int:
     except (ConfigError, MissingExtra) as exc:
         print(f"crossroads: invalid configuration: {exc}", file=sys.stderr)
         return 2
+    setup_logging(args.log_format or settings.logging.format,
+                  args.log_level or settings.logging.level)
     host = args.host or settings.server.host
     try:
         auth = resolve_auth_mode(args.auth or settings.auth.mode, host)
@@ -171,6 +178,7 @@ def _serve_until_stopped(args: argparse.Namespace, settings: Settings, catalog: 
         lifespan="on",
         access_log=False,
         log_level="warning",
+        log_config=None,  # uvicorn's lines go through our handler (setup_logging)
         # Nothing sits in front of the router by default; trusting X-Forwarded-* costs a
         # middleware layer on every request and would let callers spoof their address.
         proxy_headers=False,

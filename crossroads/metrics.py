@@ -12,15 +12,14 @@ outside it, which is why `bench/` measures end to end as well.
   first event (validation, routing, failover, decoding the first events).
 * Prometheus histogram `crossroads_overhead_seconds{stream}` at `GET /metrics`: the whole
   request's overhead, streams included to their last event (for a stream that includes writing
-  each event to the caller's socket).
+  each event to the caller's socket). It lives with every other series in
+  `crossroads/observability/metrics.py`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 OVERHEAD_HEADER = b"x-crossroads-overhead-ms"
@@ -59,37 +58,3 @@ class OverheadTimer:
 
     def header(self) -> tuple[bytes, bytes]:
         return OVERHEAD_HEADER, b"%.3f" % (self.seconds() * 1000)
-
-
-class Metrics:
-    """The Prometheus registry of one router process (created in the lifespan, not at import,
-    so tests and several apps in one process never share series)."""
-
-    __slots__ = ("_by_stream", "registry")
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        overhead = Histogram(
-            "crossroads_overhead_seconds",
-            "Time a chat completion spent in the router itself, waits on providers excluded.",
-            ["stream"],
-            buckets=OVERHEAD_BUCKETS,
-            registry=self.registry,
-        )
-        # Children resolved once: `labels()` on every request would cost a dict lookup and lock.
-        self._by_stream = {False: overhead.labels("false"), True: overhead.labels("true")}
-
-    def track_shared_state(self, backend: str, healthy: Callable[[], bool]) -> None:
-        """`crossroads_shared_state_up{backend}`: 1 while live state is shared (always 1 for
-        the in-memory default), 0 while Redis is unreachable; read at scrape time."""
-        gauge = Gauge("crossroads_shared_state_up",
-                      "1 while live stats and breakers reach the other replicas; 0 while the "
-                      "shared-state backend is unreachable and this replica routes alone.",
-                      ["backend"], registry=self.registry)
-        gauge.labels(backend).set_function(lambda: float(healthy()))
-
-    def observe_overhead(self, stream: bool, timer: OverheadTimer) -> None:
-        self._by_stream[stream].observe(timer.seconds())
-
-    def render(self) -> bytes:
-        return generate_latest(self.registry)

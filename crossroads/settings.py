@@ -105,6 +105,19 @@ class BreakerConfig(_Table, frozen=True):
     max_cooldown_s: float = 60.0
 
 
+class LoggingConfig(_Table, frozen=True):
+    # auto: text on a terminal, JSON otherwise (`serve --log-format` overrides).
+    format: Literal["auto", "json", "text"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    # Log prompts and whole answers (one `content` line per generation): off unless opted in.
+    content: bool = False
+
+
+class MetricsConfig(_Table, frozen=True):
+    # Apps (referer, else title) counted under their own name in /metrics; others: "other".
+    apps: list[str] = []
+
+
 class PriceConfig(_Table, frozen=True):
     prompt: float
     completion: float
@@ -185,6 +198,8 @@ class ConfigFile(_Table, frozen=True):
     routing: RoutingConfig | None = None
     timeouts: TimeoutConfig | None = None
     breaker: BreakerConfig | None = None
+    logging: LoggingConfig | None = None
+    metrics: MetricsConfig | None = None
     models: list[ModelConfig] = []
     providers: dict[str, ProviderConfig] = {}
     endpoints: list[EndpointConfig] = []
@@ -200,6 +215,8 @@ class Settings(msgspec.Struct, frozen=True):
     config_path: str | None = None
     auth: AuthConfig = AuthConfig()
     presets: dict[str, PresetConfig] = {}
+    logging: LoggingConfig = LoggingConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @property
     def database_path(self) -> Path:
@@ -395,7 +412,7 @@ def load_settings(path: str | None = None, env: Mapping[str, str] | None = None)
             except BadRequest as error:
                 raise ConfigError(f"{origin}: {error.message}") from None
             presets[slug] = given
-        for table in ("server", "auth", "routing", "timeouts", "breaker"):
+        for table in ("server", "auth", "routing", "timeouts", "breaker", "logging", "metrics"):
             if (value := getattr(layer, table)) is not None:
                 tables[table] = value
         for slug, provider in layer.providers.items():
@@ -435,6 +452,8 @@ def load_settings(path: str | None = None, env: Mapping[str, str] | None = None)
             for slug, cfg in providers.items()]),
         config_path=path,
         presets=presets,
+        logging=tables.get("logging", LoggingConfig()),
+        metrics=tables.get("metrics", MetricsConfig()),
     )
     _check_ranges(settings)
     return settings

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 import msgspec
@@ -180,6 +181,11 @@ class OutcomeListener(Protocol):
                  cooling_until: float) -> None: ...
 
 
+BreakerListener = Callable[[str, bool, float, int, bool], None]
+"""Told when an endpoint's breaker opens (again) or closes: (key, opened, cooldown_s,
+consecutive failures, local) — local is False for what another replica reported."""
+
+
 class _EndpointState:
     __slots__ = (
         "consecutive_failures", "cooling_until", "day", "fine", "health", "last_outage_at",
@@ -259,9 +265,13 @@ class LiveStats:
         self._sets: dict[tuple[str, ...], _Watched] = {}
         self._watchers: dict[str, list[tuple[_Watched, int]]] = {}
         self._listener: OutcomeListener | None = None
+        self._on_breaker: BreakerListener | None = None
 
     def listen(self, listener: OutcomeListener | None) -> None:
         self._listener = listener
+
+    def on_breaker(self, listener: BreakerListener | None) -> None:
+        self._on_breaker = listener
 
     def _state(self, key: str) -> _EndpointState:
         state = self._states.get(key)
@@ -436,6 +446,8 @@ class LiveStats:
         if report.counts_against_uptime or report.ok:
             self._count(state, report.ok, now, now)
         if report.ok:
+            if state.consecutive_failures and self._on_breaker is not None:
+                self._on_breaker(key, False, 0.0, 0, True)
             state.consecutive_failures = 0
             state.cooling_until = 0.0
             self._learn_speed(state, report, now)
@@ -451,6 +463,8 @@ class LiveStats:
                                self._breaker.max_cooldown_s)
             state.cooling_until = now + cooldown
             state.opened_at = now
+            if self._on_breaker is not None:
+                self._on_breaker(key, True, cooldown, state.consecutive_failures, True)
         self._changed(key, state)
         if self._listener is not None:
             self._listener.recorded(key, report, now, state.cooling_until)
@@ -473,6 +487,8 @@ class LiveStats:
             self._count(state, report.ok, at, now)
         if report.ok:
             if at >= state.opened_at:
+                if state.consecutive_failures and self._on_breaker is not None:
+                    self._on_breaker(key, False, 0.0, 0, False)
                 state.consecutive_failures = 0
                 state.cooling_until = 0.0
             self._learn_speed(state, report, now)
@@ -480,6 +496,9 @@ class LiveStats:
             state.consecutive_failures += 1
             state.cooling_until = max(state.cooling_until, cooling_until)
             state.opened_at = max(state.opened_at, at)
+            if self._on_breaker is not None:
+                self._on_breaker(key, True, max(state.cooling_until - now, 0.0),
+                                 state.consecutive_failures, False)
         self._changed(key, state)
 
     def seed(self, key: str, successes: int, failures: int, bins: dict[str, dict[int, int]],

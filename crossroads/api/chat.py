@@ -136,6 +136,7 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
             reservation = await shared.admit(caller, request, plan.attempts, len(raw),
                                              state.settings.auth)
     except CrossroadsError as error:
+        state.observer.rejected(_surface_name(surface, parse), error.status)
         await send_surface_error(send, error, surface)
         return
     except ClientGone:
@@ -163,6 +164,12 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
                 settle(balance, reservation, cost, created)
             else:
                 shared.settle(caller, reservation, cost, created)
+
+
+def _surface_name(surface: Surface | None, parse: RequestParser) -> str:
+    if surface is not None:
+        return surface.name
+    return "embeddings" if parse is parse_embeddings_request else "chat"
 
 
 def _with_preset(raw: bytes, state: AppState, forced: str | None) -> tuple[bytes, Preset | None]:
@@ -201,10 +208,13 @@ async def _serve(state: AppState, scope: Scope, receive: Receive, send: Send,
     if any(e.simulated for e in plan.attempts):
         extra.append(SIMULATED_HEADER)
     out: ASGIClientStream | TranslatingStream | None = None
+    body: bytes | None = None
     if request.stream:
         out = ASGIClientStream(send, extra, state.clock(), overhead)
         if translation is not None:
             out = TranslatingStream(out, translation)
+    observer = state.observer
+    observer.request_started(generation.surface, request.stream)
     try:
         try:
             left, body = await cancel_on_disconnect(
@@ -223,5 +233,8 @@ async def _serve(state: AppState, scope: Scope, receive: Receive, send: Send,
                 body = translation.answer(orjson.loads(body))
             await send_json(send, 200, body, [*extra, overhead.header()])
     finally:
-        state.metrics.observe_overhead(request.stream, overhead)
+        observer.request_ended(generation.surface, request.stream, overhead)
+        if observer.content_logged:
+            observer.exchange(generation.id, request.body.get("messages",
+                                                               request.body.get("input")), body)
 

@@ -9,7 +9,7 @@ from crossroads.accounts.service import Accounts
 from crossroads.benchmarks import Benchmarks
 from crossroads.catalog import Catalog
 from crossroads.ledger import Store
-from crossroads.metrics import Metrics
+from crossroads.observability import Observer
 from crossroads.preset_store import PresetBook
 from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
@@ -19,12 +19,12 @@ from crossroads.stats import LiveStats
 
 
 class AppState:
-    __slots__ = ("accounts", "benchmarks", "catalog", "ledger", "metrics", "presets", "relay",
+    __slots__ = ("accounts", "benchmarks", "catalog", "ledger", "observer", "presets", "relay",
                  "rng", "settings", "shared", "simulated", "stats", "sticky", "wall_offset")
 
     def __init__(self, settings: Settings, catalog: Catalog, stats: LiveStats, relay: Relay,
                  rng: random.Random, simulated: bool, ledger: Store,
-                 wall_offset: float, sticky: StickyTable, metrics: Metrics,
+                 wall_offset: float, sticky: StickyTable, observer: Observer,
                  accounts: Accounts, benchmarks: Benchmarks, presets: PresetBook,
                  shared: SharedState) -> None:
         # Whether live state reaches the other replicas (readiness and /metrics read it).
@@ -32,7 +32,7 @@ class AppState:
         self.presets = presets
         self.benchmarks = benchmarks
         self.accounts = accounts
-        self.metrics = metrics
+        self.observer = observer
         self.settings = settings
         self.sticky = sticky
         self.ledger = ledger

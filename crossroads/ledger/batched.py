@@ -125,6 +125,16 @@ class JournaledLedger:
         """Records submitted and not yet committed."""
         return len(self._pending)
 
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    def journal_lag_bytes(self) -> int:
+        journal = self._journal
+        if journal is None:
+            return 0
+        # Read without the journal's locks: a scrape may be a frame behind, never wrong long.
+        return sum(max(s.written - s.applied, 0) for s in journal.owned())
+
     def health(self) -> LedgerHealth:
         """Whether records reach the database now (readiness; nothing is lost either way:
         the journal holds what the database has not taken yet)."""

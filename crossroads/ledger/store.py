@@ -202,6 +202,14 @@ class Store(Protocol):
         """Wait until everything submitted so far is in the rollups; False on timeout."""
         ...
 
+    def queue_depth(self) -> int:
+        """Records waiting for the writer thread to take them (/metrics)."""
+        ...
+
+    def journal_lag_bytes(self) -> int:
+        """Journal bytes written and not yet committed to the database (/metrics)."""
+        ...
+
     def rollups(self, kind: RollupKind, since: int, model: str | None = None,
                 endpoint: str | None = None, app: str | None = None,
                 until: int | None = None) -> list[Rollup]:

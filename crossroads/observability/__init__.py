@@ -1,0 +1,7 @@
+"""Logs, metrics and traces of the router, behind one `Observer` (observer.py)."""
+
+from crossroads.observability.events import BreakerChange
+from crossroads.observability.logs import setup_logging
+from crossroads.observability.observer import Observer, tracing_requested
+
+__all__ = ["BreakerChange", "Observer", "setup_logging", "tracing_requested"]

@@ -69,8 +69,8 @@ class RouterMetrics:
 
     def __init__(self, apps: list[str] | None = None, multiprocess_dir: str | None = None
                  ) -> None:
-        self.multiprocess_dir = (os.environ.get(MULTIPROC_ENV) or None
-                                 if multiprocess_dir is None else multiprocess_dir)
+        self.multiprocess_dir = (os.environ.get(MULTIPROC_ENV) if multiprocess_dir is None
+                                 else multiprocess_dir) or None
         self.registry = registry = CollectorRegistry(auto_describe=True)
         self._apps = frozenset(apps or ())
         self._endpoints: dict[tuple[str, str], _EndpointSeries] = {}

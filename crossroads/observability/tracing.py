@@ -49,7 +49,10 @@ def _exporter() -> SpanExporter:
 
 
 def provider_from_env() -> TracerProvider:
-    resource = Resource.create({"service.name": "crossroads", "service.version": __version__})
+    resource = Resource.create({"service.version": __version__})
+    # Only when neither OTEL_SERVICE_NAME nor OTEL_RESOURCE_ATTRIBUTES named the service.
+    if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({"service.name": "crossroads"}))
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(_exporter()))
     return provider

@@ -1,0 +1,168 @@
+"""The observers without a server: multiprocess metrics, the records' readings, log formats,
+and when tracing is on."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import values
+from prometheus_client.parser import text_string_to_metric_families
+
+from crossroads.failures import Failure
+from crossroads.generation import Attempt, Generation
+from crossroads.ledger.records import GenerationRecord, record_of
+from crossroads.observability import setup_logging, tracing_requested
+from crossroads.observability.events import error_class, failovers, status_class
+from crossroads.observability.logs import FIELDS, GENERATIONS
+from crossroads.observability.metrics import MULTIPROC_ENV, RouterMetrics
+from crossroads.pricing import Usage
+
+from .factories import MODEL, endpoint
+
+
+def _record(*outcomes: Failure | None, cancelled: bool = False) -> GenerationRecord:
+    """A generation whose attempts end as `outcomes` (None: served, 16 tokens)."""
+    generation = Generation(MODEL, streamed=True)
+    for i, failure in enumerate(outcomes):
+        attempt = Attempt(endpoint(("alpha", "bravo", "charlie")[i]), started=10.0 + i)
+        attempt.ended = 10.5 + i
+        attempt.failure = failure
+        attempt.status = 500 if failure is Failure.SERVER_ERROR else (
+            429 if failure is Failure.RATE_LIMITED else 200)
+        if failure is None:
+            attempt.first_token_at = 10.1 + i
+            generation.finish_reason = "stop"
+            generation.price(attempt, Usage(prompt_tokens=10, completion_tokens=16))
+        generation.attempts.append(attempt)
+    generation.cancelled = cancelled
+    return record_of(generation, 1_000_000.0)
+
+
+def test_readings_of_a_record_name_failovers_and_the_status_class():
+    failover = _record(Failure.SERVER_ERROR, None)
+    assert [(f.from_endpoint, f.to_endpoint, f.reason) for f in failovers(failover)] == [
+        ("alpha", "bravo", "server_error")]
+    assert (status_class(failover), error_class(failover)) == ("2xx", None)
+    limited = _record(Failure.RATE_LIMITED)
+    assert failovers(limited) == []
+    assert (status_class(limited), error_class(limited)) == ("4xx", "rate_limited")
+    broken = _record(Failure.SERVER_ERROR, Failure.SERVER_ERROR)
+    assert (status_class(broken), error_class(broken)) == ("5xx", "server_error")
+    left = _record(None, cancelled=True)
+    assert (status_class(left), error_class(left)) == ("cancelled", "cancelled")
+
+
+@pytest.fixture
+def multiproc_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
+    yield tmp_path
+
+
+def _worker(pid: int, monkeypatch: pytest.MonkeyPatch) -> RouterMetrics:
+    """Series of a process with id `pid` (what a forked worker gets from os.getpid)."""
+    monkeypatch.setattr(values, "ValueClass", values.MultiProcessValue(lambda: pid))
+    return RouterMetrics(["dashboard"])
+
+
+def test_two_workers_write_one_folder_and_a_scrape_of_either_sums_them(multiproc_dir,
+                                                                        monkeypatch):
+    first = _worker(101, monkeypatch)
+    first.generation_settled(_record(None), [], MODEL)
+    first.request_started("chat", stream=True)
+    second = _worker(102, monkeypatch)
+    record = _record(Failure.SERVER_ERROR, None)
+    second.generation_settled(record, failovers(record), MODEL)
+    second.request_started("chat", stream=False)
+    second.breaker_changed(MODEL, "alpha", opened=True)
+    second.sample("crossroads_ledger_backlog", "backlog", lambda: 3.0)
+    assert first.multiprocess_dir == str(multiproc_dir)
+
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(first.render().decode()):
+        for s in family.samples:
+            key = s.name + json.dumps(s.labels, sort_keys=True)
+            samples[key] = samples.get(key, 0.0) + s.value
+
+    def value(name: str, **labels: str) -> float:
+        return samples.get(name + json.dumps(labels, sort_keys=True), 0.0)
+
+    assert value("crossroads_requests_total", model=MODEL, endpoint="alpha", surface="chat",
+                 status="2xx") == 1
+    assert value("crossroads_requests_total", model=MODEL, endpoint="bravo", surface="chat",
+                 status="2xx") == 1
+    assert value("crossroads_tokens_total", model=MODEL, endpoint="alpha",
+                 kind="completion") == 16
+    assert value("crossroads_failovers_total", model=MODEL, endpoint="alpha",
+                 reason="server_error") == 1
+    # livesum: both workers' requests in flight; livemax: one worker's open breaker.
+    assert value("crossroads_in_flight_requests", surface="chat") == 2
+    assert value("crossroads_in_flight_streams", surface="chat") == 1
+    assert value("crossroads_breaker_open", model=MODEL, endpoint="alpha") == 1
+    assert value("crossroads_latency_seconds_count", model=MODEL, endpoint="alpha") == 1
+    # A sampled gauge is written when the scraping worker samples (or each second).
+    second.refresh()
+    scraped = second.render().decode()
+    assert "crossroads_ledger_backlog 3.0" in scraped
+
+
+def test_single_process_metrics_need_no_folder(monkeypatch):
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    metrics = RouterMetrics()
+    assert metrics.multiprocess_dir is None
+    metrics.generation_settled(_record(None), [], MODEL)
+    text = metrics.render().decode()
+    assert 'crossroads_requests_total{endpoint="alpha",model="test/model",status="2xx",' \
+           'surface="chat"} 1.0' in text
+
+
+def test_apps_outside_the_allow_list_are_other():
+    metrics = RouterMetrics(["dashboard"], multiprocess_dir="")
+    for title in ("dashboard", "free text 1", None):
+        generation = Generation(MODEL, streamed=False, app_title=title)
+        metrics.generation_settled(record_of(generation, 0.0), [], MODEL)
+    text = metrics.render().decode()
+    for app in ("dashboard", "other", "none"):
+        assert f'crossroads_app_requests_total{{app="{app}"}} 1.0' in text
+    assert "free text" not in text
+
+
+@pytest.mark.parametrize(("env", "on"), [
+    ({}, False),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, True),
+    ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, True),
+    ({"OTEL_TRACES_EXPORTER": "console"}, True),
+    ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, False),
+    ({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"}, False),
+])
+def test_tracing_is_opt_in_through_the_standard_variables(env, on):
+    assert tracing_requested(env) is on
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_log_formats_render_the_events_fields():
+    out = io.StringIO()  # not a terminal: auto means JSON
+    setup_logging("auto", "info", out)
+    GENERATIONS.info("generation", extra={FIELDS: {"id": "gen-1", "cost_usd": 0.5}})
+    GENERATIONS.debug("hidden", extra={FIELDS: {"id": "gen-2"}})
+    line = json.loads(out.getvalue())
+    assert (line["msg"], line["id"], line["cost_usd"], line["level"]) == (
+        "generation", "gen-1", 0.5, "INFO")
+    assert "gen-2" not in out.getvalue()
+    text = io.StringIO()
+    setup_logging("text", "debug", text)
+    GENERATIONS.debug("generation", extra={FIELDS: {"id": "gen-3", "app": None}})
+    assert text.getvalue().rstrip().endswith("DEBUG crossroads.generation: generation id=gen-3")

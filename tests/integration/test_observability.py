@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import re
 import sqlite3
 import urllib.request
 from collections import Counter
@@ -254,3 +255,53 @@ def test_text_log_format_is_readable_key_value_lines(tmp_path, fresh_sim):
     line = next(t for t in router.log.read_text().splitlines() if f"id={answer.id}" in t)
     assert " INFO crossroads.generation: generation " in line
     assert "status=2xx" in line and "attempts=1" in line
+
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def _queries(node: Any) -> Iterator[str]:
+    """Every PromQL text of a dashboard: panel targets and template-variable queries."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str) and (key in ("expr", "definition") or (
+                    key == "query" and "crossroads_" in value)):
+                yield value
+            else:
+                yield from _queries(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _queries(item)
+
+
+def test_grafana_dashboard_reads_only_series_and_labels_metrics_exposes(traffic):
+    router, _, _, _ = traffic
+    exposed = _samples(router)
+    labels_of = {name: {k for labels in series for k, _ in labels}
+                 for name, series in exposed.items()}
+    queries = list(_queries(json.loads((DEPLOY / "grafana-dashboard.json").read_text())))
+    assert len(queries) > 20
+    used = set()
+    for query in queries:
+        names = set(re.findall(r"\bcrossroads_[a-z_]+\b", query))
+        assert names, query
+        missing = names - exposed.keys()
+        assert not missing, (missing, query)
+        used |= names
+        # Every label a query groups or filters by is one its series carry.
+        known = set().union(*(labels_of[n] for n in names)) | {"le"}
+        grouped = {label.strip() for group in re.findall(r"by \(([^)]*)\)", query)
+                   for label in group.split(",")}
+        filtered = set(re.findall(r"[{,]\s*([a-z_]+)\s*[=!]~?", query))
+        assert grouped | filtered <= known, (query, (grouped | filtered) - known)
+    # The dashboard shows every family the router exports.
+    families = {re.sub(r"_(total|bucket|count|sum|created)$", "", n) for n in exposed
+                if n.startswith("crossroads_")}
+    shown = {re.sub(r"_(total|bucket|count|sum)$", "", n) for n in used}
+    assert families <= shown, families - shown
+
+
+def test_prometheus_scrape_config_scrapes_metrics_path():
+    text = (DEPLOY / "prometheus.yml").read_text()
+    assert "job_name: crossroads" in text and "metrics_path: /metrics" in text
+    assert re.search(r"- 127\.0\.0\.1:8080\b", text)

@@ -27,18 +27,35 @@ GENERATIONS = logging.getLogger("crossroads.generation")
 ROUTING = logging.getLogger("crossroads.routing")
 
 
-def _timestamp(created: float) -> str:
-    seconds = int(created)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + \
-        f".{int((created - seconds) * 1000):03d}Z"
+class _Clock:
+    """ISO-8601 UTC timestamps with milliseconds; the seconds part is formatted once per
+    second (strftime is most of a formatter's time at thousands of lines a second)."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def stamp(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{int((created - second) * 1000):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg, the event's fields, and the
     exception's traceback when there is one."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._clock = _Clock()
+
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {"ts": _timestamp(record.created), "level": record.levelname,
+        line: dict[str, Any] = {"ts": self._clock.stamp(record.created),
+                                "level": record.levelname,
                                 "logger": record.name, "msg": record.getMessage()}
         fields = getattr(record, FIELDS, None)
         if fields:
@@ -51,8 +68,12 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """`ts LEVEL logger: msg key=value …` for a terminal."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._clock = _Clock()
+
     def format(self, record: logging.LogRecord) -> str:
-        text = f"{_timestamp(record.created)} {record.levelname} {record.name}: " \
+        text = f"{self._clock.stamp(record.created)} {record.levelname} {record.name}: " \
                f"{record.getMessage()}"
         fields = getattr(record, FIELDS, None)
         if fields:
@@ -75,6 +96,20 @@ def setup_logging(log_format: LogFormat = "auto", level: str = "info",
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # No line shows the thread or process, and gathering them costs every record (the
+    # logging HOWTO's "Optimization" advice).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
+
+def emit(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
+    """Log one event line. The record is made directly: `Logger.info` would first walk the
+    stack for the caller's file and line, which an event line never shows and which costs as
+    much as formatting it."""
+    if logger.isEnabledFor(level):
+        logger.handle(logger.makeRecord(logger.name, level, "", 0, message, (), None,
+                                        extra={FIELDS: fields}))
 
 
 def generation_fields(record: GenerationRecord, app: str) -> dict[str, Any]:
@@ -111,30 +146,28 @@ class LogObserver:
 
     @staticmethod
     def generation(record: GenerationRecord, failovers: list[Failover]) -> None:
-        if ROUTING.isEnabledFor(logging.INFO):
-            model = record.model or record.model_requested
-            for failover in failovers:
-                ROUTING.info("failover", extra={FIELDS: {
-                    "id": record.id, "model": model, "from_endpoint": failover.from_endpoint,
-                    "to_endpoint": failover.to_endpoint, "reason": failover.reason,
-                    "upstream_status": failover.status}})
+        model = record.model or record.model_requested
+        for failover in failovers:
+            emit(ROUTING, logging.INFO, "failover", {
+                "id": record.id, "model": model, "from_endpoint": failover.from_endpoint,
+                "to_endpoint": failover.to_endpoint, "reason": failover.reason,
+                "upstream_status": failover.status})
         if GENERATIONS.isEnabledFor(logging.INFO):
-            GENERATIONS.info("generation", extra={FIELDS: generation_fields(record, record.app)})
+            emit(GENERATIONS, logging.INFO, "generation", generation_fields(record, record.app))
 
     @staticmethod
     def breaker(change: BreakerChange) -> None:
-        ROUTING.log(logging.WARNING if change.opened else logging.INFO,
-                    "breaker opened" if change.opened else "breaker closed",
-                    extra={FIELDS: {"model": change.model, "endpoint": change.endpoint,
-                                    "cooldown_s": round(change.cooldown_s, 3),
-                                    "consecutive_failures": change.consecutive_failures,
-                                    "source": change.source}})
+        emit(ROUTING, logging.WARNING if change.opened else logging.INFO,
+             "breaker opened" if change.opened else "breaker closed",
+             {"model": change.model, "endpoint": change.endpoint,
+              "cooldown_s": round(change.cooldown_s, 3),
+              "consecutive_failures": change.consecutive_failures, "source": change.source})
 
     def exchange(self, generation_id: str, prompt: Any, completion: bytes | None) -> None:
         """The prompt and (for a whole answer) the completion, only when the operator opted in
         with `[logging] content = true`."""
-        if self.content and GENERATIONS.isEnabledFor(logging.INFO):
-            GENERATIONS.info("content", extra={FIELDS: {
+        if self.content:
+            emit(GENERATIONS, logging.INFO, "content", {
                 "id": generation_id, "prompt": prompt,
                 "completion": None if completion is None else completion.decode("utf-8",
-                                                                                "replace")}})
+                                                                                "replace")})

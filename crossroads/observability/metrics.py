@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -62,7 +62,8 @@ class RouterMetrics:
     """Created in the app's lifespan (never at import), so several apps in one process never
     share series — unless multiprocess mode says they must."""
 
-    __slots__ = ("_apps", "_by_stream", "_endpoints", "_samplers", "app_cost", "app_requests",
+    __slots__ = ("_apps", "_by_stream", "_children", "_endpoints", "_samplers", "app_cost",
+                 "app_requests",
                  "attempts", "breaker_open", "breaker_transitions", "cost", "failovers",
                  "in_flight", "latency", "multiprocess_dir", "registry", "rejected", "requests",
                  "streams", "throughput", "tokens", "ttft")
@@ -74,6 +75,8 @@ class RouterMetrics:
         self.registry = registry = CollectorRegistry(auto_describe=True)
         self._apps = frozenset(apps or ())
         self._endpoints: dict[tuple[str, str], _EndpointSeries] = {}
+        # Every other labelled child a generation touches, by (metric, label values).
+        self._children: dict[tuple[object, ...], Any] = {}
         self._samplers: list[tuple[Gauge, Sample]] = []
         overhead = Histogram(
             "crossroads_overhead_seconds",
@@ -151,15 +154,23 @@ class RouterMetrics:
     def observe_overhead(self, stream: bool, timer: OverheadTimer) -> None:
         self._by_stream[stream].observe(timer.seconds())
 
+    def _child(self, metric: Counter | Gauge, *labels: str) -> Any:
+        """`metric.labels(*labels)`, resolved once per distinct label set."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def request_started(self, surface: str, stream: bool) -> None:
-        self.in_flight.labels(surface).inc()
+        self._child(self.in_flight, surface).inc()
         if stream:
-            self.streams.labels(surface).inc()
+            self._child(self.streams, surface).inc()
 
     def request_ended(self, surface: str, stream: bool) -> None:
-        self.in_flight.labels(surface).dec()
+        self._child(self.in_flight, surface).dec()
         if stream:
-            self.streams.labels(surface).dec()
+            self._child(self.streams, surface).dec()
 
     def rejected_request(self, surface: str, status: int) -> None:
         self.rejected.labels(surface, f"{status // 100}xx").inc()
@@ -168,18 +179,19 @@ class RouterMetrics:
                            model: str) -> None:
         """Count a finished generation; `model` is its label, already bounded by the caller."""
         endpoint = record.endpoint_tag or NO_ENDPOINT
-        self.requests.labels(model, endpoint, record.surface, status_class(record)).inc()
+        child = self._child
+        child(self.requests, model, endpoint, record.surface, status_class(record)).inc()
         for attempt in record.attempts:
-            self.attempts.labels(attempt.model, attempt.endpoint_tag,
-                                 attempt.failure or "ok").inc()
+            child(self.attempts, attempt.model, attempt.endpoint_tag,
+                  attempt.failure or "ok").inc()
         for failover in failovers:
-            self.failovers.labels(model, failover.from_endpoint, failover.reason).inc()
+            child(self.failovers, model, failover.from_endpoint, failover.reason).inc()
         app = record.app
         app = app if app in self._apps else (NO_APP if not app else OTHER_APP)
-        self.app_requests.labels(app).inc()
+        child(self.app_requests, app).inc()
         cost = record.cost_micro / 1_000_000
         if cost:
-            self.app_cost.labels(app).inc(cost)
+            child(self.app_cost, app).inc(cost)
         if record.endpoint_tag is None:
             return
         series = self._endpoints.get((model, endpoint))
@@ -187,9 +199,11 @@ class RouterMetrics:
             series = self._endpoints[(model, endpoint)] = _EndpointSeries(self, model, endpoint)
         usage = record.usage
         series.prompt.inc(usage.prompt_tokens)
-        series.cached.inc(usage.cached_tokens)
+        if usage.cached_tokens:
+            series.cached.inc(usage.cached_tokens)
         series.completion.inc(usage.completion_tokens)
-        series.cost.inc(cost)
+        if cost:
+            series.cost.inc(cost)
         series.latency.observe(record.latency_ms / 1000)
         if record.ttft_ms is not None:
             series.ttft.observe(record.ttft_ms / 1000)
@@ -198,8 +212,9 @@ class RouterMetrics:
             series.throughput.observe(usage.completion_tokens * 1000 / generation_ms)
 
     def breaker_changed(self, model: str, endpoint: str, opened: bool) -> None:
-        self.breaker_open.labels(model, endpoint).set(1.0 if opened else 0.0)
-        self.breaker_transitions.labels(model, endpoint, "open" if opened else "closed").inc()
+        self._child(self.breaker_open, model, endpoint).set(1.0 if opened else 0.0)
+        self._child(self.breaker_transitions, model, endpoint,
+                    "open" if opened else "closed").inc()
 
     # --- exposition -------------------------------------------------------------------------
 

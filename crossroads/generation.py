@@ -127,7 +127,7 @@ class Generation:
         "conversation", "cost_micro", "created", "discount_micro", "external_user",
         "finish_reason", "id", "key_id", "model_requested", "native_finish_reason", "notes",
         "overhead", "preset", "reservation", "served", "session_id", "streamed", "surface",
-        "upstream_id", "usage", "user_agent",
+        "trace_parent", "upstream_id", "usage", "user_agent",
     )
 
     def __init__(self, model_requested: str, streamed: bool, app_referer: str | None = None,
@@ -161,6 +161,8 @@ class Generation:
         self.preset: str | None = None
         # What the router changed on its own, in sentences (ledger: `notes`).
         self.notes: list[str] = []
+        # The caller's W3C `traceparent`, kept only while tracing is on (observability/).
+        self.trace_parent: str | None = None
         # The router's own time on this request; the relay adds its waits on providers.
         self.overhead = overhead or OverheadTimer()
 

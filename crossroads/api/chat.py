@@ -145,6 +145,8 @@ async def _handle(state: AppState, scope: Scope, receive: Receive, send: Send,
     try:
         generation = _generation(scope, request, overhead, conversation)
         generation.key_id = caller.key_hash
+        if state.observer.tracing:
+            generation.trace_parent = header(scope, b"traceparent")
         if surface is not None:
             generation.surface = surface.name
         elif request.operation is Operation.EMBEDDINGS:

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from crossroads.ledger.records import GenerationRecord
 from crossroads.metrics import OVERHEAD_BUCKETS, OverheadTimer
@@ -40,6 +41,21 @@ TOKEN_KINDS = ("prompt", "cached", "completion")
 Sample = Callable[[], float]
 GaugeMode = Literal["all", "liveall", "min", "livemin", "max", "livemax", "sum", "livesum",
                     "mostrecent", "livemostrecent"]
+
+
+def prepare_multiprocess_dir(path: str) -> None:
+    """For a supervisor, before it starts workers: empty the folder, or a previous run's files
+    would be summed into this run's counters."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def worker_exited(pid: int, path: str) -> None:
+    """For a supervisor, when worker `pid` has exited: its `live*` gauges (in-flight requests,
+    open breakers, backlog) stop counting; its counters and histograms stay in the sums."""
+    mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
 
 
 class _EndpointSeries:

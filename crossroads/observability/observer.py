@@ -69,6 +69,10 @@ class Observer:
         self._sampler: asyncio.Task[None] | None = None
 
     @property
+    def tracing(self) -> bool:
+        return self._tracer is not None
+
+    @property
     def content_logged(self) -> bool:
         return self.logs.content
 

@@ -8,7 +8,8 @@ per upstream attempt — two on a failover — carrying `gen_ai.*` attributes (o
 and served model, provider, token usage, finish reason, response id), `error.type` (the failure
 kind) on a failed attempt, and the cost as `crossroads.cost_usd`. Spans are built when the
 generation is settled, from the times the relay already measured (start and end given
-explicitly), so tracing adds no work and no context switching to the request path itself.
+explicitly), so tracing adds no work and no context switching to the request path itself. A
+caller's W3C `traceparent` header makes the request span a child of the caller's span.
 
 Configuration is the standard environment: `OTEL_TRACES_EXPORTER` (`otlp`, the default, or
 `console`), `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` and headers
@@ -27,6 +28,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from crossroads import __version__
 from crossroads.generation import Attempt, Generation
@@ -66,12 +68,13 @@ class GenAITracer:
     """Turns settled generations into spans on `provider` (built from the environment when
     None; a test passes one with an in-memory exporter)."""
 
-    __slots__ = ("_owned", "_provider", "_tracer")
+    __slots__ = ("_owned", "_propagator", "_provider", "_tracer")
 
     def __init__(self, provider: Any = None) -> None:
         self._owned = provider is None
         self._provider: TracerProvider = provider_from_env() if provider is None else provider
         self._tracer = self._provider.get_tracer("crossroads", __version__)
+        self._propagator = TraceContextTextMapPropagator()
 
     def shutdown(self) -> None:
         """Flush what the batch processor holds (the provider is ours only when we built it)."""
@@ -109,9 +112,12 @@ class GenAITracer:
             attributes["error.type"] = error
         if record.key_id is not None:
             attributes["crossroads.key_hash"] = record.key_id
+        # A caller's `traceparent` makes the request a child of its trace; else a new trace.
+        parent = None if generation.trace_parent is None else \
+            self._propagator.extract({"traceparent": generation.trace_parent})
         span = self._tracer.start_span(f"{operation} {record.model_requested}",
-                                       kind=SpanKind.SERVER, start_time=started_ns,
-                                       attributes=attributes)
+                                       context=parent, kind=SpanKind.SERVER,
+                                       start_time=started_ns, attributes=attributes)
         if error is not None:
             span.set_status(Status(StatusCode.ERROR, error))
         context = trace.set_span_in_context(span)

@@ -118,6 +118,18 @@ def test_a_request_span_with_one_attempt_child_carries_the_genai_attributes(trac
         <= request.end_time
 
 
+def test_a_callers_traceparent_makes_the_request_span_its_child(traced):
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    answer = traced.client.chat.completions.create(
+        model=MODEL, messages=MESSAGES,
+        extra_headers={"traceparent": f"00-{trace_id}-{parent_id}-01"})
+    request, [attempt] = traced.spans(answer.id)
+    assert request.context is not None and request.parent is not None
+    assert format(request.context.trace_id, "032x") == trace_id
+    assert format(request.parent.span_id, "016x") == parent_id
+    assert attempt.context is not None and attempt.context.trace_id == request.context.trace_id
+
+
 def test_a_failover_is_two_attempt_children_the_first_with_its_error_class(traced, fresh_sim):
     fresh_sim.script("alpha", "http_500")
     answer = traced.client.chat.completions.create(

@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
 from crossroads.failures import Failure
@@ -19,10 +21,17 @@ from crossroads.ledger.records import GenerationRecord, record_of
 from crossroads.observability import setup_logging, tracing_requested
 from crossroads.observability.events import error_class, failovers, status_class
 from crossroads.observability.logs import FIELDS, GENERATIONS
-from crossroads.observability.metrics import MULTIPROC_ENV, RouterMetrics
+from crossroads.observability.metrics import (
+    MULTIPROC_ENV,
+    RouterMetrics,
+    prepare_multiprocess_dir,
+    worker_exited,
+)
 from crossroads.pricing import Usage
 
 from .factories import MODEL, endpoint
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _record(*outcomes: Failure | None, cancelled: bool = False) -> GenerationRecord:
@@ -57,36 +66,25 @@ def test_readings_of_a_record_name_failovers_and_the_status_class():
     assert (status_class(left), error_class(left)) == ("cancelled", "cancelled")
 
 
-@pytest.fixture
-def multiproc_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
-    yield tmp_path
+def _workers(folder: Path, *modes: str) -> list[int]:
+    """Run one worker process per mode against `folder`; their pids."""
+    env = {**os.environ, MULTIPROC_ENV: str(folder)}
+    return [int(subprocess.run(
+        [sys.executable, "-m", "tests.unit.metrics_worker", mode], env=env, cwd=ROOT,
+        check=True, capture_output=True, text=True, timeout=60).stdout) for mode in modes]
 
 
-def _worker(pid: int, monkeypatch: pytest.MonkeyPatch) -> RouterMetrics:
-    """Series of a process with id `pid` (what a forked worker gets from os.getpid)."""
-    monkeypatch.setattr(values, "ValueClass", values.MultiProcessValue(lambda: pid))
-    return RouterMetrics(["dashboard"])
+def _scrape(folder: Path) -> dict[str, float]:
+    """What a scrape of any worker shows: sample name + JSON labels → value."""
+    text = RouterMetrics(multiprocess_dir=str(folder)).render().decode()
+    return {s.name + json.dumps(s.labels, sort_keys=True): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def test_two_workers_write_one_folder_and_a_scrape_of_either_sums_them(multiproc_dir,
-                                                                        monkeypatch):
-    first = _worker(101, monkeypatch)
-    first.generation_settled(_record(None), [], MODEL)
-    first.request_started("chat", stream=True)
-    second = _worker(102, monkeypatch)
-    record = _record(Failure.SERVER_ERROR, None)
-    second.generation_settled(record, failovers(record), MODEL)
-    second.request_started("chat", stream=False)
-    second.breaker_changed(MODEL, "alpha", opened=True)
-    second.sample("crossroads_ledger_backlog", "backlog", lambda: 3.0)
-    assert first.multiprocess_dir == str(multiproc_dir)
-
-    samples: dict[str, float] = {}
-    for family in text_string_to_metric_families(first.render().decode()):
-        for s in family.samples:
-            key = s.name + json.dumps(s.labels, sort_keys=True)
-            samples[key] = samples.get(key, 0.0) + s.value
+def test_two_worker_processes_write_one_folder_and_a_scrape_sums_them(tmp_path):
+    pids = _workers(tmp_path, "answer", "failover")
+    assert len(set(pids)) == 2
+    samples = _scrape(tmp_path)
 
     def value(name: str, **labels: str) -> float:
         return samples.get(name + json.dumps(labels, sort_keys=True), 0.0)
@@ -97,17 +95,28 @@ def test_two_workers_write_one_folder_and_a_scrape_of_either_sums_them(multiproc
                  status="2xx") == 1
     assert value("crossroads_tokens_total", model=MODEL, endpoint="alpha",
                  kind="completion") == 16
+    assert value("crossroads_attempts_total", model=MODEL, endpoint="alpha",
+                 outcome="ok") == 1
+    assert value("crossroads_attempts_total", model=MODEL, endpoint="alpha",
+                 outcome="server_error") == 1
     assert value("crossroads_failovers_total", model=MODEL, endpoint="alpha",
                  reason="server_error") == 1
+    assert value("crossroads_latency_seconds_count", model=MODEL, endpoint="alpha") == 1
     # livesum: both workers' requests in flight; livemax: one worker's open breaker.
     assert value("crossroads_in_flight_requests", surface="chat") == 2
     assert value("crossroads_in_flight_streams", surface="chat") == 1
     assert value("crossroads_breaker_open", model=MODEL, endpoint="alpha") == 1
-    assert value("crossroads_latency_seconds_count", model=MODEL, endpoint="alpha") == 1
-    # A sampled gauge is written when the scraping worker samples (or each second).
-    second.refresh()
-    scraped = second.render().decode()
-    assert "crossroads_ledger_backlog 3.0" in scraped
+    assert value("crossroads_ledger_backlog") == 3
+
+    # The supervisor reaps the second worker: its live gauges leave, its counts stay.
+    worker_exited(pids[1], str(tmp_path))
+    after = _scrape(tmp_path)
+    assert after['crossroads_in_flight_requests{"surface": "chat"}'] == 1
+    assert 'crossroads_breaker_open{"endpoint": "alpha", "model": "test/model"}' not in after
+    assert after['crossroads_failovers_total{"endpoint": "alpha", "model": "test/model", '
+                 '"reason": "server_error"}'] == 1
+    prepare_multiprocess_dir(str(tmp_path))
+    assert not list(tmp_path.glob("*.db"))
 
 
 def test_single_process_metrics_need_no_folder(monkeypatch):

@@ -58,7 +58,7 @@ from crossroads.errors import (
 from crossroads.generation import Generation
 from crossroads.ledger import Store, record_of
 from crossroads.metrics import CONTENT_TYPE
-from crossroads.observability import BreakerChange, Observer
+from crossroads.observability import Observer
 from crossroads.preset_store import PresetBook
 from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
@@ -209,7 +209,9 @@ class CrossroadsApp:
                                              self.settings.server.replicas_hint,
                                              self.settings.timeouts.total_s + 60.0)
             await accounts.shared.start()
-        observer = self._observer = self._observe(stats, shared, ledger, wall_offset)
+        observer = self._observer = Observer(self.settings, self.catalog, wall_offset,
+                                             self._tracer_provider)
+        observer.watch(stats, ledger, shared.status().backend, shared.healthy)
 
         def sink(generation: Generation) -> None:
             served = generation.served
@@ -225,37 +227,6 @@ class CrossroadsApp:
         self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated,
                               ledger, wall_offset, sticky, observer, accounts,
                               load_benchmarks(self.catalog), presets, shared)
-
-    def _observe(self, stats: LiveStats, shared: SharedState, ledger: Store,
-                 wall_offset: float) -> Observer:
-        """The observer of this process: every series, log line and span comes from it."""
-        observer = Observer(self.settings, self.catalog, wall_offset, self._tracer_provider)
-        metrics = observer.metrics
-        backend = shared.status().backend
-        metrics.sample("crossroads_shared_state_up",
-                       "1 while live stats and breakers reach the other replicas; 0 while the "
-                       "shared-state backend is unreachable and this replica routes alone.",
-                       lambda: float(shared.healthy()), mode="livemin",
-                       labels={"backend": backend})
-        metrics.sample("crossroads_ledger_backlog",
-                       "Generations submitted to the ledger and not yet in its database.",
-                       lambda: float(ledger.health().backlog))
-        metrics.sample("crossroads_ledger_queue_depth",
-                       "Generations waiting for the ledger's writer thread.",
-                       lambda: float(ledger.queue_depth()))
-        metrics.sample("crossroads_ledger_journal_lag_bytes",
-                       "Journal bytes written and not yet committed to the database.",
-                       lambda: float(ledger.journal_lag_bytes()))
-
-        def breaker(key: str, opened: bool, cooldown_s: float, failures: int,
-                    local: bool) -> None:
-            model, _, tag = key.rpartition("::")
-            observer.breaker_changed(BreakerChange(model, tag, opened, cooldown_s, failures,
-                                                   "local" if local else "shared"))
-
-        stats.on_breaker(breaker)
-        observer.start()
-        return observer
 
     async def shutdown(self) -> None:
         # uvicorn has stopped serving by now: every finished generation is already submitted.

@@ -1,8 +1,9 @@
 """The one object the request path talks to: it fans each event out to logs, metrics and traces.
 
-Created in the app's lifespan. The request path calls it at five places only — a request
-started / ended, refused before routing, a generation settled (from the ledger sink), a breaker
-changed (from live stats) — and never touches `logging`, Prometheus or OpenTelemetry itself.
+Created in the app's lifespan. The request path calls it at a few places only — a request
+started / ended (api/chat.py), refused before routing (api/chat.py), a generation settled (the
+ledger sink in app.py), a breaker changed (live stats, through `watch`) — and never touches
+`logging`, Prometheus or OpenTelemetry itself.
 """
 
 from __future__ import annotations
@@ -10,17 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from crossroads.catalog import Catalog
 from crossroads.generation import Generation
+from crossroads.ledger import Store
 from crossroads.ledger.records import GenerationRecord
 from crossroads.metrics import OverheadTimer
 from crossroads.observability.events import BreakerChange, failovers
 from crossroads.observability.logs import LogObserver
 from crossroads.observability.metrics import RouterMetrics
 from crossroads.settings import Settings
+from crossroads.stats import LiveStats
 
 if TYPE_CHECKING:
     from crossroads.observability.tracing import GenAITracer
@@ -78,11 +81,36 @@ class Observer:
 
     # --- lifecycle --------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """With several workers, scrape-time sampling reaches only the scraped one: every
-        worker samples its own gauges once a second instead."""
-        if self.metrics.multiprocess_dir is not None:
+    def watch(self, stats: LiveStats, ledger: Store, backend: str,
+              shared_healthy: Callable[[], bool]) -> None:
+        """Sample the ledger and the shared state, hear breaker changes, start sampling.
+
+        With several workers, scrape-time sampling reaches only the scraped one: every worker
+        then samples its own gauges once a second."""
+        metrics = self.metrics
+        metrics.sample("crossroads_shared_state_up",
+                       "1 while live stats and breakers reach the other replicas; 0 while the "
+                       "shared-state backend is unreachable and this replica routes alone.",
+                       lambda: float(shared_healthy()), mode="livemin",
+                       labels={"backend": backend})
+        metrics.sample("crossroads_ledger_backlog",
+                       "Generations submitted to the ledger and not yet in its database.",
+                       lambda: float(ledger.health().backlog))
+        metrics.sample("crossroads_ledger_queue_depth",
+                       "Generations waiting for the ledger's writer thread.",
+                       lambda: float(ledger.queue_depth()))
+        metrics.sample("crossroads_ledger_journal_lag_bytes",
+                       "Journal bytes written and not yet committed to the database.",
+                       lambda: float(ledger.journal_lag_bytes()))
+        stats.on_breaker(self._breaker)
+        if metrics.multiprocess_dir is not None:
             self._sampler = asyncio.get_running_loop().create_task(self._sample())
+
+    def _breaker(self, key: str, opened: bool, cooldown_s: float, failures: int,
+                 local: bool) -> None:
+        model, _, tag = key.rpartition("::")
+        self.breaker_changed(BreakerChange(model, tag, opened, cooldown_s, failures,
+                                           "local" if local else "shared"))
 
     async def stop(self) -> None:
         if self._sampler is not None:
@@ -114,11 +142,15 @@ class Observer:
             # An unknown or variant slug (`…:nitro`) must not become a label of its own.
             base = model.split(":", 1)[0]
             model = base if base in self._models else OTHER_MODEL
-        moves = failovers(record)
-        self.metrics.generation_settled(record, moves, model)
-        self.logs.generation(record, moves)
-        if self._tracer is not None:
-            self._tracer.generation(generation, record, self._wall_offset)
+        try:
+            moves = failovers(record)
+            self.metrics.generation_settled(record, moves, model)
+            self.logs.generation(record, moves)
+            if self._tracer is not None:
+                self._tracer.generation(generation, record, self._wall_offset)
+        except Exception:
+            # Called from the relay's settle path: seeing a generation must never fail it.
+            log.exception("could not observe generation %s", record.id)
 
     def breaker_changed(self, change: BreakerChange) -> None:
         self.metrics.breaker_changed(change.model, change.endpoint, change.opened)

@@ -22,7 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    values,
+)
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from crossroads.ledger.records import GenerationRecord
@@ -88,6 +95,12 @@ class RouterMetrics:
                  ) -> None:
         self.multiprocess_dir = (os.environ.get(MULTIPROC_ENV) if multiprocess_dir is None
                                  else multiprocess_dir) or None
+        if multiprocess_dir is None and self.multiprocess_dir and \
+                values.ValueClass is values.MutexValue:
+            # prometheus_client picks its value store once, at import: a worker forked from a
+            # supervisor that imported it before setting the variable would otherwise keep
+            # every value in its own memory, and a scrape would see none of the others.
+            values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
         self.registry = registry = CollectorRegistry(auto_describe=True)
         self._apps = frozenset(apps or ())
         self._endpoints: dict[tuple[str, str], _EndpointSeries] = {}

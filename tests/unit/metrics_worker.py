@@ -8,11 +8,18 @@ import sys
 
 from crossroads.failures import Failure
 from crossroads.observability.events import failovers
-from crossroads.observability.metrics import RouterMetrics
+from crossroads.observability.metrics import MULTIPROC_ENV, RouterMetrics
 from tests.unit.test_observability import MODEL, _record
+
+LATE = "TEST_LATE_MULTIPROC_DIR"
 
 
 def main(mode: str) -> None:
+    late = os.environ.pop(LATE, None)
+    if late is not None:
+        # A supervisor that imported everything first and sets the folder just before the
+        # workers build their series.
+        os.environ[MULTIPROC_ENV] = late
     metrics = RouterMetrics(["dashboard"])
     assert metrics.multiprocess_dir is not None
     if mode == "answer":

@@ -66,9 +66,10 @@ def test_readings_of_a_record_name_failovers_and_the_status_class():
     assert (status_class(left), error_class(left)) == ("cancelled", "cancelled")
 
 
-def _workers(folder: Path, *modes: str) -> list[int]:
-    """Run one worker process per mode against `folder`; their pids."""
-    env = {**os.environ, MULTIPROC_ENV: str(folder)}
+def _workers(folder: Path, *modes: str, late: bool = False) -> list[int]:
+    """Run one worker process per mode against `folder` (named only after the imports when
+    `late`); their pids."""
+    env = {**os.environ, ("TEST_LATE_MULTIPROC_DIR" if late else MULTIPROC_ENV): str(folder)}
     return [int(subprocess.run(
         [sys.executable, "-m", "tests.unit.metrics_worker", mode], env=env, cwd=ROOT,
         check=True, capture_output=True, text=True, timeout=60).stdout) for mode in modes]
@@ -117,6 +118,14 @@ def test_two_worker_processes_write_one_folder_and_a_scrape_sums_them(tmp_path):
                  '"reason": "server_error"}'] == 1
     prepare_multiprocess_dir(str(tmp_path))
     assert not list(tmp_path.glob("*.db"))
+
+
+def test_a_folder_named_after_prometheus_client_was_imported_still_works(tmp_path):
+    _workers(tmp_path, "answer", "failover", late=True)
+    samples = _scrape(tmp_path)
+    assert samples['crossroads_in_flight_requests{"surface": "chat"}'] == 2
+    assert samples['crossroads_failovers_total{"endpoint": "alpha", "model": "test/model", '
+                   '"reason": "server_error"}'] == 1
 
 
 def test_single_process_metrics_need_no_folder(monkeypatch):

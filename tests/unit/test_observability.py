@@ -28,6 +28,8 @@ from crossroads.observability.metrics import (
     worker_exited,
 )
 from crossroads.pricing import Usage
+from crossroads.settings import BreakerConfig, RoutingConfig
+from crossroads.stats import AttemptReport, LiveStats
 
 from .factories import MODEL, endpoint
 
@@ -184,3 +186,22 @@ def test_log_formats_render_the_events_fields():
     setup_logging("text", "debug", text)
     GENERATIONS.debug("generation", extra={FIELDS: {"id": "gen-3", "app": None}})
     assert text.getvalue().rstrip().endswith("DEBUG crossroads.generation: generation id=gen-3")
+
+
+def test_live_stats_report_each_breaker_opening_and_the_closing():
+    stats = LiveStats(RoutingConfig(), BreakerConfig(base_cooldown_s=2, max_cooldown_s=60))
+    heard: list[tuple[str, bool, float, int, bool]] = []
+    stats.on_breaker(lambda *change: heard.append(change))
+    fault = AttemptReport(ok=False, counts_against_uptime=True, trips_breaker=True)
+    key = f"{MODEL}::alpha"
+    stats.record(key, AttemptReport(ok=True, counts_against_uptime=True, trips_breaker=False),
+                 1.0)
+    stats.record(key, fault, 2.0)
+    stats.record(key, fault, 5.0)  # the probe failed: open again, for twice as long
+    stats.record(key, AttemptReport(ok=False, counts_against_uptime=False,
+                                    trips_breaker=False), 6.0)  # a caller's mistake: no change
+    stats.record(key, AttemptReport(ok=True, counts_against_uptime=True, trips_breaker=False),
+                 10.0)
+    stats.absorb(key, fault, 11.0, 31.0, 12.0)  # another replica's breaker opened until 31
+    assert heard == [(key, True, 2.0, 1, True), (key, True, 4.0, 2, True),
+                     (key, False, 0.0, 0, True), (key, True, 19.0, 1, False)]

@@ -20,6 +20,15 @@ def test_router_benchmark_smoke():
     assert "errors 0/0" in result.stdout
 
 
+def test_observability_benchmark_smoke():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "observability_bench.py"), "--smoke"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| settled")]
+    assert len(rows) == 2 and all(NUMBER.search(row) for row in rows), result.stdout
+
+
 def _cells(report: str, header: str, label: str) -> dict[str, str]:
     """The row of the markdown table whose header row starts with `header` that starts with
     `label`, as {column name: cell}."""

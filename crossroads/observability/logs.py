@@ -153,7 +153,9 @@ class LogObserver:
                 "to_endpoint": failover.to_endpoint, "reason": failover.reason,
                 "upstream_status": failover.status})
         if GENERATIONS.isEnabledFor(logging.INFO):
-            emit(GENERATIONS, logging.INFO, "generation", generation_fields(record, record.app))
+            # A referer's query or fragment may carry a token: the app is the URL before them.
+            app = record.app.split("?", 1)[0].split("#", 1)[0]
+            emit(GENERATIONS, logging.INFO, "generation", generation_fields(record, app))
 
     @staticmethod
     def breaker(change: BreakerChange) -> None:

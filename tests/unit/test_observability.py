@@ -20,7 +20,7 @@ from crossroads.generation import Attempt, Generation
 from crossroads.ledger.records import GenerationRecord, record_of
 from crossroads.observability import setup_logging, tracing_requested
 from crossroads.observability.events import error_class, failovers, status_class
-from crossroads.observability.logs import FIELDS, GENERATIONS
+from crossroads.observability.logs import FIELDS, GENERATIONS, LogObserver
 from crossroads.observability.metrics import (
     MULTIPROC_ENV,
     RouterMetrics,
@@ -28,7 +28,7 @@ from crossroads.observability.metrics import (
     worker_exited,
 )
 from crossroads.pricing import Usage
-from crossroads.settings import BreakerConfig, RoutingConfig
+from crossroads.settings import BreakerConfig, ConfigError, RoutingConfig, load_settings
 from crossroads.stats import AttemptReport, LiveStats
 
 from .factories import MODEL, endpoint
@@ -170,6 +170,30 @@ def restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_referers_query_never_reaches_the_log():
+    out = io.StringIO()
+    setup_logging("json", "info", out)
+    generation = Generation(MODEL, streamed=False,
+                            app_referer="https://app.example/chat?session=s3cr3t#frag")
+    LogObserver(content=False).generation(record_of(generation, 0.0), [])
+    line = json.loads(out.getvalue())
+    assert line["app"] == "https://app.example/chat"
+    assert "s3cr3t" not in out.getvalue()
+
+
+def test_logging_settings_are_checked_with_their_key_path(tmp_path):
+    config = tmp_path / "crossroads.toml"
+    config.write_text('[logging]\nformat = "xml"\n')
+    with pytest.raises(ConfigError, match=r"logging\.format"):
+        load_settings(str(config))
+    config.write_text('[logging]\nlevel = "warning"\ncontent = true\n'
+                      '[metrics]\napps = ["dashboard"]\n')
+    settings = load_settings(str(config))
+    assert (settings.logging.level, settings.logging.content, settings.metrics.apps) == (
+        "warning", True, ["dashboard"])
 
 
 @pytest.mark.usefixtures("restore_logging")

@@ -1,15 +1,17 @@
 """OpenTelemetry spans of real requests, seen through the SDK's in-memory exporter.
 
-The router runs in this process — the same app, HTTP server and protocol `crossroads serve`
-uses, on a loopback socket, in front of the simulated fleet (a real process) — because the
-in-memory exporter can only be read where the spans are made. The alternative, OTLP/HTTP to a
-collector the test runs, would test the exporter library more than the spans; the one piece it
-would add, that the OTEL_* variables turn tracing on, is checked at unit level
-(tests/unit/test_observability.py).
+The detailed checks run the router in this process — the same app, HTTP server and protocol
+`crossroads serve` uses, on a loopback socket, in front of the simulated fleet (a real process) —
+because the in-memory exporter can only be read where the spans are made, and its spans are the
+SDK's own objects, so a failed assertion shows exactly which attribute is wrong. Two more tests
+run `crossroads serve` as a process and turn tracing on only through the standard variables:
+one with the console exporter, one exporting OTLP/HTTP to a small collector the test runs and
+decodes (the path an operator's collector takes).
 """
 
 from __future__ import annotations
 
+import http.server
 import socket
 import textwrap
 import threading
@@ -20,6 +22,9 @@ from typing import Any
 import openai
 import pytest
 import uvicorn
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -175,3 +180,57 @@ def test_otel_variables_turn_tracing_on_in_a_served_router(tmp_path, fresh_sim):
     assert printed.count(f'"gen_ai.response.id": "{answer.id}"') == 1
     assert printed.count('"gen_ai.operation.name": "chat"') == 2  # the request and its attempt
     assert '"service.name": "edge-router"' in printed
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP trace receiver: decodes each export into `server.spans`."""
+
+    server: _CollectorServer
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["content-length"]))
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource in request.resource_spans:
+            for scope in resource.scope_spans:
+                self.server.spans.extend(scope.spans)
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _CollectorServer(http.server.ThreadingHTTPServer):
+    spans: list[Any]
+
+
+def test_spans_reach_an_otlp_http_collector_named_by_the_standard_variable(tmp_path, fresh_sim):
+    collector = _CollectorServer(("127.0.0.1", 0), _Collector)
+    collector.spans = []
+    thread = threading.Thread(target=collector.serve_forever, daemon=True)
+    thread.start()
+    try:
+        router = start_router(router_config(fresh_sim), tmp_path, env={
+            "SIM_KEY": "sim-secret-key", "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.server_port}"})
+        try:
+            fresh_sim.script("alpha", "http_500")
+            answer = openai.OpenAI(base_url=router.api, api_key="any", max_retries=0) \
+                .chat.completions.create(model=MODEL, messages=MESSAGES, extra_body={
+                    "provider": {"order": ["alpha", "bravo"]}})
+            assert wait_for(lambda: len(collector.spans) >= 3)
+        finally:
+            router.stop()
+    finally:
+        collector.shutdown()
+        collector.server_close()
+    names = sorted(span.name for span in collector.spans)
+    assert names == ["chat echo-alpha", "chat echo-bravo", f"chat {MODEL}"]
+    request = next(s for s in collector.spans if s.name == f"chat {MODEL}")
+    attributes = {a.key: a.value for a in request.attributes}
+    assert attributes["gen_ai.response.id"].string_value == answer.id
+    assert attributes["gen_ai.provider.name"].string_value == "bravo"
+    assert all(s.parent_span_id == request.span_id and s.trace_id == request.trace_id
+               for s in collector.spans if s is not request)

@@ -9,10 +9,12 @@ they add up to exactly what the ledger holds. Gauges that describe a state (ledg
 journal lag, shared state) are sampled: at scrape time, and once a second when several worker
 processes share the exposition.
 
-Several processes: with `PROMETHEUS_MULTIPROC_DIR` set (the pre-forking supervisor sets it before
-any worker imports prometheus_client), every value lives in a memory-mapped file of that folder
-and a scrape of any worker merges them all through `MultiProcessCollector`; each gauge says how
-(`multiprocess_mode`). Without the variable nothing changes: one in-memory registry.
+Several processes: with `PROMETHEUS_MULTIPROC_DIR` set (by the pre-forking supervisor, before it
+starts workers), every value lives in a memory-mapped file of that folder and a scrape of any
+worker merges them all through `MultiProcessCollector`; each gauge says how
+(`multiprocess_mode`). The supervisor empties the folder at start (`prepare_multiprocess_dir`)
+and reports each worker that exits (`worker_exited`). Without the variable nothing changes: one
+in-memory registry.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 THROUGHPUT_BUCKETS = (5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 500.0, 1000.0,
                       2000.0)
-TOKEN_KINDS = ("prompt", "cached", "completion")
 
 Sample = Callable[[], float]
 GaugeMode = Literal["all", "liveall", "min", "livemin", "max", "livemax", "sum", "livesum",

@@ -18,12 +18,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import openai
 import pytest
 
 from tests.integration.conftest import MODEL, router_config
 from tests.integration.test_shared_state import CONVERGE_S, OUTAGE, ask, state_of
 from tests.processes import Proc, children
-from tests.support import Router, Sim, http_json, start_router, wait_for
+from tests.support import Keys, Router, Sim, http_json, start_router, wait_for
 
 WORKERS = 3
 
@@ -178,3 +179,30 @@ def test_workers_without_redis_say_what_to_install(tmp_path: Path):
     assert result.returncode == 2
     assert "apt install redis-server" in result.stderr and "--redis-url" in result.stderr
     assert "listening on" not in result.stdout
+
+
+def test_a_keys_spend_is_reported_whole_by_every_worker(workers: Router):
+    key, _ = Keys(workers).create("--name", "spread", "--limit", "5")
+    client = openai.OpenAI(base_url=workers.api, api_key=key, max_retries=0)
+    costs = []
+    for i in range(9):
+        answer = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": f"turn {i}"}], max_tokens=4,
+            extra_headers={"connection": "close"})  # a new connection, maybe a new worker
+        assert answer.usage is not None and answer.usage.model_extra is not None
+        costs.append(answer.usage.model_extra["crossroads"]["cost_micro_usd"])
+    spent = sum(costs)
+    assert spent > 0
+
+    def reported() -> set[int]:
+        seen = set()
+        for _ in range(2 * WORKERS):
+            status, body, _ = http_json("GET", workers.api + "/key",
+                                        headers={"authorization": f"Bearer {key}",
+                                                 "connection": "close"})
+            assert status == 200, body
+            seen.add(body["data"]["crossroads"]["usage_micro_usd"])
+        return seen
+
+    # Whichever worker answers, it reports the spend all of them settled.
+    assert wait_for(lambda: reported() == {spent}), (reported(), spent)

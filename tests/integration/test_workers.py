@@ -21,6 +21,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from tests.integration.accounts_support import call
 from tests.integration.conftest import MODEL, router_config
 from tests.integration.test_shared_state import CONVERGE_S, OUTAGE, ask, state_of
 from tests.processes import Proc, children
@@ -206,3 +207,18 @@ def test_a_keys_spend_is_reported_whole_by_every_worker(workers: Router):
 
     # Whichever worker answers, it reports the spend all of them settled.
     assert wait_for(lambda: reported() == {spent}), (reported(), spent)
+
+
+def test_a_preset_saved_through_one_worker_serves_on_every_worker(workers: Router):
+    admin, _ = Keys(workers).create("--management", "--name", "admin")
+    preset = {"name": "Short", "config": {"model": MODEL, "max_tokens": 3}}
+    status, created, _ = call(workers, "PUT", "/presets/short", admin, preset)
+    assert status == 201, created
+    ask = {"model": "@preset/short", "messages": [{"role": "user", "content": "hi"}]}
+
+    def statuses() -> set[int]:  # each call a new connection: several workers answer
+        return {workers.post("/chat/completions", ask)[0] for _ in range(2 * WORKERS)}
+
+    assert wait_for(lambda: statuses() == {200}, timeout_s=5)
+    assert call(workers, "DELETE", "/presets/short", admin)[0] == 200
+    assert wait_for(lambda: statuses() == {400}, timeout_s=5)

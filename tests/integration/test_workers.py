@@ -222,3 +222,22 @@ def test_a_preset_saved_through_one_worker_serves_on_every_worker(workers: Route
     assert wait_for(lambda: statuses() == {200}, timeout_s=5)
     assert call(workers, "DELETE", "/presets/short", admin)[0] == 200
     assert wait_for(lambda: statuses() == {400}, timeout_s=5)
+
+
+def test_the_private_redis_is_started_again_when_it_dies(workers: Router):
+    def redis_servers() -> list[Proc]:
+        return [p for p in children(workers.process.pid) if "redis-server" in p.cmdline()]
+
+    (first,) = redis_servers()
+    subprocess.run(["kill", "-KILL", str(first.pid)], check=True)
+    assert wait_for(lambda: [p.pid for p in redis_servers()] not in ([], [first.pid]))
+
+    def readiness() -> set[str]:
+        return {http_json("GET", workers.root + "/health/ready")[1]["status"]
+                for _ in range(2 * WORKERS)}
+
+    # The workers reconnect by themselves: sharing (and readiness) resumes.
+    assert wait_for(lambda: readiness() == {"ready"}, timeout_s=15), readiness()
+    status, _, _ = workers.post("/chat/completions", {
+        "model": MODEL, "messages": [{"role": "user", "content": "after"}]})
+    assert status == 200

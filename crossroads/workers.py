@@ -226,6 +226,8 @@ class Supervisor:
                 os.close(ready_pipe)
 
             status = self._work(index, report_ready)
+        except SystemExit as stop:  # uvicorn exits 3 itself when the lifespan startup fails
+            status = stop.code if isinstance(stop.code, int) else 1
         except BaseException:  # whatever it was, the worker must end here
             traceback.print_exc()
         finally:

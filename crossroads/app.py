@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -12,6 +11,8 @@ from collections.abc import Awaitable, Callable
 import orjson
 
 from crossroads import __version__
+from crossroads.accounts.balance import Balance
+from crossroads.accounts.ledger_view import ledger_balances
 from crossroads.accounts.service import POLL_S, Accounts, AuthMode
 from crossroads.analytics.reload import reload_live_stats
 from crossroads.api.activity import get_activity
@@ -63,6 +64,7 @@ from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
 from crossroads.shared_state import SharedState, open_shared_state
+from crossroads.shutdown import cancel_and_wait
 from crossroads.stats import LiveStats
 from crossroads.stores import Stores
 from crossroads.surfaces import Surface
@@ -155,6 +157,11 @@ async def _send_route_error(send: Send, path: str, error: CrossroadsError) -> No
     await send_surface_error(send, error, _surface_of(path))
 
 
+async def ledger_seed(ledger: Store, balance: Balance) -> Balance:
+    (view,) = await ledger_balances(ledger, [balance], time.time())
+    return view
+
+
 class CrossroadsApp:
     """The ASGI callable. State is built in the lifespan, never at import."""
 
@@ -204,6 +211,8 @@ class CrossroadsApp:
             accounts.shared = SharedAccounts(self.settings.server.redis_url,
                                              self.settings.server.replicas_hint,
                                              self.settings.timeouts.total_s + 60.0)
+            # A key's shared spend is seeded from the ledger, where every replica's is.
+            accounts.shared.seeder = lambda balance: ledger_seed(ledger, balance)
             await accounts.shared.start()
         metrics = Metrics()
         metrics.track_shared_state(shared.status().backend, shared.healthy)
@@ -235,9 +244,7 @@ class CrossroadsApp:
             await self._accounts.stop()
             self._accounts.store.close()
         if self._presets_follower is not None:
-            self._presets_follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._presets_follower
+            await cancel_and_wait([self._presets_follower], 1.0)
         if self._presets is not None:
             self._presets.close()
         if self._ledger is not None:

@@ -26,7 +26,7 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import msgspec
@@ -36,6 +36,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from crossroads.accounts.admission import payment_required, rate_limited
+from crossroads.accounts.balance import Balance
 from crossroads.accounts.keys import KeyRecord, RateLimit
 from crossroads.accounts.periods import DAY_S, day_start, period
 from crossroads.accounts.rate_limit import Decision, RateLimiter
@@ -53,6 +54,7 @@ from crossroads.catalog import MICRO, Endpoint
 from crossroads.chat_request import ChatRequest
 from crossroads.settings import AuthConfig
 from crossroads.shared_state import SharedStatus
+from crossroads.shutdown import cancel_and_wait
 
 log = logging.getLogger("crossroads.accounts")
 
@@ -62,6 +64,9 @@ REPLICA_GONE_S = 5.0  # a replica not heard from for this long no longer counts
 TIMEOUT_S = 1.0
 STALE_DAYS = 41  # spend older than this is never read (balance.KEEP_DAYS + 1)
 UNREACHABLE = (RedisError, OSError, TimeoutError)
+
+
+Seeder = Callable[[Balance], Awaitable[Balance]]
 
 
 class Verdict(msgspec.Struct, frozen=True):
@@ -106,6 +111,10 @@ class SharedAccounts:
         self._pending: list[_Settle] = []
         self._settling: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False  # checked by the heartbeat: a cancel can be swallowed
+        self.seeder: Seeder | None = None
+        """Where a key's first seed comes from: the ledger, merged with this replica's count
+        (ledger_view.py); None seeds from this replica's count alone."""
 
     # --- life ------------------------------------------------------------------------------
 
@@ -113,10 +122,9 @@ class SharedAccounts:
         self._task = asyncio.create_task(self._heartbeat_loop(), name="shared-accounts")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task], TIMEOUT_S)
         await self.settled(TIMEOUT_S)
         with contextlib.suppress(*UNREACHABLE):
             await asyncio.wait_for(self._drain(), TIMEOUT_S)
@@ -161,8 +169,14 @@ class SharedAccounts:
             balance.hold(0)
             return None
         now = self._clock()
+        seeder = self.seeder
+
+        async def seed() -> tuple[dict[int, int], int]:
+            view = balance if seeder is None else await seeder(balance)
+            return view.spent_by_day, view.lifetime
+
         verdict = await self.verdict(record, balance.spent_by_day, balance.lifetime,
-                                     amount, now)
+                                     amount, now, seed)
         if verdict.decision is not None and not verdict.decision.allowed:
             raise rate_limited(verdict.decision, caller)
         if not verdict.admitted:
@@ -175,12 +189,18 @@ class SharedAccounts:
         return reservation
 
     async def verdict(self, record: KeyRecord, spent_by_day: dict[int, int], lifetime: int,
-                      amount: int | None, now: float) -> Verdict:
+                      amount: int | None, now: float,
+                      fresh: Callable[[], Awaitable[tuple[dict[int, int], int]]] | None = None,
+                      ) -> Verdict:
         """The shared decision for one request (the degraded one when Redis does not answer);
-        `spent_by_day` and `lifetime` seed the key's shared spend if nobody has yet."""
+        `spent_by_day` and `lifetime` (or what `fresh` reads, when given) seed the key's shared
+        spend if nobody has yet."""
         try:
             verdict = await self._run_admit(record, amount, now, None)
             if verdict is None:
+                if fresh is not None:
+                    # Read only now: a seed is needed once per key and Redis lifetime.
+                    spent_by_day, lifetime = await fresh()
                 seed = [str(v) for pair in spent_by_day.items() for v in pair]
                 verdict = await self._run_admit(record, amount, now,
                                                 [*seed, "life", str(lifetime)])
@@ -295,7 +315,7 @@ class SharedAccounts:
         self._share_rates = RateLimiter()
 
     async def _heartbeat_loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._beat()
             except UNREACHABLE as error:

@@ -12,8 +12,9 @@ import msgspec
 
 from crossroads.accounts.balance import Balance
 from crossroads.accounts.keys import HASH_SHAPE, KeyRecord, RateLimit, make_key, parse_expiry
+from crossroads.accounts.ledger_view import ledger_balances
 from crossroads.accounts.periods import period
-from crossroads.accounts.service import Accounts, Caller
+from crossroads.accounts.service import Caller
 from crossroads.api.http import (
     ClientGone,
     Receive,
@@ -27,8 +28,6 @@ from crossroads.api.http import (
 from crossroads.api.state import AppState
 from crossroads.catalog import MICRO
 from crossroads.errors import BadRequest, CrossroadsError, Forbidden, NotFound, Unauthorized
-from crossroads.ledger.pg_database import DatabaseUnavailable
-from crossroads.ledger.store import KeyRollup
 from crossroads.schema.keys import (
     CreateKeyRequest,
     CreditsExtras,
@@ -192,25 +191,8 @@ async def _respond(send: Send, work: Any) -> None:
 
 
 async def reported(state: AppState, balances: list[Balance]) -> list[Balance]:
-    """The balances as every worker and replica left them: merged with the ledger's per-key
-    rollups (`Balance.merged`), since this process alone only counts what it settled. A
-    ledger that cannot be read (PostgreSQL down) leaves this process's own count."""
-    since = Accounts.recent_days(state.accounts.clock())
-    one = balances[0].record.hash if len(balances) == 1 else None
-
-    def read() -> tuple[list[KeyRollup], dict[str, int]]:
-        return state.ledger.key_rollups(since, key_id=one), state.ledger.key_totals()
-
-    try:
-        rows, totals = await asyncio.to_thread(read)
-    except DatabaseUnavailable:
-        return balances
-    by_key: dict[str, dict[int, int]] = {}
-    for row in rows:
-        days = by_key.setdefault(row.key_id, {})
-        days[row.bucket_start] = days.get(row.bucket_start, 0) + row.cost_micro
-    return [b.merged(by_key.get(b.record.hash, {}), totals.get(b.record.hash, 0))
-            for b in balances]
+    """The balances as every worker and replica left them (accounts/ledger_view.py)."""
+    return await ledger_balances(state.ledger, balances, state.accounts.clock())
 
 
 # --- the routes ----------------------------------------------------------------------------------
@@ -237,7 +219,7 @@ async def get_credits(state: AppState, scope: Scope, receive: Receive, send: Sen
         now = state.accounts.clock()
         mine = [b for b in (state.accounts.balances() if caller.management
                             else [caller.balance]) if b is not None]
-        balances = await reported(state, mine) if mine else []
+        balances = await reported(state, mine)
         usage = credits = 0
         unlimited = False
         for balance in balances:
@@ -268,7 +250,7 @@ async def list_keys(state: AppState, scope: Scope, receive: Receive, send: Send)
         now = state.accounts.clock()
         records = [r for r in state.accounts.live_keys() if include_disabled or not r.disabled]
         page = records[offset:offset + PAGE]
-        balances = await reported(state, [_balance(state, r) for r in page]) if page else []
+        balances = await reported(state, [_balance(state, r) for r in page])
         return 200, KeyList(data=[key_info(state, b.record, b, now) for b in balances])
     await _respond(send, work())
 

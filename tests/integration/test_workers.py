@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -241,3 +242,41 @@ def test_the_private_redis_is_started_again_when_it_dies(workers: Router):
     status, _, _ = workers.post("/chat/completions", {
         "model": MODEL, "messages": [{"role": "user", "content": "after"}]})
     assert status == 200
+
+
+def test_a_key_is_never_overdrawn_across_workers_even_when_their_redis_restarts_empty(
+        workers: Router, tmp_path: Path):
+    limit_micro = 200
+    key, key_hash = Keys(workers).create("--name", "limited", "--limit", str(limit_micro / 1e6))
+
+    def fire(count: int) -> Counter[int]:
+        def one(i: int) -> int:
+            return http_json("POST", workers.api + "/chat/completions", {
+                "model": MODEL, "messages": [{"role": "user", "content": f"turn {i}"}],
+                "max_tokens": 8, "provider": {"only": ["alpha"]}},  # cheap: small reservations
+                {"authorization": f"Bearer {key}"})[0]
+        # Two at a time: settles keep up, so the spend itself climbs to the limit (many at
+        # once would be refused for their reservations long before).
+        with ThreadPoolExecutor(2) as pool:
+            return Counter(pool.map(one, range(count)))
+
+    def spent() -> tuple[int, int]:
+        with sqlite3.connect(tmp_path / "crossroads.db") as db:
+            n, total = db.execute("SELECT COUNT(*), COALESCE(SUM(cost_micro), 0) FROM "
+                                  "generations WHERE key_id = ?", (key_hash,)).fetchone()
+        return int(n), int(total)
+
+    first = fire(240)
+    assert set(first) == {200, 402}, first
+    assert wait_for(lambda: spent()[0] == first[200], timeout_s=15)
+    assert spent()[1] > limit_micro * 0.8, spent()  # the limit is nearly used up
+    # The private Redis dies and comes back empty: the key's spend is seeded again, from the
+    # ledger (every worker's spend), not from whichever worker asks first.
+    (redis,) = [p for p in children(workers.process.pid) if "redis-server" in p.cmdline()]
+    subprocess.run(["kill", "-KILL", str(redis.pid)], check=True)
+    assert wait_for(lambda: {http_json("GET", workers.root + "/health/ready")[1]["status"]
+                             for _ in range(2 * WORKERS)} == {"ready"}, timeout_s=15)
+    again = fire(60)
+    assert set(again) <= {200, 402}, again
+    assert wait_for(lambda: spent()[0] == first[200] + again[200], timeout_s=15)
+    assert spent()[1] <= limit_micro, (spent(), first, again)

@@ -32,14 +32,13 @@ def base_url(host: str, port: int) -> str:
 
 
 def example_model(catalog: Catalog) -> Model | None:
-    """The model the example call names: the flagship, else the first chat model that can be
-    routed to, else the first chat model at all."""
+    """The model the example call names: the flagship if it can be routed to, else the first
+    chat model that can, else the flagship or the first chat model (the call then shows the
+    router's 404, which says why)."""
     chat = [model for model in catalog.models() if not model.embeds]
-    flagship = catalog.model(FLAGSHIP)
-    if flagship is not None and not flagship.embeds:
-        return flagship
     routable = [model for model in chat if any(e.available for e in catalog.endpoints(model.slug))]
-    candidates = routable or chat
+    flagship = [model for model in chat if model.slug == FLAGSHIP]
+    candidates = [m for m in routable if m.slug == FLAGSHIP] + routable + flagship + chat
     return candidates[0] if candidates else None
 
 

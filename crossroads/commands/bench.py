@@ -58,7 +58,7 @@ def add_parser(commands: Any) -> None:
     add_target_options(parser)
     parser.add_argument("--model", default=None,
                         help=f"model slug, variants allowed (default {FLAGSHIP} if the router "
-                             "has it, else its first model)")
+                             "can route to it, else the first model it can)")
     parser.add_argument("--requests", "-n", type=_positive, default=100, help="default 100")
     parser.add_argument("--concurrency", "-c", type=_positive, default=8,
                         help="requests in flight at once (default 8)")
@@ -112,9 +112,12 @@ def _pick_model(args: argparse.Namespace) -> str:
         listing = get_json(http, "/api/v1/models")
     slugs = [model["id"] for model in listing["data"]]
     if args.model is None:
-        if not slugs:
-            raise CommandError("the router lists no chat model", Exit.FAILED)
-        return FLAGSHIP if FLAGSHIP in slugs else str(slugs[0])
+        # Models whose endpoints all lack a key would only measure 404s.
+        ready = [model["id"] for model in listing["data"]
+                 if (model.get("crossroads") or {}).get("endpoints_available", 1) > 0]
+        if not ready:
+            raise CommandError("the router has no chat model it can route to", Exit.FAILED)
+        return FLAGSHIP if FLAGSHIP in ready else str(ready[0])
     if args.model.split(":", 1)[0] not in slugs:
         raise CommandError(f"unknown model {args.model!r}; the router has: {', '.join(slugs)}",
                            Exit.FAILED)

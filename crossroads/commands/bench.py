@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         outcomes, wall_s = asyncio.run(_drive(args, model, advance))
     out.print(report(outcomes, wall_s, model, args.stream, args.concurrency))
     for message in sorted({o.error for o in outcomes if o.error})[:5]:
-        out.print(f"  error: {message}", markup=False)
+        out.print(f"  error: {message}")
     if all(o.status is None for o in outcomes):
         return int(Exit.UNREACHABLE)
     if all(o.status in (401, 403) for o in outcomes):
@@ -191,7 +191,11 @@ async def _streamed(http: httpx.AsyncClient, body: dict[str, Any], started: floa
         async for line in response.aiter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue
-            chunk = json.loads(line[6:])
+            try:
+                chunk = json.loads(line[6:])
+            except ValueError:
+                return Outcome(ok=False, status=200, latency_s=time.perf_counter() - started,
+                               generation_id=generation_id, error="a malformed stream event")
             if "error" in chunk:
                 return Outcome(ok=False, status=200, latency_s=time.perf_counter() - started,
                                generation_id=generation_id,

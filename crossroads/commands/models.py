@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 import msgspec
+from rich.console import JustifyMethod
 from rich.table import Table
+from rich.text import Text
 
 from crossroads.catalog import MICRO, Catalog
 from crossroads.commands.remote import (
@@ -138,17 +140,18 @@ STATE_STYLE = {"available": "green", "degraded": "yellow", "down": "red",
 
 def _table(rows: list[Row], source: str) -> Table:
     table = Table(title=f"crossroads models — {source}", title_justify="left")
-    for name, justify in (("model", "left"), ("endpoint", "left"), ("state", "left"),
-                          ("context", "right"), ("$/M in", "right"), ("$/M out", "right"),
-                          ("TTFT p50", "right"), ("tok/s p50", "right"), ("uptime 30m", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("model", "left"), ("endpoint", "left"), ("state", "left"), ("context", "right"),
+        ("$/M in", "right"), ("$/M out", "right"), ("TTFT p50", "right"),
+        ("tok/s p50", "right"), ("uptime 30m", "right"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
     previous = None
     for row in rows:
         table.add_row(
             row.model if row.model != previous else "",
             row.endpoint,
-            f"[{STATE_STYLE.get(row.state, '')}]{row.state}[/]" if row.state in STATE_STYLE
-            else row.state,
+            Text(row.state, style=STATE_STYLE.get(row.state, "")),
             f"{row.context:,}",
             f"{row.prompt_per_m:.3f}",
             f"{row.completion_per_m:.3f}",

@@ -114,10 +114,11 @@ def unreachable(url: str, exc: Exception) -> CommandError:
 
 
 def console() -> Console:
-    """Rich output on a terminal; plain, wide text when piped."""
-    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
-        return Console()
-    return Console(width=PIPE_WIDTH)
+    """Rich output on a terminal; plain, wide text when piped. Markup is off: model names,
+    provider names and error messages come from the router and may hold `[brackets]`, which
+    rich would otherwise read as styles (or refuse)."""
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
+    return Console(width=width, markup=False, highlight=False)
 
 
 def fail(prog: str, error: CommandError) -> int:

@@ -11,11 +11,10 @@ import shlex
 from crossroads import __version__
 from crossroads.accounts.service import AuthMode
 from crossroads.catalog import Catalog, Model
+from crossroads.commands.options import FLAGSHIP
 from crossroads.errors import redact_url
 from crossroads.settings import Settings
 
-# The model the README and the first call use when the catalog has it.
-FLAGSHIP = "meta-llama/llama-4-scout"
 # An unknown bearer token is accepted in open mode; in keys mode the shell expands this variable.
 OPEN_TOKEN = "anything"
 KEY_VARIABLE = "CROSSROADS_API_KEY"

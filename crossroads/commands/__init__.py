@@ -1,28 +1,41 @@
 """The client commands: `models`, `check-config`, `generation`, `bench`.
 
-Each module gives `add_parser(subparsers)` and `run(args) -> exit status`; `cli.py` registers
-them through `add_parsers` and dispatches through `HANDLERS`. Their exit statuses are shared
-(`remote.Exit`): 0 done, 1 what was asked for is wrong or absent, 2 bad command line, 3 no router
-answers, 4 the router refused the key."""
+Their command lines are in `options.py`; each command module gives `run(args) -> exit status`
+and is imported only when its command runs (they pull in httpx and rich, which `serve` never
+needs). Their exit statuses are shared (`options.Exit`): 0 done, 1 what was asked for is wrong
+or absent, 2 bad command line, 3 no router answers, 4 the router refused the key."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
-from crossroads.commands import bench, check_config, generation, models
+from crossroads.commands import options
 
-MODULES: dict[str, ModuleType] = {"models": models, "check-config": check_config,
-                                  "generation": generation, "bench": bench}
+# command → (how its parser is added, the module whose `run` serves it)
+COMMANDS: dict[str, tuple[Callable[[Any], None], str]] = {
+    "models": (options.add_models, "crossroads.commands.models"),
+    "check-config": (options.add_check_config, "crossroads.commands.check_config"),
+    "generation": (options.add_generation, "crossroads.commands.generation"),
+    "bench": (options.add_bench, "crossroads.commands.bench"),
+}
+
+
+def _runner(module: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        return int(importlib.import_module(module).run(args))
+    return run
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
-    name: module.run for name, module in MODULES.items()}
+    name: _runner(module) for name, (_, module) in COMMANDS.items()}
 
 
 def add_parsers(commands: Any) -> None:
-    for module in MODULES.values():
-        module.add_parser(commands)
+    for add, _ in COMMANDS.values():
+        add(commands)
 
 
 TOP_EPILOG = """examples:

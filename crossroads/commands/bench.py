@@ -19,12 +19,10 @@ import httpx
 import msgspec
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from crossroads.banner import FLAGSHIP
 from crossroads.commands.bench_report import Outcome, report
+from crossroads.commands.options import FLAGSHIP, Exit
 from crossroads.commands.remote import (
     CommandError,
-    Exit,
-    add_target_options,
     api_key,
     client,
     console,
@@ -35,46 +33,7 @@ from crossroads.commands.remote import (
     root_url,
 )
 
-EPILOG = """examples:
-  crossroads bench                                   # 100 requests, 8 at a time, the flagship
-  crossroads bench --model meta-llama/llama-3.1-8b-instruct:nitro --requests 500 -c 32
-  crossroads bench --stream --max-tokens 256         # adds time-to-first-token percentiles
-  crossroads bench --url http://gw:8080 --key $CROSSROADS_API_KEY
-
-It spends real money against real providers: every request is billed like any other.
-
-exit status: 0 at least one request succeeded, 1 none did (or the model is unknown), 3 no
-router answers, 4 the key was refused.
-"""
-
 Advance = Callable[[Outcome], None]
-
-
-def add_parser(commands: Any) -> None:
-    parser = commands.add_parser(
-        "bench", help="load a running router and print throughput, latency, cost, failovers",
-        description=__doc__, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_target_options(parser)
-    parser.add_argument("--model", default=None,
-                        help=f"model slug, variants allowed (default {FLAGSHIP} if the router "
-                             "can route to it, else the first model it can)")
-    parser.add_argument("--requests", "-n", type=_positive, default=100, help="default 100")
-    parser.add_argument("--concurrency", "-c", type=_positive, default=8,
-                        help="requests in flight at once (default 8)")
-    parser.add_argument("--stream", action="store_true", help="stream the answers (adds TTFT)")
-    parser.add_argument("--max-tokens", type=_positive, default=64, help="default 64")
-    parser.add_argument("--prompt", default="Write one sentence about crossroads.",
-                        help="the user message (a request number is appended to each)")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds one request may take (default 120)")
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

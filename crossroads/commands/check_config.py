@@ -21,7 +21,7 @@ from typing import Any, Union, get_args, get_origin
 import msgspec
 
 from crossroads.banner import ledger_location
-from crossroads.commands.remote import Exit
+from crossroads.commands.options import Exit
 from crossroads.settings import (
     ConfigError,
     ConfigFile,
@@ -33,13 +33,6 @@ from crossroads.settings import (
     shipped_config,
 )
 
-EPILOG = """examples:
-  crossroads check-config crossroads.toml && crossroads serve --config crossroads.toml
-
-exit status: 0 the file is valid (a short summary is printed), 1 it has errors (each printed
-on its own line as `key.path: what is wrong`) or cannot be read.
-"""
-
 # msgspec's type names, as an operator writing TOML would say them.
 TYPE_WORDS = {"float": "a number", "int": "an integer", "str": "a string",
               "bool": "true or false", "array": "a list", "object": "a table",
@@ -49,14 +42,6 @@ _ITEM = re.compile(r"^(?P<origin>.*?): (?P<kind>endpoints|models)\[(?P<index>\d+
 _PRESET = re.compile(r"^(?P<origin>.*?): presets\.(?P<slug>[^.:\s]+)")
 # A file with more meaning errors than this has a bigger problem than any one of them.
 MAX_ROUNDS = 200
-
-
-def add_parser(commands: Any) -> None:
-    parser = commands.add_parser(
-        "check-config", help="validate an operator TOML file: every error with its key path",
-        description=__doc__, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("file", help="the TOML file `crossroads serve --config` would read")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,26 +9,14 @@ from typing import Any
 
 from rich.table import Table
 
+from crossroads.commands.options import Exit
 from crossroads.commands.remote import (
     CommandError,
-    Exit,
-    add_target_options,
     client,
     console,
     fail,
     get_json,
 )
-
-EPILOG = """examples:
-  crossroads generation gen-1765113600-AbCdEf
-  crossroads generation gen-1765113600-AbCdEf --json | jq .data.total_cost
-  crossroads generation $ID --url http://gw:8080 --key $CROSSROADS_API_KEY
-
-The id is a response's `id` (also its X-Generation-Id header). A key sees its own generations;
-a management key, or any caller of a router in open mode, sees all.
-
-exit status: 0 found, 1 not found or invalid id, 3 no router answers, 4 the key was refused.
-"""
 
 # (label, field of `data`, how to show it); a missing or null field shows as "—".
 FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -48,16 +36,6 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("generation time", "generation_time", "{:.0f} ms"),
     ("app", "origin", "{}"),
 )
-
-
-def add_parser(commands: Any) -> None:
-    parser = commands.add_parser(
-        "generation", help="show one generation from a running router's ledger",
-        description=__doc__, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("id", help="the generation id (gen-…)")
-    add_target_options(parser)
-    parser.add_argument("--json", action="store_true", help="print the raw JSON body")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,11 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from crossroads.catalog import MICRO, Catalog
+from crossroads.commands.options import URL_VARIABLE, Exit
 from crossroads.commands.remote import (
-    URL_VARIABLE,
     CommandError,
-    Exit,
-    add_target_options,
     client,
     console,
     fail,
@@ -34,13 +32,6 @@ from crossroads.commands.remote import (
     root_url,
 )
 from crossroads.settings import ConfigError, load_settings
-
-EPILOG = """examples:
-  crossroads models                          # the running router's catalog, else the shipped one
-  crossroads models --url http://gw:8080     # a remote router, live stats
-  crossroads models --config crossroads.toml # what this config file would serve (no live stats)
-  crossroads models --model llama            # only models whose slug contains "llama"
-"""
 
 # How long to wait for a router that may not be there before showing the offline catalog.
 PROBE_TIMEOUT_S = 1.0
@@ -56,18 +47,6 @@ class Row(msgspec.Struct, frozen=True):
     ttft_p50_ms: float | None = None
     throughput_p50: float | None = None
     uptime_30m: float | None = None
-
-
-def add_parser(commands: Any) -> None:
-    parser = commands.add_parser(
-        "models", help="the catalog as a table, with live stats from a running router",
-        description=__doc__, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_target_options(parser)
-    parser.add_argument("--config", default=None,
-                        help="show the catalog this TOML file builds, offline (no live stats)")
-    parser.add_argument("--model", default=None, metavar="TEXT",
-                        help="only models whose slug contains TEXT")
 
 
 def run(args: argparse.Namespace) -> int:

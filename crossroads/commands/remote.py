@@ -7,27 +7,17 @@ import argparse
 import logging
 import os
 import sys
-from enum import IntEnum
 from typing import Any
 
 import httpx
 from rich.console import Console
 
-DEFAULT_URL = "http://127.0.0.1:8080"
-URL_VARIABLE = "CROSSROADS_URL"
-KEY_VARIABLE = "CROSSROADS_API_KEY"
+from crossroads.commands.options import DEFAULT_URL, KEY_VARIABLE, URL_VARIABLE, Exit
+
 # Accepted by a router in open mode (any bearer token is); keys mode needs a real key.
 OPEN_TOKEN = "crossroads-cli"
 # Tables piped to a file or another program would otherwise be cut at 80 columns.
 PIPE_WIDTH = 160
-
-
-class Exit(IntEnum):
-    OK = 0
-    FAILED = 1  # what was asked for is wrong or absent: an invalid file, an unknown id
-    USAGE = 2  # argparse's own status for a bad command line
-    UNREACHABLE = 3  # no router answers at the address
-    REFUSED = 4  # the router refused the key (401/403)
 
 
 class CommandError(Exception):
@@ -38,15 +28,6 @@ class CommandError(Exception):
         self.message = message
         self.status = status
         self.http_status = http_status
-
-
-def add_target_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=None,
-                        help=f"the router's address (default ${URL_VARIABLE}, else {DEFAULT_URL}); "
-                             "…/api/v1 is accepted too")
-    parser.add_argument("--key", default=None,
-                        help=f"API key to present (default ${KEY_VARIABLE}; a router in open "
-                             "mode accepts any)")
 
 
 def root_url(given: str | None) -> str:

@@ -72,9 +72,9 @@ price = {{ prompt = 0.1, completion = 0.3 }}
 """
 
 
-def _pin(core: int) -> list[str]:
+def _pin(cores: int | str) -> list[str]:
     if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        return ["taskset", "-c", str(core)]
+        return ["taskset", "-c", str(cores)]
     return []
 
 
@@ -114,8 +114,17 @@ def _wrk(url: str, connections: int, seconds: int) -> tuple[float, str, str]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of `pid` and of its live descendants (the workers of `--workers N`, and the
+    private redis-server that shares their state, are part of the router's cost)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += _cpu_seconds(int(child))
+    return total
 
 
 def main() -> None:
@@ -124,6 +133,9 @@ def main() -> None:
     parser.add_argument("--router-arg", action="append", default=[],
                         help="an argument for `crossroads serve` (repeat for several), e.g. "
                              "--router-arg=--redis-url=redis://127.0.0.1:6379/0")
+    parser.add_argument("--router-cores", default="0",
+                        help="the cores the router may use (taskset list), e.g. 0,1 with "
+                             "--router-arg=--workers=2")
     args = parser.parse_args()
     seconds = 1 if args.smoke else 10
     rates = [100.0] if args.smoke else [200.0, 1000.0]
@@ -136,9 +148,9 @@ def main() -> None:
                            "--fleet", str(tmp / "fleet.toml")], "listening on ")
     (tmp / "router.toml").write_text(CONFIG.format(sim=sim_url, model=MODEL))
     env = {**os.environ, "BENCH_KEY": "bench"}
-    router, router_url = _start([*_pin(0), python, "-m", "crossroads", "serve", "--port", "0",
-                                 "--config", str(tmp / "router.toml"), *args.router_arg],
-                                "listening on ", env)
+    router, router_url = _start([*_pin(args.router_cores), python, "-m", "crossroads",
+                                 "serve", "--port", "0", "--config", str(tmp / "router.toml"),
+                                 *args.router_arg], "listening on ", env)
     targets = {"direct": f"{sim_url}/echo/v1/chat/completions",
                "crossroads": f"{router_url}/chat/completions"}
     rows: list[str] = []

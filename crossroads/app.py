@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -11,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 
 from crossroads import __version__
-from crossroads.accounts.service import Accounts, AuthMode
+from crossroads.accounts.service import POLL_S, Accounts, AuthMode
 from crossroads.analytics.reload import reload_live_stats
 from crossroads.api.activity import get_activity
 from crossroads.api.chat import chat_completions, embeddings, send_surface_error, surface_handler
@@ -169,6 +170,7 @@ class CrossroadsApp:
         self._stores: Stores | None = None
         self._accounts: Accounts | None = None
         self._presets: PresetBook | None = None
+        self._presets_follower: asyncio.Task[None] | None = None
         self._shared: SharedState | None = None
         origins = settings.server.cors_origins
         self._cors = Cors(["*"] if origins is None and auth_mode == "open" else origins or [])
@@ -215,6 +217,8 @@ class CrossroadsApp:
 
         relay = Relay(self.settings, self.catalog, self._upstream, stats, sink, rng)
         presets = self._presets = PresetBook(stores.presets, self.settings.presets)
+        self._presets_follower = asyncio.get_running_loop().create_task(
+            presets.follow(POLL_S), name="presets-follow")
         self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated,
                               ledger, wall_offset, sticky, metrics, accounts,
                               load_benchmarks(self.catalog), presets, shared)
@@ -230,6 +234,10 @@ class CrossroadsApp:
                 await self._accounts.shared.stop()
             await self._accounts.stop()
             self._accounts.store.close()
+        if self._presets_follower is not None:
+            self._presets_follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._presets_follower
         if self._presets is not None:
             self._presets.close()
         if self._ledger is not None:

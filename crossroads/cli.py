@@ -4,11 +4,12 @@ line."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import resource
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 import uvicorn
@@ -20,7 +21,8 @@ from crossroads.accounts import commands as keys_commands
 from crossroads.accounts.modes import UnsafeAuthMode, resolve_auth_mode
 from crossroads.accounts.service import AuthMode
 from crossroads.app import CrossroadsApp
-from crossroads.banner import GRACEFUL_STOP_S, banner
+from crossroads.banner import GRACEFUL_STOP_S
+from crossroads.banner import banner as start_banner
 from crossroads.catalog import Catalog
 from crossroads.demo import (
     has_any_key,
@@ -33,12 +35,16 @@ from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
 from crossroads.settings import ConfigError, Settings, check_redis_url, load_settings
 from crossroads.shared_state import MissingExtra, check_extra
+from crossroads.shared_state.private_redis import MissingRedisServer, PrivateRedis
 from crossroads.shutdown import StopSignals
 from crossroads.sim.fleet import catalog_fleet
 from crossroads.sim.lifeline import tie_to_parent
 from crossroads.sim.profile import load_fleet
 from crossroads.sim.server import run_sim
 from crossroads.stores import with_database_url
+from crossroads.workers import Supervisor, worker_count
+
+STARTUP_FAILURE = 3  # what `uvicorn` exits with when the application cannot start
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--redis-url", default=None,
                        help="share live stats and breakers with every replica through this "
                             "Redis (redis://[:password@]host:port/db; or [server].redis_url)")
+    serve.add_argument("--workers", default=None, metavar="N|auto",
+                       help="router processes sharing the port (default 1, or [server].workers;"
+                            " auto: one per core). They share state through --redis-url, or "
+                            "through a private redis-server crossroads starts")
     keys_commands.add_parser(commands)
     tool_commands.add_parsers(commands)
 
@@ -88,17 +98,39 @@ def _raise_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _server_options(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The settings with the command line's --redis-url and --workers over the file's."""
+    server = settings.server
+    if args.redis_url is not None:
+        check_redis_url(args.redis_url)
+        server = msgspec.structs.replace(server, redis_url=args.redis_url)
+    if args.workers is not None:
+        try:
+            count = worker_count(args.workers)
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise ConfigError(f"--workers {args.workers!r}: a positive number, or auto")
+        server = msgspec.structs.replace(server, workers=count)
+    return msgspec.structs.replace(settings, server=server)
+
+
 def serve(args: argparse.Namespace) -> int:
     try:
-        settings = with_database_url(load_settings(args.config), args.database_url)
-        if args.redis_url is not None:
-            check_redis_url(args.redis_url)
-            settings = msgspec.structs.replace(settings, server=msgspec.structs.replace(
-                settings.server, redis_url=args.redis_url))
+        settings = _server_options(
+            with_database_url(load_settings(args.config), args.database_url), args)
         check_extra(settings)
     except (ConfigError, MissingExtra) as exc:
         print(f"crossroads: invalid configuration: {exc}", file=sys.stderr)
         return 2
+    workers = worker_count(settings.server.workers)
+    private_redis = None
+    if workers > 1 and settings.server.redis_url is None:
+        try:
+            private_redis = PrivateRedis()
+        except MissingRedisServer as exc:
+            print(f"crossroads: refusing to start: {exc}", file=sys.stderr)
+            return 2
     host = args.host or settings.server.host
     try:
         auth = resolve_auth_mode(args.auth or settings.auth.mode, host)
@@ -118,16 +150,25 @@ def serve(args: argparse.Namespace) -> int:
                 ["--config", args.config] if args.config else None)
             catalog = simulated_catalog(catalog, sim_url, catalog_fleet(catalog))
         try:
-            return _serve_until_stopped(args, settings, catalog, demo, auth, stop)
+            sock = _listen(args.host or settings.server.host,
+                           settings.server.port if args.port is None else args.port)
+            if sock is None:
+                return 2
+            banner = start_banner(settings, catalog, args.host or settings.server.host,
+                                  sock.getsockname()[1], demo, auth)
+            if workers == 1:
+                print(banner, flush=True)
+                return _serve_on(sock, settings, catalog, demo, auth, stop)
+            return _supervise(workers, sock, settings, catalog, demo, auth, private_redis,
+                              banner, stop)
         finally:
+            if private_redis is not None:
+                private_redis.remove()
             if sim_process:
                 stop_sim_process(sim_process)
 
 
-def _serve_until_stopped(args: argparse.Namespace, settings: Settings, catalog: Catalog,
-                         demo: bool, auth: AuthMode, stop: StopSignals) -> int:
-    host = args.host or settings.server.host
-    port = settings.server.port if args.port is None else args.port
+def _listen(host: str, port: int) -> socket.socket | None:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -135,11 +176,42 @@ def _serve_until_stopped(args: argparse.Namespace, settings: Settings, catalog: 
     except OSError as exc:
         print(f"crossroads: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         sock.close()
-        return 2
+        return None
     # Listening before the banner: a client that reads it can connect at once, and the kernel
-    # queues it until the server accepts.
+    # queues it until a server accepts.
     sock.listen(4096)
-    bound_port = sock.getsockname()[1]
+    return sock
+
+
+def _supervise(workers: int, sock: socket.socket, settings: Settings, catalog: Catalog,
+               demo: bool, auth: AuthMode, private_redis: PrivateRedis | None, banner: str,
+               stop: StopSignals) -> int:
+    server = settings.server
+    if private_redis is not None:
+        private_redis.start()
+        server = msgspec.structs.replace(server, redis_url=private_redis.url)
+        banner += (f"\n  workers: {workers}, sharing state through a private redis-server "
+                   f"({private_redis.socket_path})")
+    else:
+        banner += f"\n  workers: {workers}"
+    # With Redis out of reach each worker takes its share of a key's limits: a share of at
+    # least this machine's workers.
+    server = msgspec.structs.replace(server, replicas_hint=max(server.replicas_hint, workers))
+    settings = msgspec.structs.replace(settings, server=server)
+
+    def work(index: int, ready: Callable[[], None]) -> int:
+        with StopSignals() as worker_stop:
+            return _serve_on(sock, settings, catalog, demo, auth, worker_stop, ready)
+
+    if stop.received is not None:
+        return stop.exit_status
+    return Supervisor(workers, sock, work, private_redis,
+                      lambda: print(banner, flush=True)).run()
+
+
+def _serve_on(sock: socket.socket, settings: Settings, catalog: Catalog, demo: bool,
+              auth: AuthMode, stop: StopSignals,
+              ready: Callable[[], None] | None = None) -> int:
     app = CrossroadsApp(settings, catalog, simulated=demo, auth_mode=auth)
     config = uvicorn.Config(
         ResponseChecker(app) if schema_check.enabled() else app,
@@ -159,9 +231,30 @@ def _serve_until_stopped(args: argparse.Namespace, settings: Settings, catalog: 
     )
     server = uvicorn.Server(config)
     stop.attach(server)
-    print(banner(settings, catalog, host, bound_port, demo, auth), flush=True)
-    uvloop.run(server.serve(sockets=[sock]))
+    uvloop.run(_serve_and_report(server, sock, ready))
+    if not server.started and stop.received is None:
+        # The lifespan startup failed (uvicorn has logged why); uvicorn's own exit status.
+        return STARTUP_FAILURE
     return stop.exit_status
+
+
+async def _serve_and_report(server: uvicorn.Server, sock: socket.socket,
+                            ready: Callable[[], None] | None) -> None:
+    """Serve; call `ready` once the lifespan startup is done and the socket is served."""
+    async def report() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.01)
+        assert ready is not None
+        ready()
+
+    reporter = asyncio.create_task(report()) if ready is not None else None
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        if reporter is not None:
+            reporter.cancel()
 
 
 def sim(args: argparse.Namespace) -> int:

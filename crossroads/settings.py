@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -60,6 +60,8 @@ class ServerConfig(_Table, frozen=True):
     # With Redis out of reach, a replica that never saw how many replicas share it assumes this
     # many when it takes its share of a key's limits (accounts/shared.py).
     replicas_hint: int = 2
+    # Router processes on this machine, sharing the port (workers.py); "auto": one per core.
+    workers: Annotated[int, msgspec.Meta(ge=1, le=1024)] | Literal["auto"] = 1
 
 
 class AuthConfig(_Table, frozen=True):

@@ -13,7 +13,7 @@ import msgspec
 from crossroads.accounts.balance import Balance
 from crossroads.accounts.keys import HASH_SHAPE, KeyRecord, RateLimit, make_key, parse_expiry
 from crossroads.accounts.periods import period
-from crossroads.accounts.service import Caller
+from crossroads.accounts.service import Accounts, Caller
 from crossroads.api.http import (
     ClientGone,
     Receive,
@@ -27,6 +27,8 @@ from crossroads.api.http import (
 from crossroads.api.state import AppState
 from crossroads.catalog import MICRO
 from crossroads.errors import BadRequest, CrossroadsError, Forbidden, NotFound, Unauthorized
+from crossroads.ledger.pg_database import DatabaseUnavailable
+from crossroads.ledger.store import KeyRollup
 from crossroads.schema.keys import (
     CreateKeyRequest,
     CreditsExtras,
@@ -189,6 +191,28 @@ async def _respond(send: Send, work: Any) -> None:
     await send_json(send, status, msgspec.json.encode(body))
 
 
+async def reported(state: AppState, balances: list[Balance]) -> list[Balance]:
+    """The balances as every worker and replica left them: merged with the ledger's per-key
+    rollups (`Balance.merged`), since this process alone only counts what it settled. A
+    ledger that cannot be read (PostgreSQL down) leaves this process's own count."""
+    since = Accounts.recent_days(state.accounts.clock())
+    one = balances[0].record.hash if len(balances) == 1 else None
+
+    def read() -> tuple[list[KeyRollup], dict[str, int]]:
+        return state.ledger.key_rollups(since, key_id=one), state.ledger.key_totals()
+
+    try:
+        rows, totals = await asyncio.to_thread(read)
+    except DatabaseUnavailable:
+        return balances
+    by_key: dict[str, dict[int, int]] = {}
+    for row in rows:
+        days = by_key.setdefault(row.key_id, {})
+        days[row.bucket_start] = days.get(row.bucket_start, 0) + row.cost_micro
+    return [b.merged(by_key.get(b.record.hash, {}), totals.get(b.record.hash, 0))
+            for b in balances]
+
+
 # --- the routes ----------------------------------------------------------------------------------
 
 
@@ -196,8 +220,9 @@ async def get_current_key(state: AppState, scope: Scope, receive: Receive, send:
     async def work() -> tuple[int, CurrentKeyResponse]:
         caller = _identified(state, scope)
         assert caller.record is not None and caller.balance is not None
+        (balance,) = await reported(state, [caller.balance])
         now = state.accounts.clock()
-        return 200, CurrentKeyResponse(data=_current_key(caller.record, caller.balance, now))
+        return 200, CurrentKeyResponse(data=_current_key(caller.record, balance, now))
     await _respond(send, work())
 
 
@@ -210,11 +235,13 @@ async def get_credits(state: AppState, scope: Scope, receive: Receive, send: Sen
     async def work() -> tuple[int, CreditsResponse]:
         caller = _identified(state, scope)
         now = state.accounts.clock()
-        balances = state.accounts.balances() if caller.management else [caller.balance]
+        mine = [b for b in (state.accounts.balances() if caller.management
+                            else [caller.balance]) if b is not None]
+        balances = await reported(state, mine) if mine else []
         usage = credits = 0
         unlimited = False
         for balance in balances:
-            if balance is None or balance.record.management:
+            if balance.record.management:
                 continue
             spent = balance.usage(now)[0]
             remaining = balance.limit_remaining(now)
@@ -241,7 +268,8 @@ async def list_keys(state: AppState, scope: Scope, receive: Receive, send: Send)
         now = state.accounts.clock()
         records = [r for r in state.accounts.live_keys() if include_disabled or not r.disabled]
         page = records[offset:offset + PAGE]
-        return 200, KeyList(data=[key_info(state, r, _balance(state, r), now) for r in page])
+        balances = await reported(state, [_balance(state, r) for r in page]) if page else []
+        return 200, KeyList(data=[key_info(state, b.record, b, now) for b in balances])
     await _respond(send, work())
 
 
@@ -283,7 +311,8 @@ async def get_key(state: AppState, scope: Scope, receive: Receive, send: Send,
         _management(state, scope)
         record = _known(state, key_hash)
         now = state.accounts.clock()
-        return 200, KeyResponse(data=key_info(state, record, _balance(state, record), now))
+        (balance,) = await reported(state, [_balance(state, record)])
+        return 200, KeyResponse(data=key_info(state, record, balance, now))
     await _respond(send, work())
 
 

@@ -54,6 +54,7 @@ EXAMPLES = {
     "serve": """examples:
   crossroads serve                                # 127.0.0.1:8080, open auth, SQLite in .
   crossroads serve --demo --port 9000             # simulated providers even with keys set
+  crossroads serve --workers auto                 # one router process per core, one port
   crossroads serve --config /etc/crossroads.toml --host 0.0.0.0 --auth keys
   crossroads serve --database-url postgresql://crossroads@db/crossroads \\
                    --redis-url redis://cache:6379/0  # one replica of several

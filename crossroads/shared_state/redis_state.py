@@ -131,6 +131,14 @@ class RedisState:
         self._tasks = [asyncio.create_task(self._publish_loop(), name="shared-state-publish"),
                        asyncio.create_task(self._read_loop(), name="shared-state-read")]
         log.info("shared state: Redis at %s (replica %s)", self._label, self._replica[:8])
+        # One PING now, so readiness is right from the start: the read loop's first answer
+        # may be a blocking XREAD that returns only when its block ends.
+        try:
+            await asyncio.wait_for(self._client.ping(), CONNECT_TIMEOUT_S)
+        except UNREACHABLE as error:
+            self._link.down(error)
+        else:
+            self._link.up()
 
     async def stop(self) -> None:
         self._stats.listen(None)

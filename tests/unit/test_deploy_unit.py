@@ -8,6 +8,7 @@ from pathlib import Path
 
 from crossroads import cli
 from crossroads.banner import GRACEFUL_STOP_S
+from crossroads.workers import STOP_GRACE_S
 
 UNIT = Path(__file__).parents[2] / "deploy" / "crossroads.service"
 
@@ -30,7 +31,8 @@ def test_stop_waits_longer_than_the_graceful_stop_and_signals_only_the_router():
     unit = service()
     assert unit["KillSignal"] == "SIGTERM"
     assert unit["KillMode"] == "mixed"  # the router stops its own simulator, after its requests
-    assert int(unit["TimeoutStopSec"]) > GRACEFUL_STOP_S
+    # Past both the router's graceful stop and the --workers supervisor's limit.
+    assert int(unit["TimeoutStopSec"]) > max(GRACEFUL_STOP_S, STOP_GRACE_S)
     assert unit["Restart"] == "on-failure"
 
 

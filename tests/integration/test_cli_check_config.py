@@ -127,6 +127,21 @@ def test_every_meaning_error_is_reported_not_just_the_first(tmp_path: Path):
     ]
 
 
+def test_a_bad_preset_is_set_aside_and_the_next_error_still_found(tmp_path: Path):
+    status, errors, _ = check(tmp_path, """
+[presets.fast]
+name = "Fast"
+config = { provider = { sort = "speediest" } }
+
+[[endpoints]]
+model = "nobody/nothing"
+provider = "groq"
+""")
+    assert status == 1
+    assert errors == ["presets.fast.config.provider.sort: Invalid enum value 'speediest'",
+                      "endpoints[0].model: unknown model 'nobody/nothing'"]
+
+
 def test_serve_stops_at_the_first_error_check_config_finds_all(tmp_path: Path):
     path = tmp_path / "crossroads.toml"
     path.write_text(MEANING_ERRORS)

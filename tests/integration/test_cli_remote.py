@@ -97,6 +97,12 @@ def test_generation_unknown_id_exits_1(router: Router):
     assert "generation gen-0-doesnotexist not found" in result.stderr
 
 
+def test_generation_invalid_id_exits_1_with_the_router_reason(router: Router):
+    result = against(router, "generation", "g" * 200)
+    assert result.returncode == 1
+    assert "400: id: exactly one generation id is required" in result.stderr
+
+
 def test_generation_with_no_router_exits_3():
     result = crossroads("generation", "gen-1-x", "--url", nobody_url() + "/api/v1")
     assert result.returncode == 3 and "no router answers" in result.stderr

@@ -104,10 +104,9 @@ def test_every_shape_error_is_reported_with_its_key_path(tmp_path: Path):
     status, errors, output = check(tmp_path, SHAPE_ERRORS)
     assert status == 1
     assert output.startswith(f"{tmp_path / 'crossroads.toml'}: 5 errors")
-    assert errors == [
-        "server.hostt: unknown key (known: host, port, state_dir, max_body_bytes, "
-        "max_header_bytes, cors_origins, database_url, database_pool_size, redis_url, "
-        "replicas_hint)",
+    # The known keys are ServerConfig's, which grows; the message lists them all.
+    assert errors[0].startswith("server.hostt: unknown key (known: host, port, state_dir, ")
+    assert errors[1:] == [
         "routing.max_attempts: expected an integer, got a string",
         "endpoints[0].price.prompt: expected a number, got a string",
         "endpoints[1].supported_parameters[1]: expected a string, got an integer",

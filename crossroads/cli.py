@@ -1,4 +1,5 @@
-"""`crossroads serve | sim`: the command line."""
+"""`crossroads serve | sim | keys | models | check-config | generation | bench`: the command
+line."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ import uvicorn
 import uvloop
 
 from crossroads import __version__
+from crossroads import commands as tool_commands
 from crossroads.accounts import commands as keys_commands
 from crossroads.accounts.modes import UnsafeAuthMode, resolve_auth_mode
 from crossroads.accounts.service import AuthMode
 from crossroads.app import CrossroadsApp
+from crossroads.banner import GRACEFUL_STOP_S
+from crossroads.banner import banner as start_banner
 from crossroads.catalog import Catalog
 from crossroads.demo import (
     has_any_key,
@@ -26,7 +30,6 @@ from crossroads.demo import (
     start_sim_process,
     stop_sim_process,
 )
-from crossroads.errors import redact_url
 from crossroads.http_server import RouterHttpProtocol
 from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
@@ -71,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
                             " auto: one per core). They share state through --redis-url, or "
                             "through a private redis-server crossroads starts")
     keys_commands.add_parser(commands)
+    tool_commands.add_parsers(commands)
 
     sim = commands.add_parser("sim", help="run the simulated providers")
     sim.add_argument("--host", default="127.0.0.1")
@@ -84,33 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="multiply every simulated delay (0 = no delays)")
     sim.add_argument("--parent-pid", type=int, default=None,
                      help="exit when this process stops being our parent (how serve starts it)")
-    return parser
-
-
-def _banner(settings: Settings, catalog: Catalog, host: str, port: int, demo: bool,
-            auth: AuthMode) -> str:
-    lines = [f"crossroads {__version__} listening on http://{host}:{port}/api/v1"]
-    if demo:
-        lines.append("  DEMO MODE: every provider is SIMULATED (crossroads sim); no real model "
-                     "answers.")
-    if auth == "open":
-        lines.append("  auth: OPEN — any bearer token is accepted (allowed on loopback only); "
-                     "API keys, when presented, are still checked and billed.")
-    else:
-        lines.append("  auth: keys — every request needs an API key "
-                     "(crossroads keys create --name NAME).")
-    for model in catalog.models():
-        endpoints = catalog.endpoints(model.slug)
-        ready = [e.tag for e in endpoints if e.available]
-        lines.append(f"  {model.slug}: {len(ready)}/{len(endpoints)} endpoints available "
-                     f"({', '.join(ready) or 'none'})")
-    if settings.server.database_url:
-        lines.append(f"  database: {redact_url(settings.server.database_url)}")
-    if settings.config_path:
-        lines.append(f"  config: {settings.config_path}")
-    if settings.server.redis_url:
-        lines.append(f"  shared state: Redis at {redact_url(settings.server.redis_url)}")
-    return "\n".join(lines)
+    return tool_commands.add_examples(parser)
 
 
 def _raise_file_limit() -> None:
@@ -176,8 +154,8 @@ def serve(args: argparse.Namespace) -> int:
                            settings.server.port if args.port is None else args.port)
             if sock is None:
                 return 2
-            banner = _banner(settings, catalog, args.host or settings.server.host,
-                             sock.getsockname()[1], demo, auth)
+            banner = start_banner(settings, catalog, args.host or settings.server.host,
+                                  sock.getsockname()[1], demo, auth)
             if workers == 1:
                 print(banner, flush=True)
                 return _serve_on(sock, settings, catalog, demo, auth, stop)
@@ -248,7 +226,7 @@ def _serve_on(sock: socket.socket, settings: Settings, catalog: Catalog, demo: b
         server_header=False,
         timeout_keep_alive=30,
         # How long a stop waits for requests in flight before cancelling them.
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACEFUL_STOP_S,
         backlog=4096,
     )
     server = uvicorn.Server(config)
@@ -297,7 +275,7 @@ def sim(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": serve, "sim": sim, "keys": keys_commands.run}
+COMMANDS = {"serve": serve, "sim": sim, "keys": keys_commands.run, **tool_commands.HANDLERS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,9 @@
     python bench/router_bench.py --smoke    # a few seconds; proves the benchmark still runs
     python bench/router_bench.py --router-arg=--redis-url=redis://127.0.0.1:6379/0
                                             # the same with arguments for `crossroads serve`
+    python bench/router_bench.py --limited-key --router-arg=--redis-url=…
+                                            # every request by a key with a credit limit and a
+                                            # rate limit: with Redis, one admission round trip
 
 The router is pinned to core 0, the simulator and the load generators to core 1 (when the
 machine has two cores and `taskset` exists). Throughput comes from wrk at fixed concurrency
@@ -72,16 +75,16 @@ price = {{ prompt = 0.1, completion = 0.3 }}
 """
 
 
-def _pin(core: int) -> list[str]:
+def _pin(cores: int | str) -> list[str]:
     if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        return ["taskset", "-c", str(core)]
+        return ["taskset", "-c", str(cores)]
     return []
 
 
-def _start(command: list[str], marker: str, env: dict[str, str] | None = None
-           ) -> tuple[subprocess.Popen[str], str]:
+def _start(command: list[str], marker: str, env: dict[str, str] | None = None,
+           cwd: Path | None = None) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True, env=env)
+                               text=True, env=env, cwd=cwd)
     assert process.stdout is not None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -92,7 +95,18 @@ def _start(command: list[str], marker: str, env: dict[str, str] | None = None
     raise RuntimeError(f"{command} did not start")
 
 
-def _wrk(url: str, connections: int, seconds: int) -> tuple[float, str, str]:
+def _limited_key(tmp: Path, router_args: list[str]) -> str:
+    """A key with a credit limit and a rate limit no run reaches, made by the CLI on the
+    router's own state (so every request is admitted against both)."""
+    database = [a for a in router_args if a.startswith("--database-url")]
+    out = subprocess.run(
+        [sys.executable, "-m", "crossroads", "keys", "create", "--name", "bench", "--limit",
+         "1000000", "--rate-limit", "100000/1s", "--config", str(tmp / "router.toml"),
+         *database], capture_output=True, text=True, check=True, cwd=tmp).stdout
+    return out.strip().splitlines()[-1]
+
+
+def _wrk(url: str, connections: int, seconds: int, token: str) -> tuple[float, str, str]:
     """(requests/s, p50, p99) from wrk with a POST body."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     body = BODY.decode().replace("\\", "\\\\").replace('"', '\\"')
@@ -100,7 +114,7 @@ def _wrk(url: str, connections: int, seconds: int) -> tuple[float, str, str]:
         'wrk.method = "POST"\n'
         f'wrk.body = "{body}"\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
-        'wrk.headers["Authorization"] = "Bearer bench"\n')
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n')
     out = subprocess.run(
         [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
          str(script), url], capture_output=True, text=True, check=True).stdout
@@ -114,8 +128,17 @@ def _wrk(url: str, connections: int, seconds: int) -> tuple[float, str, str]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of `pid` and of its live descendants (the workers of `--workers N`, and the
+    private redis-server that shares their state, are part of the router's cost)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += _cpu_seconds(int(child))
+    return total
 
 
 def main() -> None:
@@ -124,6 +147,12 @@ def main() -> None:
     parser.add_argument("--router-arg", action="append", default=[],
                         help="an argument for `crossroads serve` (repeat for several), e.g. "
                              "--router-arg=--redis-url=redis://127.0.0.1:6379/0")
+    parser.add_argument("--router-cores", default="0",
+                        help="the cores the router may use (taskset list), e.g. 0,1 with "
+                             "--router-arg=--workers=2")
+    parser.add_argument("--limited-key", action="store_true",
+                        help="send every request with a key that has a credit limit and a "
+                             "rate limit (made with `crossroads keys create`)")
     args = parser.parse_args()
     seconds = 1 if args.smoke else 10
     rates = [100.0] if args.smoke else [200.0, 1000.0]
@@ -136,9 +165,10 @@ def main() -> None:
                            "--fleet", str(tmp / "fleet.toml")], "listening on ")
     (tmp / "router.toml").write_text(CONFIG.format(sim=sim_url, model=MODEL))
     env = {**os.environ, "BENCH_KEY": "bench"}
-    router, router_url = _start([*_pin(0), python, "-m", "crossroads", "serve", "--port", "0",
-                                 "--config", str(tmp / "router.toml"), *args.router_arg],
-                                "listening on ", env)
+    token = _limited_key(tmp, args.router_arg) if args.limited_key else "bench"
+    router, router_url = _start([*_pin(args.router_cores), python, "-m", "crossroads",
+                                 "serve", "--port", "0", "--config", str(tmp / "router.toml"),
+                                 *args.router_arg], "listening on ", env, cwd=tmp)
     targets = {"direct": f"{sim_url}/echo/v1/chat/completions",
                "crossroads": f"{router_url}/chat/completions"}
     rows: list[str] = []
@@ -149,7 +179,7 @@ def main() -> None:
                 for name, url in targets.items():
                     cpu0 = _cpu_seconds(router.pid)
                     t0 = time.perf_counter()
-                    results[name] = _wrk(url, conns, seconds)
+                    results[name] = _wrk(url, conns, seconds, token)
                     if name == "crossroads":
                         cpu = _cpu_seconds(router.pid) - cpu0
                         per_request_us = cpu / (results[name][0] * (time.perf_counter() - t0))
@@ -163,7 +193,8 @@ def main() -> None:
         for rate in rates:
             reports: dict[str, LatencyReport] = {}
             for name, url in targets.items():
-                reports[name] = asyncio.run(fixed_rate(url, BODY, rate, seconds * 2))
+                reports[name] = asyncio.run(fixed_rate(
+                    url, BODY, rate, seconds * 2, headers={"authorization": f"Bearer {token}"}))
             d, r = reports["direct"], reports["crossroads"]
             rows.append(
                 f"| latency at {rate:,.0f} req/s (open loop) | p50 {d.p50_ms:.2f} / p90 "
@@ -178,7 +209,8 @@ def main() -> None:
         sim.wait(10)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {'pinned' if _pin(0) else 'unpinned'}; router "
-          f"arguments: {' '.join(args.router_arg) or 'none'}")
+          f"arguments: {' '.join(args.router_arg) or 'none'}"
+          f"{'; a limited key' if args.limited_key else ''}")
     print("| measurement | direct (simulator) | through crossroads | overhead |")
     print("|---|---|---|---|")
     print("\n".join(rows))

@@ -12,7 +12,9 @@ from typing import Any
 import orjson
 
 from crossroads import __version__
-from crossroads.accounts.service import Accounts, AuthMode
+from crossroads.accounts.balance import Balance
+from crossroads.accounts.ledger_view import ledger_balances
+from crossroads.accounts.service import POLL_S, Accounts, AuthMode
 from crossroads.analytics.reload import reload_live_stats
 from crossroads.api.activity import get_activity
 from crossroads.api.chat import chat_completions, embeddings, send_surface_error, surface_handler
@@ -64,6 +66,7 @@ from crossroads.relay import Relay
 from crossroads.routing.sticky import StickyTable
 from crossroads.settings import Settings
 from crossroads.shared_state import SharedState, open_shared_state
+from crossroads.shutdown import cancel_and_wait
 from crossroads.stats import LiveStats
 from crossroads.stores import Stores
 from crossroads.surfaces import Surface
@@ -156,6 +159,11 @@ async def _send_route_error(send: Send, path: str, error: CrossroadsError) -> No
     await send_surface_error(send, error, _surface_of(path))
 
 
+async def ledger_seed(ledger: Store, balance: Balance) -> Balance:
+    (view,) = await ledger_balances(ledger, [balance], time.time())
+    return view
+
+
 class CrossroadsApp:
     """The ASGI callable. State is built in the lifespan, never at import."""
 
@@ -172,6 +180,7 @@ class CrossroadsApp:
         self._stores: Stores | None = None
         self._accounts: Accounts | None = None
         self._presets: PresetBook | None = None
+        self._presets_follower: asyncio.Task[None] | None = None
         self._shared: SharedState | None = None
         self._observer: Observer | None = None
         # An OpenTelemetry TracerProvider to use instead of the one OTEL_* would build (tests).
@@ -208,6 +217,8 @@ class CrossroadsApp:
             accounts.shared = SharedAccounts(self.settings.server.redis_url,
                                              self.settings.server.replicas_hint,
                                              self.settings.timeouts.total_s + 60.0)
+            # A key's shared spend is seeded from the ledger, where every replica's is.
+            accounts.shared.seeder = lambda balance: ledger_seed(ledger, balance)
             await accounts.shared.start()
         observer = self._observer = Observer(self.settings, self.catalog, wall_offset,
                                              self._tracer_provider)
@@ -224,6 +235,8 @@ class CrossroadsApp:
 
         relay = Relay(self.settings, self.catalog, self._upstream, stats, sink, rng)
         presets = self._presets = PresetBook(stores.presets, self.settings.presets)
+        self._presets_follower = asyncio.get_running_loop().create_task(
+            presets.follow(POLL_S), name="presets-follow")
         self.state = AppState(self.settings, self.catalog, stats, relay, rng, self.simulated,
                               ledger, wall_offset, sticky, observer, accounts,
                               load_benchmarks(self.catalog), presets, shared)
@@ -241,6 +254,8 @@ class CrossroadsApp:
                 await self._accounts.shared.stop()
             await self._accounts.stop()
             self._accounts.store.close()
+        if self._presets_follower is not None:
+            await cancel_and_wait([self._presets_follower], 1.0)
         if self._presets is not None:
             self._presets.close()
         if self._ledger is not None:

@@ -1,23 +1,28 @@
-"""`crossroads serve | sim`: the command line."""
+"""`crossroads serve | sim | keys | models | check-config | generation | bench`: the command
+line."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import resource
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 import uvicorn
 import uvloop
 
 from crossroads import __version__
+from crossroads import commands as tool_commands
 from crossroads.accounts import commands as keys_commands
 from crossroads.accounts.modes import UnsafeAuthMode, resolve_auth_mode
 from crossroads.accounts.service import AuthMode
 from crossroads.app import CrossroadsApp
+from crossroads.banner import GRACEFUL_STOP_S
+from crossroads.banner import banner as start_banner
 from crossroads.catalog import Catalog
 from crossroads.demo import (
     has_any_key,
@@ -25,19 +30,22 @@ from crossroads.demo import (
     start_sim_process,
     stop_sim_process,
 )
-from crossroads.errors import redact_url
 from crossroads.http_server import RouterHttpProtocol
 from crossroads.observability import setup_logging
 from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
 from crossroads.settings import ConfigError, Settings, check_redis_url, load_settings
 from crossroads.shared_state import MissingExtra, check_extra
+from crossroads.shared_state.private_redis import MissingRedisServer, PrivateRedis
 from crossroads.shutdown import StopSignals
 from crossroads.sim.fleet import catalog_fleet
 from crossroads.sim.lifeline import tie_to_parent
 from crossroads.sim.profile import load_fleet
 from crossroads.sim.server import run_sim
 from crossroads.stores import with_database_url
+from crossroads.workers import Supervisor, worker_count
+
+STARTUP_FAILURE = 3  # what `uvicorn` exits with when the application cannot start
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,7 +74,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="auto: text on a terminal, JSON otherwise (or [logging].format)")
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                        default=None, help="default info (or [logging].level)")
+    serve.add_argument("--workers", default=None, metavar="N|auto",
+                       help="router processes sharing the port (default 1, or [server].workers;"
+                            " auto: one per core). They share state through --redis-url, or "
+                            "through a private redis-server crossroads starts")
     keys_commands.add_parser(commands)
+    tool_commands.add_parsers(commands)
 
     sim = commands.add_parser("sim", help="run the simulated providers")
     sim.add_argument("--host", default="127.0.0.1")
@@ -80,33 +93,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="multiply every simulated delay (0 = no delays)")
     sim.add_argument("--parent-pid", type=int, default=None,
                      help="exit when this process stops being our parent (how serve starts it)")
-    return parser
-
-
-def _banner(settings: Settings, catalog: Catalog, host: str, port: int, demo: bool,
-            auth: AuthMode) -> str:
-    lines = [f"crossroads {__version__} listening on http://{host}:{port}/api/v1"]
-    if demo:
-        lines.append("  DEMO MODE: every provider is SIMULATED (crossroads sim); no real model "
-                     "answers.")
-    if auth == "open":
-        lines.append("  auth: OPEN — any bearer token is accepted (allowed on loopback only); "
-                     "API keys, when presented, are still checked and billed.")
-    else:
-        lines.append("  auth: keys — every request needs an API key "
-                     "(crossroads keys create --name NAME).")
-    for model in catalog.models():
-        endpoints = catalog.endpoints(model.slug)
-        ready = [e.tag for e in endpoints if e.available]
-        lines.append(f"  {model.slug}: {len(ready)}/{len(endpoints)} endpoints available "
-                     f"({', '.join(ready) or 'none'})")
-    if settings.server.database_url:
-        lines.append(f"  database: {redact_url(settings.server.database_url)}")
-    if settings.config_path:
-        lines.append(f"  config: {settings.config_path}")
-    if settings.server.redis_url:
-        lines.append(f"  shared state: Redis at {redact_url(settings.server.redis_url)}")
-    return "\n".join(lines)
+    return tool_commands.add_examples(parser)
 
 
 def _raise_file_limit() -> None:
@@ -116,19 +103,41 @@ def _raise_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _server_options(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The settings with the command line's --redis-url and --workers over the file's."""
+    server = settings.server
+    if args.redis_url is not None:
+        check_redis_url(args.redis_url)
+        server = msgspec.structs.replace(server, redis_url=args.redis_url)
+    if args.workers is not None:
+        try:
+            count = worker_count(args.workers)
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise ConfigError(f"--workers {args.workers!r}: a positive number, or auto")
+        server = msgspec.structs.replace(server, workers=count)
+    return msgspec.structs.replace(settings, server=server)
+
+
 def serve(args: argparse.Namespace) -> int:
     try:
-        settings = with_database_url(load_settings(args.config), args.database_url)
-        if args.redis_url is not None:
-            check_redis_url(args.redis_url)
-            settings = msgspec.structs.replace(settings, server=msgspec.structs.replace(
-                settings.server, redis_url=args.redis_url))
+        settings = _server_options(
+            with_database_url(load_settings(args.config), args.database_url), args)
         check_extra(settings)
     except (ConfigError, MissingExtra) as exc:
         print(f"crossroads: invalid configuration: {exc}", file=sys.stderr)
         return 2
     setup_logging(args.log_format or settings.logging.format,
                   args.log_level or settings.logging.level)
+    workers = worker_count(settings.server.workers)
+    private_redis = None
+    if workers > 1 and settings.server.redis_url is None:
+        try:
+            private_redis = PrivateRedis()
+        except MissingRedisServer as exc:
+            print(f"crossroads: refusing to start: {exc}", file=sys.stderr)
+            return 2
     host = args.host or settings.server.host
     try:
         auth = resolve_auth_mode(args.auth or settings.auth.mode, host)
@@ -148,16 +157,25 @@ def serve(args: argparse.Namespace) -> int:
                 ["--config", args.config] if args.config else None)
             catalog = simulated_catalog(catalog, sim_url, catalog_fleet(catalog))
         try:
-            return _serve_until_stopped(args, settings, catalog, demo, auth, stop)
+            sock = _listen(args.host or settings.server.host,
+                           settings.server.port if args.port is None else args.port)
+            if sock is None:
+                return 2
+            banner = start_banner(settings, catalog, args.host or settings.server.host,
+                                  sock.getsockname()[1], demo, auth)
+            if workers == 1:
+                print(banner, flush=True)
+                return _serve_on(sock, settings, catalog, demo, auth, stop)
+            return _supervise(workers, sock, settings, catalog, demo, auth, private_redis,
+                              banner, stop)
         finally:
+            if private_redis is not None:
+                private_redis.remove()
             if sim_process:
                 stop_sim_process(sim_process)
 
 
-def _serve_until_stopped(args: argparse.Namespace, settings: Settings, catalog: Catalog,
-                         demo: bool, auth: AuthMode, stop: StopSignals) -> int:
-    host = args.host or settings.server.host
-    port = settings.server.port if args.port is None else args.port
+def _listen(host: str, port: int) -> socket.socket | None:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -165,11 +183,42 @@ def _serve_until_stopped(args: argparse.Namespace, settings: Settings, catalog: 
     except OSError as exc:
         print(f"crossroads: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         sock.close()
-        return 2
+        return None
     # Listening before the banner: a client that reads it can connect at once, and the kernel
-    # queues it until the server accepts.
+    # queues it until a server accepts.
     sock.listen(4096)
-    bound_port = sock.getsockname()[1]
+    return sock
+
+
+def _supervise(workers: int, sock: socket.socket, settings: Settings, catalog: Catalog,
+               demo: bool, auth: AuthMode, private_redis: PrivateRedis | None, banner: str,
+               stop: StopSignals) -> int:
+    server = settings.server
+    if private_redis is not None:
+        private_redis.start()
+        server = msgspec.structs.replace(server, redis_url=private_redis.url)
+        banner += (f"\n  workers: {workers}, sharing state through a private redis-server "
+                   f"({private_redis.socket_path})")
+    else:
+        banner += f"\n  workers: {workers}"
+    # With Redis out of reach each worker takes its share of a key's limits: a share of at
+    # least this machine's workers.
+    server = msgspec.structs.replace(server, replicas_hint=max(server.replicas_hint, workers))
+    settings = msgspec.structs.replace(settings, server=server)
+
+    def work(index: int, ready: Callable[[], None]) -> int:
+        with StopSignals() as worker_stop:
+            return _serve_on(sock, settings, catalog, demo, auth, worker_stop, ready)
+
+    if stop.received is not None:
+        return stop.exit_status
+    return Supervisor(workers, sock, work, private_redis,
+                      lambda: print(banner, flush=True)).run()
+
+
+def _serve_on(sock: socket.socket, settings: Settings, catalog: Catalog, demo: bool,
+              auth: AuthMode, stop: StopSignals,
+              ready: Callable[[], None] | None = None) -> int:
     app = CrossroadsApp(settings, catalog, simulated=demo, auth_mode=auth)
     config = uvicorn.Config(
         ResponseChecker(app) if schema_check.enabled() else app,
@@ -185,14 +234,35 @@ def _serve_until_stopped(args: argparse.Namespace, settings: Settings, catalog: 
         server_header=False,
         timeout_keep_alive=30,
         # How long a stop waits for requests in flight before cancelling them.
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACEFUL_STOP_S,
         backlog=4096,
     )
     server = uvicorn.Server(config)
     stop.attach(server)
-    print(_banner(settings, catalog, host, bound_port, demo, auth), flush=True)
-    uvloop.run(server.serve(sockets=[sock]))
+    uvloop.run(_serve_and_report(server, sock, ready))
+    if not server.started and stop.received is None:
+        # The lifespan startup failed (uvicorn has logged why); uvicorn's own exit status.
+        return STARTUP_FAILURE
     return stop.exit_status
+
+
+async def _serve_and_report(server: uvicorn.Server, sock: socket.socket,
+                            ready: Callable[[], None] | None) -> None:
+    """Serve; call `ready` once the lifespan startup is done and the socket is served."""
+    async def report() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.01)
+        assert ready is not None
+        ready()
+
+    reporter = asyncio.create_task(report()) if ready is not None else None
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        if reporter is not None:
+            reporter.cancel()
 
 
 def sim(args: argparse.Namespace) -> int:
@@ -213,7 +283,7 @@ def sim(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": serve, "sim": sim, "keys": keys_commands.run}
+COMMANDS = {"serve": serve, "sim": sim, "keys": keys_commands.run, **tool_commands.HANDLERS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

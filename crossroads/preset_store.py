@@ -2,12 +2,15 @@
 
 Requests read presets from memory (`PresetBook.by_slug`); the API writes through to the
 database (SQLite, or PostgreSQL with `database_url`: `PresetRows`) so an edited preset survives
-a restart. A config-file preset cannot be changed or deleted through
+a restart, and every worker and replica reloads the table each second (`follow`), as it polls
+API keys. A config-file preset cannot be changed or deleted through
 the API — the file would bring it back at the next start — and the API cannot shadow one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +23,8 @@ from crossroads.ledger.migrate import migrate
 from crossroads.ledger.pg_database import Database
 from crossroads.ledger.sqlite import connect
 from crossroads.presets import Preset, PresetConfig, check_preset, make_preset
+
+log = logging.getLogger("crossroads.presets")
 
 COLUMNS = ("slug", "name", "description", "system_prompt", "config", "version", "created_at",
            "updated_at")
@@ -138,6 +143,22 @@ class PresetBook:
             self._rows.delete(slug)
             self.by_slug = {k: v for k, v in self.by_slug.items() if k != slug}
         return True
+
+    def reload(self) -> None:
+        """Take in what other workers and replicas created, changed or deleted. Under the
+        lock, so a put or delete of this process is never overwritten by an older read."""
+        with self._lock:
+            self.by_slug = {**{p.slug: p for p in map(_preset, self._rows.load())
+                               if p.slug not in self._configured}, **self._configured}
+
+    async def follow(self, interval_s: float) -> None:
+        """Reload every `interval_s`, off the event loop, until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await asyncio.to_thread(self.reload)
+            except Exception:
+                log.exception("could not reload presets from the store; retrying")
 
     def close(self) -> None:
         with self._lock:

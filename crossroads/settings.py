@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -60,6 +60,8 @@ class ServerConfig(_Table, frozen=True):
     # With Redis out of reach, a replica that never saw how many replicas share it assumes this
     # many when it takes its share of a key's limits (accounts/shared.py).
     replicas_hint: int = 2
+    # Router processes on this machine, sharing the port (workers.py); "auto": one per core.
+    workers: Annotated[int, msgspec.Meta(ge=1, le=1024)] | Literal["auto"] = 1
 
 
 class AuthConfig(_Table, frozen=True):
@@ -384,7 +386,7 @@ def _build_endpoint(
     return endpoint
 
 
-def _shipped() -> ConfigFile:
+def shipped_config() -> ConfigFile:
     text = resources.files("crossroads").joinpath("data/catalog.toml").read_text("utf-8")
     return _read_toml(text, "shipped catalog")
 
@@ -392,14 +394,20 @@ def _shipped() -> ConfigFile:
 def load_settings(path: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the shipped catalog, the operator's file (if any) and `env`."""
     env = os.environ if env is None else env
-    layers = [("shipped catalog", _shipped())]
+    layers = [("shipped catalog", shipped_config())]
     if path is not None:
         try:
             text = Path(path).read_text("utf-8")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         layers.append((path, _read_toml(text, path)))
+    return settings_from_layers(layers, path, env)
 
+
+def settings_from_layers(layers: list[tuple[str, ConfigFile]], path: str | None,
+                         env: Mapping[str, str], check_ranges: bool = True) -> Settings:
+    """Merge parsed layers (origin, file), later ones winning; `check-config` calls this
+    directly to find every error rather than the first."""
     tables: dict[str, Any] = {}
     models: dict[str, tuple[ModelConfig, str]] = {}
     providers: dict[str, ProviderConfig] = {}
@@ -455,11 +463,15 @@ def load_settings(path: str | None = None, env: Mapping[str, str] | None = None)
         logging=tables.get("logging", LoggingConfig()),
         metrics=tables.get("metrics", MetricsConfig()),
     )
-    _check_ranges(settings)
+    if check_ranges:
+        for problem in range_problems(settings):
+            raise ConfigError(problem)
+        check_redis_url(settings.server.redis_url)
     return settings
 
 
-def _check_ranges(settings: Settings) -> None:
+def range_problems(settings: Settings) -> list[str]:
+    """Every setting outside its range, as `key.path: out of range`."""
     checks = (
         ("server.port", 0 <= settings.server.port <= 65535),
         ("server.max_body_bytes", settings.server.max_body_bytes > 0),
@@ -471,10 +483,7 @@ def _check_ranges(settings: Settings) -> None:
         ("auth.max_reservation_usd", 0 < settings.auth.max_reservation_usd <= 1e6),
         ("auth.image_token_bound", settings.auth.image_token_bound >= 0),
     )
-    for path, ok in checks:
-        if not ok:
-            raise ConfigError(f"{path}: out of range")
-    check_redis_url(settings.server.redis_url)
+    return [f"{path}: out of range" for path, ok in checks if not ok]
 
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")

@@ -19,13 +19,18 @@ the loop runs — is recorded too and makes the server exit as soon as it has st
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import signal
+from collections.abc import Iterable
 from types import FrameType, TracebackType
 from typing import Any, Final
 
 import uvicorn
 
-__all__ = ["StopSignals"]
+__all__ = ["StopSignals", "cancel_and_wait"]
+
+log = logging.getLogger("crossroads")
 
 HANDLED: Final = (signal.SIGINT, signal.SIGTERM)
 EXIT_STATUS: Final = {signal.SIGTERM: 0, signal.SIGINT: 130}
@@ -66,3 +71,22 @@ class StopSignals:
     @property
     def exit_status(self) -> int:
         return 0 if self.received is None else EXIT_STATUS[self.received]
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[None]], timeout_s: float) -> None:
+    """Cancel background tasks and wait for them, but never longer than `timeout_s`.
+
+    A cancelled task can swallow its cancellation: on Python 3.11 a cancel that lands while a
+    client library's `asyncio.timeout` block expires comes out as that library's TimeoutError,
+    which a retry loop then treats as one more network error and carries on. Awaiting such a
+    task forever held a worker's graceful stop past its grace period (and the ledger unflushed)
+    until the supervisor killed it; so a stop gives up on it instead, and says so."""
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
+        task.cancel()
+    if not pending:
+        return
+    _, stuck = await asyncio.wait(pending, timeout=timeout_s)
+    for task in stuck:
+        log.warning("background task %s did not stop within %.1f s; leaving it",
+                    task.get_name(), timeout_s)

@@ -113,6 +113,22 @@ class Balance:
             for stale in [d for d in self.spent_by_day if d < oldest]:
                 del self.spent_by_day[stale]
 
+    def merged(self, ledger_by_day: dict[int, int], ledger_lifetime: int) -> Balance:
+        """A copy for reporting: each day the larger of this process's count and the ledger's.
+
+        With several workers or replicas a process counts only the requests it settled
+        itself, while the ledger holds everyone's except its newest batch (≤ 20 ms old); the
+        larger of the two is exact for a key served by one process, and otherwise at most
+        one batch window short."""
+        view = Balance(self.record)
+        days = self.spent_by_day.keys() | ledger_by_day.keys()
+        view.spent_by_day = {day: max(self.spent_by_day.get(day, 0), ledger_by_day.get(day, 0))
+                             for day in days}
+        view.lifetime = max(self.lifetime, ledger_lifetime)
+        view.reserved = self.reserved
+        view.requests_in_flight = self.requests_in_flight
+        return view
+
     def replace_record(self, record: KeyRecord) -> None:
         """A changed key (new limit or reset): the period sum is recomputed on next read."""
         self.record = record

@@ -104,6 +104,10 @@ return 1
 """
 
 
+ADMIT_KEYS: Final = ("rl", "spend", "res", "amt")
+"""The keys ADMIT takes, in order (`account_keys`)."""
+
+
 def account_keys(key_hash: str) -> tuple[str, str, str, str]:
     """(rl, spend, res, amt) of one API key."""
     base = f"crossroads:acct:{{{key_hash}}}"

@@ -7,6 +7,7 @@ mode, so does a caller without a key.
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qs
 
 import msgspec
@@ -33,7 +34,8 @@ async def get_generation(state: AppState, scope: Scope, receive: Receive, send: 
         await send_error(send, BadRequest("id: exactly one generation id is required",
                                           metadata={"param": "id"}))
         return
-    record = state.ledger.get(ids[0])
+    # In a thread: with PostgreSQL this is a network round trip, never for the event loop.
+    record = await asyncio.to_thread(state.ledger.get, ids[0])
     visible = record is not None and (caller.record is None or caller.management
                                       or record.key_id == caller.key_hash)
     if record is None or not visible:

@@ -10,6 +10,8 @@ replica routes on its own state until it is back). `/healthz` stays as it was.
 
 from __future__ import annotations
 
+import os
+
 import orjson
 
 from crossroads.api.http import Receive, Scope, Send, send_json
@@ -40,5 +42,6 @@ async def ready(state: AppState, scope: Scope, receive: Receive, send: Send) -> 
                                      "detail": detail}
     fine = ledger.ok and shared.healthy and (accounts is None or accounts.status().healthy)
     status = "ready" if fine and routable else ("degraded" if routable else "not_ready")
-    body = orjson.dumps({"status": status, "checks": checks})
+    # The pid tells an operator (and the workers' tests) which process of `--workers N` answered.
+    body = orjson.dumps({"status": status, "pid": os.getpid(), "checks": checks})
     await send_json(send, 200 if routable else 503, body)

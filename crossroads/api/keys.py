@@ -12,6 +12,7 @@ import msgspec
 
 from crossroads.accounts.balance import Balance
 from crossroads.accounts.keys import HASH_SHAPE, KeyRecord, RateLimit, make_key, parse_expiry
+from crossroads.accounts.ledger_view import ledger_balances
 from crossroads.accounts.periods import period
 from crossroads.accounts.service import Caller
 from crossroads.api.http import (
@@ -189,6 +190,11 @@ async def _respond(send: Send, work: Any) -> None:
     await send_json(send, status, msgspec.json.encode(body))
 
 
+async def reported(state: AppState, balances: list[Balance]) -> list[Balance]:
+    """The balances as every worker and replica left them (accounts/ledger_view.py)."""
+    return await ledger_balances(state.ledger, balances, state.accounts.clock())
+
+
 # --- the routes ----------------------------------------------------------------------------------
 
 
@@ -196,8 +202,9 @@ async def get_current_key(state: AppState, scope: Scope, receive: Receive, send:
     async def work() -> tuple[int, CurrentKeyResponse]:
         caller = _identified(state, scope)
         assert caller.record is not None and caller.balance is not None
+        (balance,) = await reported(state, [caller.balance])
         now = state.accounts.clock()
-        return 200, CurrentKeyResponse(data=_current_key(caller.record, caller.balance, now))
+        return 200, CurrentKeyResponse(data=_current_key(caller.record, balance, now))
     await _respond(send, work())
 
 
@@ -210,11 +217,13 @@ async def get_credits(state: AppState, scope: Scope, receive: Receive, send: Sen
     async def work() -> tuple[int, CreditsResponse]:
         caller = _identified(state, scope)
         now = state.accounts.clock()
-        balances = state.accounts.balances() if caller.management else [caller.balance]
+        mine = [b for b in (state.accounts.balances() if caller.management
+                            else [caller.balance]) if b is not None]
+        balances = await reported(state, mine)
         usage = credits = 0
         unlimited = False
         for balance in balances:
-            if balance is None or balance.record.management:
+            if balance.record.management:
                 continue
             spent = balance.usage(now)[0]
             remaining = balance.limit_remaining(now)
@@ -241,7 +250,8 @@ async def list_keys(state: AppState, scope: Scope, receive: Receive, send: Send)
         now = state.accounts.clock()
         records = [r for r in state.accounts.live_keys() if include_disabled or not r.disabled]
         page = records[offset:offset + PAGE]
-        return 200, KeyList(data=[key_info(state, r, _balance(state, r), now) for r in page])
+        balances = await reported(state, [_balance(state, r) for r in page])
+        return 200, KeyList(data=[key_info(state, b.record, b, now) for b in balances])
     await _respond(send, work())
 
 
@@ -283,7 +293,8 @@ async def get_key(state: AppState, scope: Scope, receive: Receive, send: Send,
         _management(state, scope)
         record = _known(state, key_hash)
         now = state.accounts.clock()
-        return 200, KeyResponse(data=key_info(state, record, _balance(state, record), now))
+        (balance,) = await reported(state, [_balance(state, record)])
+        return 200, KeyResponse(data=key_info(state, record, balance, now))
     await _respond(send, work())
 
 

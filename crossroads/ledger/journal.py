@@ -301,8 +301,11 @@ class Journal:
                 os.close(fd)
                 continue
             found.append(Segment(path, fd, os.fstat(fd).st_size))
-        # Leftovers of a `_create` cut off before its rename hold no frames.
+        # Leftovers of a `_create` cut off before its rename hold no frames. Only those of a
+        # process that is gone: a live one may be between its open and its flock this instant.
         for path in self.folder.glob(f"{self._stem}.journal-new.*"):
+            if _creator_alive(path.name):
+                continue
             with contextlib.suppress(OSError):
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
                 try:
@@ -370,3 +373,19 @@ class Journal:
                     log.error("journal fdatasync of %s failed: %s", segment.name, error)
                     continue
                 segment.synced = target
+
+
+def _creator_alive(name: str) -> bool:
+    """Whether the process whose pid ends a segment's name (`…-<pid>`) still runs; a reused
+    pid only keeps an empty leftover a while longer."""
+    try:
+        pid = int(name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

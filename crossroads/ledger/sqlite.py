@@ -68,12 +68,17 @@ __all__ = ["LedgerClosed", "SQLiteLedger", "connect"]
 CACHE_KIB = 16 * 1024
 
 
+BUSY_TIMEOUT_S = 5.0
+
+
 def connect(path: Path) -> sqlite3.Connection:
     # Autocommit mode: transactions are opened explicitly, so a batch is exactly one of them.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # The busy timeout from the very first statement (`timeout`): several workers opening a
+    # new database at once contend for the lock that switching it to WAL takes.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           timeout=BUSY_TIMEOUT_S)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
     return conn
 
 

@@ -52,6 +52,7 @@ from crossroads.shared_state.outcomes import (
     pack,
     unpack,
 )
+from crossroads.shutdown import cancel_and_wait
 from crossroads.stats import AttemptReport, LiveStats
 
 log = logging.getLogger("crossroads.shared_state")
@@ -121,6 +122,8 @@ class RedisState:
         self._wake = asyncio.Event()
         self._link = _Link(urlsplit(url).password)
         self._tasks: list[asyncio.Task[None]] = []
+        # Checked by both loops, since a cancellation can be swallowed (shutdown.py).
+        self._stopping = False
         self._label = redact_url(url)
 
     # --- the protocol ----------------------------------------------------------------------
@@ -131,15 +134,21 @@ class RedisState:
         self._tasks = [asyncio.create_task(self._publish_loop(), name="shared-state-publish"),
                        asyncio.create_task(self._read_loop(), name="shared-state-read")]
         log.info("shared state: Redis at %s (replica %s)", self._label, self._replica[:8])
+        # One PING now, so readiness is right from the start: the read loop's first answer
+        # may be a blocking XREAD that returns only when its block ends.
+        try:
+            await asyncio.wait_for(self._client.ping(), CONNECT_TIMEOUT_S)
+        except UNREACHABLE as error:
+            self._link.down(error)
+        else:
+            self._link.up()
 
     async def stop(self) -> None:
         self._stats.listen(None)
         self._sticky.listen(None)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._stopping = True
+        self._wake.set()
+        await cancel_and_wait(self._tasks, STOP_FLUSH_S)
         self._tasks = []
         # Best effort and brief: a stop must not hang on a Redis that is gone.
         with contextlib.suppress(*UNREACHABLE):
@@ -190,7 +199,7 @@ class RedisState:
 
     async def _publish_loop(self) -> None:
         delay = RETRY_FIRST_S
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
             await asyncio.sleep(self._flush_s)
@@ -204,7 +213,7 @@ class RedisState:
     async def _read_loop(self) -> None:
         last = f"{int((self._now() + self._wall_offset - self._catch_up_s) * 1000)}-0"
         delay = RETRY_FIRST_S
-        while True:
+        while not self._stopping:
             try:
                 reply = await self._client.xread({STREAM: last}, count=READ_COUNT,
                                                  block=BLOCK_MS)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import redis
+
 from crossroads.accounts.balance import Balance
 from crossroads.accounts.keys import KeyRecord, RateLimit
 from crossroads.accounts.periods import DAY_S
@@ -122,4 +124,17 @@ def test_without_redis_a_replica_admits_only_its_share(redis_url: str):
         assert (await gone.verdict(record, {today: 200}, 200, 100, T0)).admitted
         rated = await gone.verdict(record, {today: 200}, 200, 0, T0)
         assert rated.decision is not None and not rated.decision.allowed  # 6/min ÷ 2
+    run(scenario)
+
+
+def test_a_redis_that_lost_its_scripts_is_given_them_again(redis_url: str):
+    async def scenario() -> None:
+        (a,) = replicas(redis_url, 1)
+        record = key(limit=1000)
+        assert (await a.verdict(record, {}, 0, 100, T0)).admitted
+        client = redis.Redis.from_url(redis_url)
+        client.script_flush()  # what a restarted Redis looks like to EVALSHA
+        second = await a.verdict(record, {}, 0, 100, T0)
+        assert second.admitted and second.reserved == 200 and a.status().healthy
+        client.close()
     run(scenario)

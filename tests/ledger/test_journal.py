@@ -314,3 +314,20 @@ def assert_settles(condition: Any, timeout_s: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition did not settle"
         time.sleep(0.005)
+
+
+def test_only_a_dead_creators_half_made_segment_is_swept(tmp_path: Path) -> None:
+    # A segment is created under a temporary name, then locked: a process opening the ledger
+    # in between (another worker starting) must leave a live creator's file alone.
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = tmp_path / f"crossroads.journal-new.{time.time_ns():016x}-{alive.pid}"
+        dead = tmp_path / f"crossroads.journal-new.{time.time_ns():016x}-{2**22 + 1}"
+        live.write_bytes(MAGIC)
+        dead.write_bytes(MAGIC)
+        ledger = SQLiteLedger(tmp_path / "crossroads.db")
+        ledger.close()
+        assert live.exists() and not dead.exists()
+    finally:
+        alive.kill()
+        alive.wait()

@@ -14,7 +14,8 @@ import openai
 import psycopg
 
 from tests.integration.conftest import MODEL
-from tests.support import Keys, Router, wait_for
+from tests.redis_server import RedisServer
+from tests.support import Keys, Router, http_json, wait_for
 
 LIMIT_MICRO = 200
 
@@ -64,3 +65,33 @@ def test_a_rate_limit_admits_exactly_n_across_three_replicas(
                                       "--database-url", database)
     outcomes = fire(replicas, key, 30, max_tokens=4)
     assert outcomes == Counter({200: 7, 429: 23})
+
+
+def test_with_redis_down_each_replica_admits_only_its_share(
+        replicas: list[Router], database: str, redis_server: RedisServer) -> None:
+    key, key_hash = Keys(replicas[0]).create("--name", "partitioned", "--limit",
+                                             str(LIMIT_MICRO / 1e6), "--database-url", database)
+
+    def readiness() -> set[str]:
+        return {http_json("GET", r.root + "/health/ready")[1]["status"] for r in replicas}
+
+    assert wait_for(lambda: readiness() == {"ready"})
+    redis_server.stop()
+    try:
+        assert wait_for(lambda: readiness() == {"degraded"}), readiness()
+        outcomes = fire(replicas, key, 240, max_tokens=8)
+        # Never unlimited: each replica admitted against a third of the limit at most.
+        assert set(outcomes) <= {200, 402}, outcomes
+        assert outcomes[402] > 0 and outcomes[200] > 0, outcomes
+        assert wait_for(lambda: ledger(database, key_hash)[0] == outcomes[200], timeout_s=15)
+        assert 0 < ledger(database, key_hash)[1] <= LIMIT_MICRO
+    finally:
+        redis_server.start()
+    # Back: the shared account rules again, and no replica is degraded.
+    assert wait_for(lambda: readiness() == {"ready"}, timeout_s=15), readiness()
+    before = ledger(database, key_hash)[0]
+    outcomes = fire(replicas, key, 30, max_tokens=8)
+    assert set(outcomes) <= {200, 402}, outcomes
+    assert wait_for(lambda: ledger(database, key_hash)[0] == before + outcomes[200],
+                    timeout_s=15)
+    assert ledger(database, key_hash)[1] <= LIMIT_MICRO

@@ -31,7 +31,7 @@ from crossroads.demo import (
     stop_sim_process,
 )
 from crossroads.http_server import RouterHttpProtocol
-from crossroads.observability import setup_logging
+from crossroads.observability import setup_logging, shared_metrics_dir
 from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
 from crossroads.settings import ConfigError, Settings, check_redis_url, load_settings
@@ -212,8 +212,9 @@ def _supervise(workers: int, sock: socket.socket, settings: Settings, catalog: C
 
     if stop.received is not None:
         return stop.exit_status
-    return Supervisor(workers, sock, work, private_redis,
-                      lambda: print(banner, flush=True)).run()
+    with shared_metrics_dir():  # one /metrics over every worker (observability/metrics.py)
+        return Supervisor(workers, sock, work, private_redis,
+                          lambda: print(banner, flush=True)).run()
 
 
 def _serve_on(sock: socket.socket, settings: Settings, catalog: Catalog, demo: bool,

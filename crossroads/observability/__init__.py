@@ -2,8 +2,8 @@
 
 from crossroads.observability.events import BreakerChange
 from crossroads.observability.logs import setup_logging
-from crossroads.observability.metrics import prepare_multiprocess_dir, worker_exited
+from crossroads.observability.metrics import shared_metrics_dir
 from crossroads.observability.observer import Observer, tracing_requested
 
-__all__ = ["BreakerChange", "Observer", "prepare_multiprocess_dir", "setup_logging",
-           "tracing_requested", "worker_exited"]
+__all__ = ["BreakerChange", "Observer", "setup_logging", "shared_metrics_dir",
+           "tracing_requested"]

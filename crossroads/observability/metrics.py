@@ -12,15 +12,18 @@ processes share the exposition.
 Several processes: with `PROMETHEUS_MULTIPROC_DIR` set (by the pre-forking supervisor, before it
 starts workers), every value lives in a memory-mapped file of that folder and a scrape of any
 worker merges them all through `MultiProcessCollector`; each gauge says how
-(`multiprocess_mode`). The supervisor empties the folder at start (`prepare_multiprocess_dir`)
-and reports each worker that exits (`worker_exited`). Without the variable nothing changes: one
-in-memory registry.
+(`multiprocess_mode`). The supervisor runs its workers inside `shared_metrics_dir`, which names
+(or empties) the folder; a scrape drops the live gauges of workers that are gone. Without the
+variable nothing changes: one in-memory registry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +54,38 @@ GaugeMode = Literal["all", "liveall", "min", "livemin", "max", "livemax", "sum",
                     "mostrecent", "livemostrecent"]
 
 
+@contextlib.contextmanager
+def shared_metrics_dir() -> Iterator[str]:
+    """For the supervisor of several workers, around their whole life: the folder every
+    worker's series go to — the operator's `PROMETHEUS_MULTIPROC_DIR` (emptied first), else a
+    private one removed afterwards. Workers forked inside inherit the variable."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        prepare_multiprocess_dir(given)
+        yield given
+        return
+    private = tempfile.mkdtemp(prefix="crossroads-metrics-")
+    os.environ[MULTIPROC_ENV] = private
+    try:
+        yield private
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _forget_dead_workers(path: str) -> None:
+    """Drop the `live*` gauges of workers that are gone (a replaced worker's in-flight count
+    must not linger); their counters and histograms stay in the sums."""
+    for file in Path(path).glob("gauge_live*_*.db"):
+        pid = int(file.stem.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+        except PermissionError:
+            continue  # alive, someone else's
+
+
 def prepare_multiprocess_dir(path: str) -> None:
     """For a supervisor, before it starts workers: empty the folder, or a previous run's files
     would be summed into this run's counters."""
@@ -58,12 +93,6 @@ def prepare_multiprocess_dir(path: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
         stale.unlink()
-
-
-def worker_exited(pid: int, path: str) -> None:
-    """For a supervisor, when worker `pid` has exited: its `live*` gauges (in-flight requests,
-    open breakers, backlog) stop counting; its counters and histograms stay in the sums."""
-    mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
 
 
 class _EndpointSeries:
@@ -253,6 +282,7 @@ class RouterMetrics:
         if self.multiprocess_dir is None:
             return generate_latest(self.registry)
         # Every worker's files, this one's included: the registry above only feeds them.
+        _forget_dead_workers(self.multiprocess_dir)
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
         return generate_latest(merged)

@@ -25,7 +25,7 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import Keys, Router, Sim, start_router, wait_for
+from tests.support import Keys, Router, Sim, http_json, start_router, wait_for
 
 from .conftest import MODEL, router_config
 
@@ -305,3 +305,29 @@ def test_prometheus_scrape_config_scrapes_metrics_path():
     text = (DEPLOY / "prometheus.yml").read_text()
     assert "job_name: crossroads" in text and "metrics_path: /metrics" in text
     assert re.search(r"- 127\.0\.0\.1:8080\b", text)
+
+
+def test_with_several_workers_any_scrape_counts_every_workers_requests(tmp_path, fresh_sim):
+    router = start_router(router_config(fresh_sim), tmp_path, "--workers", "2",
+                          env={"SIM_KEY": SIM_SECRET})
+    try:
+        served = {}
+        for _ in range(12):  # a new connection each: the kernel spreads them over the workers
+            status, body, _ = http_json("POST", router.api + "/chat/completions", {
+                "model": MODEL, "messages": MESSAGES, "max_tokens": 4},
+                {"authorization": "Bearer open-caller"})
+            assert status == 200
+            served[body["id"]] = True
+        scrapes = [_samples(router) for _ in range(8)]
+        # Both workers answer on the port, so the scrapes above reached both.
+        assert len({http_json("GET", router.root + "/health/ready")[1]["pid"]
+                    for _ in range(24)}) == 2
+        assert wait_for(lambda: len(_ledger(tmp_path)[0]) == 12)
+        generations, _ = _ledger(tmp_path)
+    finally:
+        router.stop()
+    assert sorted(g["id"] for g in generations) == sorted(served)
+    for samples in scrapes:
+        assert sum(samples["crossroads_requests_total"].values()) == 12
+        assert sum(samples["crossroads_app_requests_total"].values()) == 12
+        assert not any(samples["crossroads_in_flight_requests"].values())

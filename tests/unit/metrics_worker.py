@@ -1,5 +1,6 @@
 """A stand-in for one pre-forked router worker: `python -m tests.unit.metrics_worker MODE`
-with PROMETHEUS_MULTIPROC_DIR set records one scripted request's series and prints its pid."""
+with PROMETHEUS_MULTIPROC_DIR set records one scripted request's series, prints its pid and
+stays alive until its stdin closes."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def main(mode: str) -> None:
         metrics.breaker_changed(MODEL, "alpha", opened=True)
         metrics.sample("crossroads_ledger_backlog", "backlog", lambda: 3.0)
         metrics.refresh()
-    print(os.getpid())
+    print(os.getpid(), flush=True)
+    sys.stdin.read()  # alive, as a serving worker is, until the test lets it go
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ and when tracing is on."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -24,8 +25,7 @@ from crossroads.observability.logs import FIELDS, GENERATIONS, LogObserver
 from crossroads.observability.metrics import (
     MULTIPROC_ENV,
     RouterMetrics,
-    prepare_multiprocess_dir,
-    worker_exited,
+    shared_metrics_dir,
 )
 from crossroads.pricing import Usage
 from crossroads.settings import BreakerConfig, ConfigError, RoutingConfig, load_settings
@@ -68,13 +68,30 @@ def test_readings_of_a_record_name_failovers_and_the_status_class():
     assert (status_class(left), error_class(left)) == ("cancelled", "cancelled")
 
 
-def _workers(folder: Path, *modes: str, late: bool = False) -> list[int]:
-    """Run one worker process per mode against `folder` (named only after the imports when
-    `late`); their pids."""
+@contextlib.contextmanager
+def _workers(folder: Path, *modes: str, late: bool = False
+             ) -> Iterator[list[subprocess.Popen[str]]]:
+    """One live worker process per mode writing to `folder` (named only after the imports when
+    `late`); each has recorded its request when yielded and exits when its stdin closes."""
     env = {**os.environ, ("TEST_LATE_MULTIPROC_DIR" if late else MULTIPROC_ENV): str(folder)}
-    return [int(subprocess.run(
-        [sys.executable, "-m", "tests.unit.metrics_worker", mode], env=env, cwd=ROOT,
-        check=True, capture_output=True, text=True, timeout=60).stdout) for mode in modes]
+    started = [subprocess.Popen([sys.executable, "-m", "tests.unit.metrics_worker", mode],
+                                env=env, cwd=ROOT, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True) for mode in modes]
+    try:
+        for process in started:
+            assert process.stdout is not None
+            assert int(process.stdout.readline()) == process.pid
+        yield started
+    finally:
+        for process in started:
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        assert process.stdin is not None
+        process.stdin.close()
+        assert process.wait(30) == 0
 
 
 def _scrape(folder: Path) -> dict[str, float]:
@@ -85,46 +102,56 @@ def _scrape(folder: Path) -> dict[str, float]:
 
 
 def test_two_worker_processes_write_one_folder_and_a_scrape_sums_them(tmp_path):
-    pids = _workers(tmp_path, "answer", "failover")
-    assert len(set(pids)) == 2
-    samples = _scrape(tmp_path)
+    with _workers(tmp_path, "answer", "failover") as (_, second):
+        samples = _scrape(tmp_path)
 
-    def value(name: str, **labels: str) -> float:
-        return samples.get(name + json.dumps(labels, sort_keys=True), 0.0)
+        def value(name: str, **labels: str) -> float:
+            return samples.get(name + json.dumps(labels, sort_keys=True), 0.0)
 
-    assert value("crossroads_requests_total", model=MODEL, endpoint="alpha", surface="chat",
-                 status="2xx") == 1
-    assert value("crossroads_requests_total", model=MODEL, endpoint="bravo", surface="chat",
-                 status="2xx") == 1
-    assert value("crossroads_tokens_total", model=MODEL, endpoint="alpha",
-                 kind="completion") == 16
-    assert value("crossroads_attempts_total", model=MODEL, endpoint="alpha",
-                 outcome="ok") == 1
-    assert value("crossroads_attempts_total", model=MODEL, endpoint="alpha",
-                 outcome="server_error") == 1
-    assert value("crossroads_failovers_total", model=MODEL, endpoint="alpha",
-                 reason="server_error") == 1
-    assert value("crossroads_latency_seconds_count", model=MODEL, endpoint="alpha") == 1
-    # livesum: both workers' requests in flight; livemax: one worker's open breaker.
-    assert value("crossroads_in_flight_requests", surface="chat") == 2
-    assert value("crossroads_in_flight_streams", surface="chat") == 1
-    assert value("crossroads_breaker_open", model=MODEL, endpoint="alpha") == 1
-    assert value("crossroads_ledger_backlog") == 3
+        assert value("crossroads_requests_total", model=MODEL, endpoint="alpha",
+                     surface="chat", status="2xx") == 1
+        assert value("crossroads_requests_total", model=MODEL, endpoint="bravo",
+                     surface="chat", status="2xx") == 1
+        assert value("crossroads_tokens_total", model=MODEL, endpoint="alpha",
+                     kind="completion") == 16
+        assert value("crossroads_attempts_total", model=MODEL, endpoint="alpha",
+                     outcome="ok") == 1
+        assert value("crossroads_attempts_total", model=MODEL, endpoint="alpha",
+                     outcome="server_error") == 1
+        assert value("crossroads_failovers_total", model=MODEL, endpoint="alpha",
+                     reason="server_error") == 1
+        assert value("crossroads_latency_seconds_count", model=MODEL, endpoint="alpha") == 1
+        # livesum: both workers' requests in flight; livemax: one worker's open breaker.
+        assert value("crossroads_in_flight_requests", surface="chat") == 2
+        assert value("crossroads_in_flight_streams", surface="chat") == 1
+        assert value("crossroads_breaker_open", model=MODEL, endpoint="alpha") == 1
+        assert value("crossroads_ledger_backlog") == 3
 
-    # The supervisor reaps the second worker: its live gauges leave, its counts stay.
-    worker_exited(pids[1], str(tmp_path))
-    after = _scrape(tmp_path)
-    assert after['crossroads_in_flight_requests{"surface": "chat"}'] == 1
-    assert 'crossroads_breaker_open{"endpoint": "alpha", "model": "test/model"}' not in after
-    assert after['crossroads_failovers_total{"endpoint": "alpha", "model": "test/model", '
-                 '"reason": "server_error"}'] == 1
-    prepare_multiprocess_dir(str(tmp_path))
-    assert not list(tmp_path.glob("*.db"))
+        # The second worker exits: its live gauges leave the next scrape, its counts stay.
+        _stop(second)
+        after = _scrape(tmp_path)
+        assert after['crossroads_in_flight_requests{"surface": "chat"}'] == 1
+        assert 'crossroads_breaker_open{"endpoint": "alpha", "model": "test/model"}' \
+            not in after
+        assert after['crossroads_failovers_total{"endpoint": "alpha", "model": "test/model", '
+                     '"reason": "server_error"}'] == 1
+
+
+def test_the_supervisors_folder_is_private_or_the_operators_emptied(tmp_path, monkeypatch):
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    with shared_metrics_dir() as private:
+        assert os.environ[MULTIPROC_ENV] == private and Path(private).is_dir()
+    assert MULTIPROC_ENV not in os.environ and not Path(private).exists()
+    (tmp_path / "counter_4242.db").write_bytes(b"a previous run")
+    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
+    with shared_metrics_dir() as given:
+        assert given == str(tmp_path) and not list(tmp_path.glob("*.db"))
+    assert tmp_path.is_dir()
 
 
 def test_a_folder_named_after_prometheus_client_was_imported_still_works(tmp_path):
-    _workers(tmp_path, "answer", "failover", late=True)
-    samples = _scrape(tmp_path)
+    with _workers(tmp_path, "answer", "failover", late=True):
+        samples = _scrape(tmp_path)
     assert samples['crossroads_in_flight_requests{"surface": "chat"}'] == 2
     assert samples['crossroads_failovers_total{"endpoint": "alpha", "model": "test/model", '
                    '"reason": "server_error"}'] == 1

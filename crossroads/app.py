@@ -220,7 +220,7 @@ class CrossroadsApp:
             # A key's shared spend is seeded from the ledger, where every replica's is.
             accounts.shared.seeder = lambda balance: ledger_seed(ledger, balance)
             await accounts.shared.start()
-        observer = self._observer = Observer(self.settings, self.catalog, wall_offset,
+        observer = self._observer = Observer(self.settings, self.catalog,
                                              self._tracer_provider)
         observer.watch(stats, ledger, shared.status().backend, shared.healthy)
 

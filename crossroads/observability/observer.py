@@ -60,14 +60,13 @@ def _tracer(provider: Any) -> GenAITracer | None:
 
 
 class Observer:
-    __slots__ = ("_models", "_sampler", "_tracer", "_wall_offset", "logs", "metrics")
+    __slots__ = ("_models", "_sampler", "_tracer", "logs", "metrics")
 
-    def __init__(self, settings: Settings, catalog: Catalog, wall_offset: float,
+    def __init__(self, settings: Settings, catalog: Catalog,
                  tracer_provider: Any = None) -> None:
         self.metrics = RouterMetrics(settings.metrics.apps)
         self.logs = LogObserver(settings.logging.content)
         self._tracer = _tracer(tracer_provider)
-        self._wall_offset = wall_offset
         self._models = frozenset(m.slug for m in catalog.models())
         self._sampler: asyncio.Task[None] | None = None
 
@@ -147,7 +146,7 @@ class Observer:
             self.metrics.generation_settled(record, moves, model)
             self.logs.generation(record, moves)
             if self._tracer is not None:
-                self._tracer.generation(generation, record, self._wall_offset)
+                self._tracer.generation(generation, record)
         except Exception:
             # Called from the relay's settle path: seeing a generation must never fail it.
             log.exception("could not observe generation %s", record.id)

@@ -18,6 +18,7 @@ Configuration is the standard environment: `OTEL_TRACES_EXPORTER` (`otlp`, the d
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import Any
@@ -81,9 +82,13 @@ class GenAITracer:
         if self._owned:
             self._provider.shutdown()
 
-    def generation(self, generation: Generation, record: GenerationRecord,
-                   wall_offset: float) -> None:
+    def generation(self, generation: Generation, record: GenerationRecord) -> None:
+        # Every time is placed relative to this one moment, read on each clock the relay used
+        # (the overhead timer's perf_counter, the event loop's clock for attempts), so children
+        # nest inside the request span: a wall offset measured at startup drifts, and uvloop's
+        # clock is cached per loop iteration.
         now_ns = time.time_ns()
+        loop_now = asyncio.get_running_loop().time()
         started_ns = now_ns - int((time.perf_counter() - generation.overhead.started) * NS)
         operation = OPERATION_BY_SURFACE.get(record.surface, "chat")
         usage = record.usage
@@ -122,11 +127,11 @@ class GenAITracer:
             span.set_status(Status(StatusCode.ERROR, error))
         context = trace.set_span_in_context(span)
         for attempt in generation.attempts:
-            self._attempt(attempt, generation, operation, context, wall_offset, now_ns)
+            self._attempt(attempt, generation, operation, context, now_ns, loop_now)
         span.end(end_time=now_ns)
 
     def _attempt(self, attempt: Attempt, generation: Generation, operation: str,
-                 context: Any, wall_offset: float, now_ns: int) -> None:
+                 context: Any, now_ns: int, loop_now: float) -> None:
         endpoint = attempt.endpoint
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": operation,
@@ -150,10 +155,13 @@ class GenAITracer:
             attributes["crossroads.cost_usd"] = generation.cost_micro / 1_000_000
         if attempt.failure is not None:
             attributes["error.type"] = attempt.failure.value
-        end_ns = now_ns if attempt.ended is None else int((attempt.ended + wall_offset) * NS)
+        def wall_ns(at: float) -> int:
+            return now_ns - int(max(loop_now - at, 0.0) * NS)
+
+        end_ns = now_ns if attempt.ended is None else wall_ns(attempt.ended)
         child = self._tracer.start_span(
             f"{operation} {endpoint.upstream_model}", context=context, kind=SpanKind.CLIENT,
-            start_time=int((attempt.started + wall_offset) * NS), attributes=attributes)
+            start_time=wall_ns(attempt.started), attributes=attributes)
         if attempt.failure is not None:
             child.set_status(Status(StatusCode.ERROR, attempt.failure.value))
         child.end(end_time=end_ns)

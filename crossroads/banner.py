@@ -60,7 +60,8 @@ def ledger_location(settings: Settings) -> str:
 
 
 def banner(settings: Settings, catalog: Catalog, host: str, port: int, demo: bool,
-           auth: AuthMode) -> str:
+           auth: AuthMode, processes: str | None = None) -> str:
+    """`processes`: how `--workers N` runs, when it does."""
     root = base_url(host, port)
     lines = [f"crossroads {__version__} listening on http://{_host(host)}:{port}/api/v1"]
     if demo:
@@ -87,6 +88,8 @@ def banner(settings: Settings, catalog: Catalog, host: str, port: int, demo: boo
     lines.append(f"  ledger:      {ledger_location(settings)}")
     if settings.config_path:
         lines.append(f"  config:      {settings.config_path}")
+    if processes is not None:
+        lines.append(f"  processes:   {processes}")
     if settings.server.redis_url:
         lines.append(f"  shared state: Redis at {redact_url(settings.server.redis_url)}")
     lines.append(f"  stop:        Ctrl-C or SIGTERM (requests in flight get {GRACEFUL_STOP_S} s "

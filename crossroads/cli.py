@@ -36,7 +36,11 @@ from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
 from crossroads.settings import ConfigError, Settings, check_redis_url, load_settings
 from crossroads.shared_state import MissingExtra, check_extra
-from crossroads.shared_state.private_redis import MissingRedisServer, PrivateRedis
+from crossroads.shared_state.private_redis import (
+    MissingRedisServer,
+    PrivateRedis,
+    PrivateRedisFailed,
+)
 from crossroads.shutdown import StopSignals
 from crossroads.sim.fleet import catalog_fleet
 from crossroads.sim.lifeline import tie_to_parent
@@ -161,8 +165,15 @@ def serve(args: argparse.Namespace) -> int:
                            settings.server.port if args.port is None else args.port)
             if sock is None:
                 return 2
+            processes = None
+            if workers > 1:
+                try:
+                    settings, processes = _shared_by_workers(settings, workers, private_redis)
+                except PrivateRedisFailed as exc:
+                    print(f"crossroads: cannot start: {exc}", file=sys.stderr)
+                    return 1
             banner = start_banner(settings, catalog, args.host or settings.server.host,
-                                  sock.getsockname()[1], demo, auth)
+                                  sock.getsockname()[1], demo, auth, processes)
             if workers == 1:
                 print(banner, flush=True)
                 return _serve_on(sock, settings, catalog, demo, auth, stop)
@@ -190,22 +201,26 @@ def _listen(host: str, port: int) -> socket.socket | None:
     return sock
 
 
-def _supervise(workers: int, sock: socket.socket, settings: Settings, catalog: Catalog,
-               demo: bool, auth: AuthMode, private_redis: PrivateRedis | None, banner: str,
-               stop: StopSignals) -> int:
+def _shared_by_workers(settings: Settings, workers: int, private_redis: PrivateRedis | None
+                       ) -> tuple[Settings, str]:
+    """The workers' settings (their Redis, started here when private) and the banner's line
+    that says how they share state."""
     server = settings.server
     if private_redis is not None:
         private_redis.start()
         server = msgspec.structs.replace(server, redis_url=private_redis.url)
-        banner += (f"\n  workers: {workers}, sharing state through a private redis-server "
-                   f"({private_redis.socket_path})")
+        line = f"{workers} workers sharing state through a private redis-server"
     else:
-        banner += f"\n  workers: {workers}"
+        line = f"{workers} workers sharing state through the Redis below"
     # With Redis out of reach each worker takes its share of a key's limits: a share of at
     # least this machine's workers.
     server = msgspec.structs.replace(server, replicas_hint=max(server.replicas_hint, workers))
-    settings = msgspec.structs.replace(settings, server=server)
+    return msgspec.structs.replace(settings, server=server), line
 
+
+def _supervise(workers: int, sock: socket.socket, settings: Settings, catalog: Catalog,
+               demo: bool, auth: AuthMode, private_redis: PrivateRedis | None, banner: str,
+               stop: StopSignals) -> int:
     def work(index: int, ready: Callable[[], None]) -> int:
         with StopSignals() as worker_stop:
             return _serve_on(sock, settings, catalog, demo, auth, worker_stop, ready)

@@ -20,6 +20,7 @@ import contextlib
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +28,13 @@ from typing import Final
 
 from crossroads.sim.lifeline import arm_parent_death_signal
 
-__all__ = ["MissingRedisServer", "PrivateRedis"]
+__all__ = ["MissingRedisServer", "PrivateRedis", "PrivateRedisFailed"]
 
 START_TIMEOUT_S: Final = 10.0
+
+
+class PrivateRedisFailed(RuntimeError):
+    """The private redis-server did not answer in time (its warnings, on stderr, say why)."""
 
 
 class MissingRedisServer(RuntimeError):
@@ -80,7 +85,8 @@ class PrivateRedis:
             [self._binary, "--port", "0", "--unixsocket", str(self.socket_path),
              "--unixsocketperm", "700", "--dir", str(self._dir), "--save", "",
              "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, process_group=0,
+            # Its warnings (it logs to stdout) join the router's own log stream.
+            stdin=subprocess.DEVNULL, stdout=sys.stderr, process_group=0,
             preexec_fn=arm_parent_death_signal)  # noqa: PLW1509 (no threads run yet)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -90,7 +96,8 @@ class PrivateRedis:
                 return
             time.sleep(0.02)
         self.stop()
-        raise RuntimeError("the private redis-server for the workers did not start")
+        raise PrivateRedisFailed(f"the private redis-server for the workers did not answer "
+                                 f"within {START_TIMEOUT_S:.0f} s ({self._binary})")
 
     def exited(self) -> bool:
         """Whether it stopped on its own (the supervisor then starts it again)."""

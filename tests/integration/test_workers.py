@@ -63,6 +63,12 @@ def test_workers_serve_one_port_with_one_ledger(workers: Router, tmp_path: Path)
     pids = worker_pids(workers)
     assert len(pids) == WORKERS
     # The banner came once, from the supervisor, and says how state is shared.
+    assert workers.process.stdout is not None
+    rest = []
+    while not rest or "stop:" not in rest[-1]:
+        rest.append(workers.process.stdout.readline())
+    assert f"processes:   {WORKERS} workers sharing state through a private redis-server" in (
+        "".join(rest))
     with ThreadPoolExecutor(8) as pool:
         answered = set(pool.map(lambda _: ready_pid(workers), range(48)))
     assert answered <= pids

@@ -122,10 +122,14 @@ class DataPolicyConfig(_Table, frozen=True):
     zdr: bool = False
 
 
+Dialect = Literal["openai", "anthropic"]
+
+
 class ProviderConfig(_Table, frozen=True):
     name: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
+    dialect: Dialect | None = None
     data_policy: DataPolicyConfig | None = None
     privacy_policy_url: str | None = None
     terms_of_service_url: str | None = None
@@ -169,6 +173,7 @@ class EndpointConfig(_Table, frozen=True):
     upstream_model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
+    dialect: Dialect | None = None
     quantization: str | None = None
     context_length: int | None = None
     max_output: int | None = None
@@ -358,6 +363,7 @@ def _build_endpoint(
         input_modalities=frozenset(config.input_modalities or ["text"]),
         data_policy=_policy(config.data_policy or provider.data_policy),
         api_key_env=key_env,
+        dialect=config.dialect or provider.dialect or "openai",
         nominal_throughput=config.nominal_throughput or 50.0,
         nominal_ttft_ms=config.nominal_ttft_ms or 1000.0,
         usage_prompt_includes_cached=config.usage_prompt_includes_cached is not False,

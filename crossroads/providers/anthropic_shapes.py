@@ -172,8 +172,11 @@ def completion(parsed: dict[str, Any], json_answer: bool) -> dict[str, Any]:
         message["tool_calls"] = calls
     if thoughts:
         message["reasoning"] = "".join(thoughts)
+    # The JSON tool's stop is the end of a plain answer; a real tool call's is not.
+    json_answered = json_answer and not calls and any(
+        isinstance(b, dict) and b.get("type") == "tool_use" for b in content)
     choice: dict[str, Any] = {"index": 0, "message": message,
-                              "finish_reason": finish_reason(stop, json_answer),
+                              "finish_reason": finish_reason(stop, json_answered),
                               "native_finish_reason": None if stop is None else str(stop),
                               "logprobs": None}
     if isinstance(parsed.get("stop_sequence"), str):

@@ -140,7 +140,8 @@ class AnthropicStream:
         if stop is not None:
             chunk = self._chunk({})
             choice = chunk["choices"][0]
-            choice["finish_reason"] = finish_reason(stop, self._json_answer)
+            json_answered = bool(self._json_blocks) and not self._tools
+            choice["finish_reason"] = finish_reason(stop, json_answered)
             choice["native_finish_reason"] = str(stop)
             if isinstance(delta.get("stop_sequence"), str):
                 choice["stop_reason"] = delta["stop_sequence"]

@@ -79,7 +79,7 @@ def test_images_become_base64_or_url_sources() -> None:
 
 
 def test_tool_calls_and_results_become_blocks_in_alternating_turns() -> None:
-    tools = [{"type": "function", "function": {
+    tools: list[dict[str, Any]] = [{"type": "function", "function": {
         "name": "get_weather", "description": "Weather now",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
     body = wire(request(tools=tools, tool_choice="required", parallel_tool_calls=False,

@@ -126,27 +126,23 @@ class StreamSession:
 
     def _consume(self, payloads: list[bytes], now: float) -> list[bytes]:
         out: list[bytes] = []
+        translator = self._translator
         for data in payloads:
-            if data == DONE:
-                self.saw_done = True
-                if not self.has_content:
-                    self.error = AttemptError(Failure.EMPTY,
-                                              "the provider's stream ended with no content")
-                break
-            translator = self._translator
-            try:
-                for payload in translator.chunks(data):
-                    out += self._events(payload, now)
-            except AttemptError as error:
-                self.error = error
-                break
-            if translator.ended:
-                # The dialect's own last event (Anthropic's `message_stop`): as `[DONE]`.
-                self.saw_done = True
-                if not self.has_content:
-                    self.error = AttemptError(Failure.EMPTY,
-                                              "the provider's stream ended with no content")
-                break
+            if data != DONE:
+                try:
+                    for payload in translator.chunks(data):
+                        out += self._events(payload, now)
+                except AttemptError as error:
+                    self.error = error
+                    break
+                if not translator.ended:
+                    continue
+            # `[DONE]`, or the dialect's own last event (Anthropic's `message_stop`).
+            self.saw_done = True
+            if not self.has_content:
+                self.error = AttemptError(Failure.EMPTY,
+                                          "the provider's stream ended with no content")
+            break
         if not self.has_content:
             self._held.extend(out)
             if self.error is not None:

@@ -166,7 +166,11 @@ def test_images_travel_as_base64_and_url_sources(claude: Router, fresh_sim: Sim)
 
 @pytest.mark.parametrize(("outcome", "stream"), [
     ("http_503", False),  # Anthropic's 529 overloaded_error
+    ("http_503", True),
+    ("http_500", True),  # api_error
     ("http_429_retry_after", True),
+    ("http_402", False),  # billing_error
+    ("reset", True),
     ("empty_200", True),
     ("malformed_sse", False),
 ])
@@ -249,3 +253,16 @@ def test_cache_reads_and_writes_are_billed_exactly(claude: Router, fresh_sim: Si
                   + 500_000) // 1_000_000
     crossroads = third.model_extra["crossroads"]
     assert crossroads["cache_discount_micro_usd"] == list_price - expected_cost(third) > 0
+
+
+def test_a_cut_after_content_ends_the_stream_with_an_in_band_error(claude: Router,
+                                                                   fresh_sim: Sim) -> None:
+    fresh_sim.script("alpha", "stream_cut")
+    received = []
+    with pytest.raises(openai.APIError, match="failed mid-stream"):
+        for chunk in client(claude).chat.completions.create(
+                model=CLAUDE, stream=True, extra_body=CLAUDE_FIRST,
+                messages=[{"role": "user", "content": "Say hello."}]):
+            received.append(chunk)
+    assert any(c.choices and c.choices[0].delta.content for c in received)
+    assert fresh_sim.hits("bravo") == 0  # committed to Claude: no second answer mixed in

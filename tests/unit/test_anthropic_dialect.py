@@ -4,6 +4,7 @@ Anthropic's API reference (tests/unit/anthropic_fixtures.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ from crossroads.generation import Attempt, Generation
 from crossroads.pricing import cost_micro, usage_from_openai
 from crossroads.providers import PROVIDERS
 from crossroads.providers.anthropic_request import JSON_TOOL
+from crossroads.settings import ConfigError, load_settings
 from crossroads.sse import SSEDecoder
 from crossroads.streaming import StreamSession
 
@@ -396,3 +398,50 @@ def test_a_stream_that_stops_with_no_content_is_empty() -> None:
     with pytest.raises(AttemptError) as caught:
         session_events([fx.TEXT_STREAM[0], {"type": "message_stop"}])
     assert caught.value.failure is Failure.EMPTY
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+CONFIG = """
+[providers.claude]
+name = "Claude"
+base_url = "https://api.anthropic.com/v1"
+dialect = "anthropic"
+
+[[models]]
+slug = "x/claude"
+name = "Claude"
+
+[[endpoints]]
+model = "x/claude"
+provider = "claude"
+context_length = 1000
+price = { prompt = 1, completion = 5 }
+
+[[endpoints]]
+model = "x/claude"
+provider = "claude"
+tag = "claude/openai-compatible"
+dialect = "openai"
+context_length = 1000
+price = { prompt = 1, completion = 5 }
+"""
+
+
+def test_an_endpoint_takes_its_providers_dialect_unless_it_names_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "crossroads.toml"
+    path.write_text(CONFIG)
+    endpoints = load_settings(str(path), env={}).catalog.endpoints("x/claude")
+    assert {e.tag: e.dialect for e in endpoints} == {"claude": "anthropic",
+                                                     "claude/openai-compatible": "openai"}
+    shipped = load_settings(env={}).catalog.endpoints("meta-llama/llama-4-scout")
+    assert {e.dialect for e in shipped} == {"openai"}
+
+
+def test_an_unknown_dialect_is_refused_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "crossroads.toml"
+    path.write_text(CONFIG.replace('dialect = "anthropic"', 'dialect = "smoke-signals"'))
+    with pytest.raises(ConfigError,
+                       match=r"providers\[\.\.\.\]\.dialect: Invalid enum value .smoke-signals."):
+        load_settings(str(path), env={})

@@ -48,7 +48,7 @@ model = "{CLAUDE}"
 provider = "claude"
 upstream_model = "claude-test"
 context_length = 8192
-max_output = 1024
+max_output = 4096
 price = {PRICES}
 input_modalities = ["text", "image"]
 supported_parameters = ["max_tokens", "temperature", "tools", "tool_choice", "reasoning"]
@@ -111,7 +111,7 @@ def test_a_streamed_answer_arrives_as_chat_chunks_with_usage_last(
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 12
     assert [c for c in chunks if c.usage is not None] == [chunks[-1]]
     # No max_tokens from the caller: the endpoint's max_output, which Anthropic requires.
-    assert last_body(fresh_sim)["max_tokens"] == 1024
+    assert last_body(fresh_sim)["max_tokens"] == 4096
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -266,3 +266,55 @@ def test_a_cut_after_content_ends_the_stream_with_an_in_band_error(claude: Route
             received.append(chunk)
     assert any(c.choices and c.choices[0].delta.content for c in received)
     assert fresh_sim.hits("bravo") == 0  # committed to Claude: no second answer mixed in
+
+
+PERSON = {"type": "object", "properties": {"name": {"type": "string"},
+                                           "age": {"type": "integer"}},
+          "required": ["name", "age"]}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_json_schema_answer_comes_through_the_forced_tool_as_content(
+        claude: Router, fresh_sim: Sim, stream: bool) -> None:
+    ask: dict[str, Any] = {
+        "model": CLAUDE, "max_tokens": 200, "extra_body": ONLY_CLAUDE,
+        "messages": [{"role": "user", "content": "Describe Ada, 36."}],
+        "response_format": {"type": "json_schema",
+                            "json_schema": {"name": "person", "schema": PERSON}}}
+    if stream:
+        chunks = list(client(claude).chat.completions.create(**ask, stream=True))
+        content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert not any(c.choices[0].delta.tool_calls for c in chunks if c.choices)
+        finish = chunks[-1].choices[0].finish_reason
+    else:
+        reply = client(claude).chat.completions.create(**ask)
+        content = reply.choices[0].message.content or ""
+        assert reply.choices[0].message.tool_calls is None
+        finish = reply.choices[0].finish_reason
+    answer = json.loads(content)
+    assert set(answer) == {"name", "age"} and isinstance(answer["age"], int)
+    assert finish == "stop"
+    sent = last_body(fresh_sim)
+    assert sent["tool_choice"] == {"type": "tool", "name": sent["tools"][0]["name"]}
+    assert sent["tools"][0]["input_schema"] == PERSON
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_is_asked_as_a_thinking_budget_and_returned_as_reasoning(
+        claude: Router, fresh_sim: Sim, stream: bool) -> None:
+    fresh_sim.patch("alpha", reasoning=True, reasoning_tokens=8)
+    ask: dict[str, Any] = {
+        "model": CLAUDE, "max_tokens": 2000, "extra_body": {**ONLY_CLAUDE,
+                                                            "reasoning": {"max_tokens": 1024}},
+        "messages": [{"role": "user", "content": "Think, then answer."}]}
+    if stream:
+        chunks = list(client(claude).chat.completions.create(**ask, stream=True))
+        reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning") or ""
+                            for c in chunks if c.choices)
+        content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    else:
+        reply = client(claude).chat.completions.create(**ask)
+        reasoning = (reply.choices[0].message.model_extra or {}).get("reasoning") or ""
+        content = reply.choices[0].message.content or ""
+    assert reasoning.strip() and content.strip()
+    assert last_body(fresh_sim)["thinking"] == {"type": "enabled", "budget_tokens": 1024}

@@ -101,6 +101,8 @@ class AnthropicService:
             request, raw = parse(ex.body)
             chat = chat_body(request, raw)
             chat["model"] = request.model
+            # Claude thinks only when `thinking` asks it to, whatever the model can do.
+            chat.setdefault("reasoning", {"enabled": False})
             req = parse_chat(chat, p.image_tokens, p.cache)
         except (BadRequest, BadRequestError) as exc:
             ep.record(entry(now, "http_400", None, raw))

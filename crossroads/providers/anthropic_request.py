@@ -8,9 +8,10 @@ Written from Anthropic's Messages reference (https://docs.anthropic.com/en/api/m
   an http(s) URL a `url` source; a part's `cache_control` (OpenRouter's way to place Anthropic
   cache breakpoints) is kept on the block;
 * an assistant's `tool_calls` become `tool_use` blocks (the arguments parsed into `input`), and
-  `tool` messages become `tool_result` blocks of a user turn. Consecutive turns of one role are
-  merged, so a run of tool results followed by the user's next words is one user turn with the
-  results first, as Anthropic requires;
+  `tool` messages become `tool_result` blocks of a user turn; its signed `reasoning_details`
+  (as our answers carry them) go back as the `thinking` / `redacted_thinking` blocks they
+  were. Consecutive turns of one role are merged, so a run of tool results followed by the
+  user's next words is one user turn with the results first, as Anthropic requires;
 * `stop` → `stop_sequences`; `temperature` is capped at 1 (Anthropic's range is 0–1, OpenAI's
   0–2); `max_tokens` is required, so the endpoint's `max_output` is sent when the caller gave
   none (or the reservation's bound, when a key's limit lowered it);
@@ -18,7 +19,8 @@ Written from Anthropic's Messages reference (https://docs.anthropic.com/en/api/m
   OpenRouter uses, at least Anthropic's minimum of 1024 and below `max_tokens`); with thinking
   on, `temperature` and `top_k` are left out and `top_p` only kept from 0.95 up, the values
   Anthropic accepts. A forced tool choice cannot be combined with thinking: the caller's tool
-  choice wins and the request goes without thinking;
+  choice wins and the request goes without thinking; so does a tool loop whose last assistant
+  turn comes back without its signed thinking (Anthropic would refuse it);
 * `response_format`: Messages has no JSON mode on every model, so a JSON schema (or a bare JSON
   object) is asked for as a forced call of one tool whose `input_schema` is the schema; the
   answer's tool input is returned as the message content, and its `tool_use` stop as `stop`.
@@ -103,6 +105,40 @@ def _arguments(raw: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {"_raw_arguments": raw}
 
 
+# OpenRouter's `reasoning_details` entries, as Anthropic's thinking blocks. Only signed ones can
+# go back: Anthropic refuses a thinking block whose signature is missing or altered.
+REASONING_FORMAT = "anthropic-claude-v1"
+
+
+def _thinking_blocks(message: dict[str, Any]) -> list[Block]:
+    blocks: list[Block] = []
+    details = message.get("reasoning_details")
+    for detail in details if isinstance(details, list) else ():
+        if not isinstance(detail, dict):
+            continue
+        kind = detail.get("type")
+        if kind == "reasoning.text" and isinstance(detail.get("signature"), str) \
+                and detail["signature"]:
+            blocks.append({"type": "thinking", "thinking": str(detail.get("text") or ""),
+                           "signature": detail["signature"]})
+        elif kind == "reasoning.encrypted" and isinstance(detail.get("data"), str):
+            blocks.append({"type": "redacted_thinking", "data": detail["data"]})
+    return blocks
+
+
+def _thinking_breaks_the_turn(turns: list[dict[str, Any]]) -> bool:
+    """Anthropic requires, with thinking on, that an assistant turn which called tools start
+    with its (signed) thinking; when the caller did not send it back, thinking must stay off
+    for this request rather than fail it."""
+    for turn in reversed(turns):
+        if turn["role"] != "assistant":
+            continue
+        blocks = turn["content"]
+        calls = any(b.get("type") == "tool_use" for b in blocks)
+        return calls and blocks[0].get("type") not in ("thinking", "redacted_thinking")
+    return False
+
+
 def _tool_uses(message: dict[str, Any]) -> list[Block]:
     blocks = []
     for call in message.get("tool_calls") or ():
@@ -133,7 +169,8 @@ def conversation(messages: list[dict[str, Any]]) -> tuple[list[Block], list[dict
         if role in _TOOL_ROLES:
             role, blocks = "user", [_tool_result(message)]
         elif role == "assistant":
-            blocks = content_blocks(message.get("content")) + _tool_uses(message)
+            blocks = (_thinking_blocks(message) + content_blocks(message.get("content"))
+                      + _tool_uses(message))
         else:
             blocks = content_blocks(message.get("content"))
         if not blocks:
@@ -239,7 +276,8 @@ def build_body(endpoint: Endpoint, request: ChatRequest,
     tools = body.get("tools")
     choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
     forced = choice is not None and choice["type"] in ("any", "tool")
-    budget = None if forced else _thinking_budget(request, endpoint, limit)
+    budget = None if forced or _thinking_breaks_the_turn(turns) \
+        else _thinking_budget(request, endpoint, limit)
     if tools:
         wire["tools"] = _tools(tools)
     if choice is not None and tools:

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from crossroads.failures import AttemptError, Failure
-from crossroads.providers.anthropic_request import JSON_TOOL
+from crossroads.providers.anthropic_request import JSON_TOOL, REASONING_FORMAT
 from crossroads.providers.openai import MAX_ERROR_EXCERPT, classify_error, retry_after_seconds
 
 # stop_reason → OpenAI's finish_reason (the native one is kept beside it).
@@ -133,19 +133,31 @@ def in_band(parsed: dict[str, Any]) -> AttemptError:
                         message or "provider error", status=status)
 
 
+def reasoning_detail(index: int, **fields: Any) -> dict[str, Any]:
+    """One of OpenRouter's `reasoning_details` entries for the thinking block at `index` of the
+    message: what a caller sends back, signature included, to keep the model's thinking across
+    a tool loop."""
+    kind = "reasoning.encrypted" if "data" in fields else "reasoning.text"
+    return {"type": kind, **fields, "format": REASONING_FORMAT, "index": index}
+
+
 def _block_parts(content: list[Any], json_answer: bool
-                 ) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+                 ) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(texts, reasoning details, tool calls) of a message's content blocks."""
     texts: list[str] = []
-    thoughts: list[str] = []
+    thoughts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
-    for block in content:
+    for index, block in enumerate(content):
         if not isinstance(block, dict):
             raise AttemptError(Failure.MALFORMED, "the provider sent a non-object content block")
         kind = block.get("type")
         if kind == "text" and isinstance(block.get("text"), str):
             texts.append(block["text"])
         elif kind == "thinking" and isinstance(block.get("thinking"), str):
-            thoughts.append(block["thinking"])
+            thoughts.append(reasoning_detail(index, text=block["thinking"],
+                                             signature=str(block.get("signature") or "")))
+        elif kind == "redacted_thinking" and isinstance(block.get("data"), str):
+            thoughts.append(reasoning_detail(index, data=block["data"]))
         elif kind == "tool_use":
             arguments = orjson.dumps(block.get("input") or {}).decode()
             if json_answer and block.get("name") == JSON_TOOL:
@@ -171,7 +183,8 @@ def completion(parsed: dict[str, Any], json_answer: bool) -> dict[str, Any]:
     if calls:
         message["tool_calls"] = calls
     if thoughts:
-        message["reasoning"] = "".join(thoughts)
+        message["reasoning"] = "".join(t.get("text", "") for t in thoughts)
+        message["reasoning_details"] = thoughts
     # The JSON tool's stop is the end of a plain answer; a real tool call's is not.
     json_answered = json_answer and not calls and any(
         isinstance(b, dict) and b.get("type") == "tool_use" for b in content)

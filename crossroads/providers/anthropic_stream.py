@@ -29,7 +29,12 @@ import orjson
 
 from crossroads.failures import AttemptError, Failure
 from crossroads.providers.anthropic_request import JSON_TOOL
-from crossroads.providers.anthropic_shapes import chat_usage, finish_reason, in_band
+from crossroads.providers.anthropic_shapes import (
+    chat_usage,
+    finish_reason,
+    in_band,
+    reasoning_detail,
+)
 
 Chunk = dict[str, Any]
 
@@ -113,8 +118,15 @@ class AnthropicStream:
             thought = delta.get("thinking")
             return [self._chunk({"reasoning": thought})] if isinstance(thought, str) \
                 and thought else []
+        if kind == "signature_delta":
+            # The thinking block's signature, for a caller to send back with it (as
+            # OpenRouter's `reasoning_details`; the text is the `reasoning` streamed before).
+            signature = delta.get("signature")
+            return [self._chunk({"reasoning_details": [reasoning_detail(
+                index, signature=signature)]})] \
+                if isinstance(signature, str) and signature else []
         if kind != "input_json_delta":
-            return []  # signature_delta, citations_delta and whatever comes next
+            return []  # citations_delta and whatever comes next
         piece = delta.get("partial_json")
         if not isinstance(piece, str):
             raise _malformed("input_json_delta")

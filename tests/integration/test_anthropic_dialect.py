@@ -309,12 +309,16 @@ def test_reasoning_is_asked_as_a_thinking_budget_and_returned_as_reasoning(
         "messages": [{"role": "user", "content": "Think, then answer."}]}
     if stream:
         chunks = list(client(claude).chat.completions.create(**ask, stream=True))
-        reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning") or ""
-                            for c in chunks if c.choices)
+        extras = [c.choices[0].delta.model_extra or {} for c in chunks if c.choices]
+        reasoning = "".join(e.get("reasoning") or "" for e in extras)
+        details = [d for e in extras for d in e.get("reasoning_details") or ()]
         content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     else:
         reply = client(claude).chat.completions.create(**ask)
-        reasoning = (reply.choices[0].message.model_extra or {}).get("reasoning") or ""
+        extra = reply.choices[0].message.model_extra or {}
+        reasoning, details = extra.get("reasoning") or "", extra.get("reasoning_details") or []
         content = reply.choices[0].message.content or ""
     assert reasoning.strip() and content.strip()
+    # The signature a caller sends back to keep the thinking across a tool loop.
+    assert [d["type"] for d in details if d.get("signature")] == ["reasoning.text"]
     assert last_body(fresh_sim)["thinking"] == {"type": "enabled", "budget_tokens": 1024}

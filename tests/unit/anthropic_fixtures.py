@@ -48,6 +48,18 @@ TOOL_MESSAGE: dict[str, Any] = {
     "usage": {"input_tokens": 472, "output_tokens": 89},
 }
 
+# [thinking] "Thinking redaction": a redacted_thinking block beside a normal one.
+REDACTED_MESSAGE: dict[str, Any] = {
+    **TEXT_MESSAGE,
+    "content": [
+        {"type": "thinking", "thinking": "Let me analyze this step by step...",
+         "signature": "WaUjzkypQ2mUEVM36O2TxuC06KN8xyfbJwyem2dw3URve/op91XWHOEBLLqIOMfFG"},
+        {"type": "redacted_thinking",
+         "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP"},
+        {"type": "text", "text": "Based on my analysis..."},
+    ],
+}
+
 # [caching] a response that read 1,800 cached tokens and wrote 248: the three input counts
 # are apart and add up (input_tokens is only what came after the last breakpoint).
 CACHED_MESSAGE: dict[str, Any] = {

@@ -193,6 +193,48 @@ def test_every_stop_reason_maps_and_is_kept(native: str, finish: str) -> None:
     assert (choice["finish_reason"], choice["native_finish_reason"]) == (finish, native)
 
 
+def test_thinking_blocks_come_back_signed_in_reasoning_details() -> None:
+    message = parse(fx.REDACTED_MESSAGE)["choices"][0]["message"]
+    assert message["reasoning"] == "Let me analyze this step by step..."
+    assert message["reasoning_details"] == [
+        {"type": "reasoning.text", "text": "Let me analyze this step by step...",
+         "signature": fx.REDACTED_MESSAGE["content"][0]["signature"],
+         "format": "anthropic-claude-v1", "index": 0},
+        {"type": "reasoning.encrypted", "data": fx.REDACTED_MESSAGE["content"][1]["data"],
+         "format": "anthropic-claude-v1", "index": 1}]
+
+
+TOOL_LOOP: list[dict[str, Any]] = [
+    {"role": "user", "content": "Weather in Paris?"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "toolu_1", "type": "function",
+         "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+    {"role": "tool", "tool_call_id": "toolu_1", "content": "18 C"},
+]
+WEATHER_TOOL = [{"type": "function", "function": {"name": "get_weather",
+                                                  "parameters": {"type": "object"}}}]
+
+
+def test_signed_reasoning_details_go_back_as_the_thinking_blocks_they_were() -> None:
+    answer = parse(fx.REDACTED_MESSAGE)["choices"][0]["message"]
+    loop = [*TOOL_LOOP]
+    loop[1] = {**loop[1], "reasoning_details": answer["reasoning_details"]}
+    body = wire(request(messages=loop, tools=WEATHER_TOOL, max_tokens=4000,
+                        reasoning={"max_tokens": 2000}))
+    assert body["messages"][1]["content"][:2] == [
+        {"type": "thinking", "thinking": "Let me analyze this step by step...",
+         "signature": fx.REDACTED_MESSAGE["content"][0]["signature"]},
+        {"type": "redacted_thinking", "data": fx.REDACTED_MESSAGE["content"][1]["data"]}]
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2000}
+
+
+def test_a_tool_loop_without_its_thinking_goes_on_without_thinking() -> None:
+    body = wire(request(messages=TOOL_LOOP, tools=WEATHER_TOOL, max_tokens=4000,
+                        reasoning={"max_tokens": 2000}))
+    assert "thinking" not in body  # Anthropic would refuse the unsigned tool turn
+    assert body["messages"][1]["content"][0]["type"] == "tool_use"
+
+
 def test_the_matched_stop_sequence_is_named() -> None:
     assert parse(fx.STOP_SEQUENCE_MESSAGE)["choices"][0]["stop_reason"] == "###"
 
@@ -317,11 +359,14 @@ def test_streamed_tool_calls_keep_their_own_index_and_arguments() -> None:
     assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
 
 
-def test_thinking_streams_as_reasoning_and_signatures_are_dropped() -> None:
+def test_thinking_streams_as_reasoning_and_its_signature_as_reasoning_details() -> None:
     chunks, _ = translate(fx.THINKING_STREAM)
     reasoning = "".join(d.get("reasoning", "") for d in deltas(chunks))
     assert reasoning == "Let me solve this step by step:\n\n1. First break down 27 * 453"
     assert "".join(d.get("content", "") for d in deltas(chunks)) == "27 * 453 = 12,231"
+    details = [x for d in deltas(chunks) for x in d.get("reasoning_details", ())]
+    assert details == [{"type": "reasoning.text", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3h",
+                        "format": "anthropic-claude-v1", "index": 0}]
 
 
 def test_a_streamed_json_tool_answer_is_content() -> None:

@@ -348,6 +348,10 @@ def _build_endpoint(
     for field, value in (("context_length", context_length), ("max_output", config.max_output)):
         if value is not None and value <= 0:
             raise ConfigError(f"{where}.{field}: must be positive")
+    dialect = config.dialect or provider.dialect or "openai"
+    if dialect != "openai" and config.usage_prompt_includes_cached is False:
+        # Other dialects normalise their own usage; the flag would count cache reads twice.
+        raise ConfigError(f"{where}.usage_prompt_includes_cached: only for the openai dialect")
     endpoint = Endpoint(
         model=config.model,
         provider=config.provider,
@@ -363,7 +367,7 @@ def _build_endpoint(
         input_modalities=frozenset(config.input_modalities or ["text"]),
         data_policy=_policy(config.data_policy or provider.data_policy),
         api_key_env=key_env,
-        dialect=config.dialect or provider.dialect or "openai",
+        dialect=dialect,
         nominal_throughput=config.nominal_throughput or 50.0,
         nominal_ttft_ms=config.nominal_ttft_ms or 1000.0,
         usage_prompt_includes_cached=config.usage_prompt_includes_cached is not False,

@@ -490,3 +490,12 @@ def test_an_unknown_dialect_is_refused_with_its_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError,
                        match=r"providers\[\.\.\.\]\.dialect: Invalid enum value .smoke-signals."):
         load_settings(str(path), env={})
+
+
+def test_the_openai_cache_convention_flag_is_refused_on_another_dialect(tmp_path: Path) -> None:
+    path = tmp_path / "crossroads.toml"
+    path.write_text(CONFIG.replace('price = { prompt = 1, completion = 5 }\n',
+                                   'price = { prompt = 1, completion = 5 }\n'
+                                   'usage_prompt_includes_cached = false\n', 1))
+    with pytest.raises(ConfigError, match=r"usage_prompt_includes_cached: only for the openai"):
+        load_settings(str(path), env={})

@@ -82,8 +82,12 @@ class AnthropicReply(Reply):
         choice = answer.choices[0]
         return answer.reasoning, choice.calls, choice.pieces, answer.reasoning_shown
 
-    def _stop_reason(self) -> str:
-        return STOP_REASONS.get(self.finish_reason, "end_turn")
+    def _stop(self) -> tuple[str, str | None]:
+        """(stop_reason, stop_sequence)."""
+        matched = self.answer.choices[0].stop_sequence if self.answer is not None else None
+        if matched is not None:
+            return "stop_sequence", matched
+        return STOP_REASONS.get(self.finish_reason, "end_turn"), None
 
     def body(self) -> bytes:
         thinking, calls, text, shown = self._pieces()
@@ -97,9 +101,10 @@ class AnthropicReply(Reply):
             content.append({"type": "tool_use", "id": "toolu_" + call["id"].removeprefix("call_"),
                             "name": call["function"]["name"],
                             "input": orjson.loads(call["function"]["arguments"])})
+        stop_reason, stop_sequence = self._stop()
         return orjson.dumps({"id": self.message_id, "type": "message", "role": "assistant",
                              "model": self.req.model, "content": content,
-                             "stop_reason": self._stop_reason(), "stop_sequence": None,
+                             "stop_reason": stop_reason, "stop_sequence": stop_sequence,
                              "usage": self.anthropic_usage})
 
     # --- the stream -----------------------------------------------------------------------
@@ -150,7 +155,8 @@ class AnthropicReply(Reply):
         thinking, calls, text, shown = self._pieces()
         blocks = bool(thinking and shown) + bool(text or not calls) + len(calls)
         close = _event("content_block_stop", {"index": blocks - 1})
+        stop_reason, stop_sequence = self._stop()
         ending = _event("message_delta", {
-            "delta": {"stop_reason": self._stop_reason(), "stop_sequence": None},
+            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
             "usage": {"output_tokens": self.anthropic_usage["output_tokens"]}})
         return close + ending + (_event("message_stop", {}) if done else b"")

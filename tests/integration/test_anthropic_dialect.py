@@ -322,3 +322,16 @@ def test_reasoning_is_asked_as_a_thinking_budget_and_returned_as_reasoning(
     # The signature a caller sends back to keep the thinking across a tool loop.
     assert [d["type"] for d in details if d.get("signature")] == ["reasoning.text"]
     assert last_body(fresh_sim)["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+
+
+def test_a_stop_sequence_ends_the_answer_with_stop_and_names_the_native_reason(
+        claude: Router, fresh_sim: Sim) -> None:
+    reply = client(claude).chat.completions.create(
+        model=CLAUDE, max_tokens=50, stop=["fox"], extra_body=ONLY_CLAUDE,
+        messages=[{"role": "user", "content": "Say hello."}])
+    choice = reply.choices[0]
+    assert choice.message.content == "the quick brown "
+    assert choice.finish_reason == "stop"
+    assert choice.model_extra is not None
+    assert choice.model_extra["native_finish_reason"] == "stop_sequence"
+    assert last_body(fresh_sim)["stop_sequences"] == ["fox"]

@@ -115,3 +115,15 @@ def test_streamed_tool_input_arrives_in_pieces(sim: Sim) -> None:
     assert len(pieces) > 1
     assert final.stop_reason == "tool_use"
     assert final.content[0].input == {"city": "Paris"}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_stop_sequence_is_named_when_it_cut_the_answer(sim: Sim, stream: bool) -> None:
+    client = sdk(sim, "plain")
+    if stream:
+        with client.messages.stream(**ask(stop_sequences=["nope", "fox"])) as events:
+            message = events.get_final_message()
+    else:
+        message = client.messages.create(**ask(stop_sequences=["nope", "fox"]))
+    assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "fox")
+    assert message.content[0].text == "the quick brown "  # type: ignore[union-attr]

@@ -7,6 +7,7 @@
     python bench/router_bench.py --limited-key --router-arg=--redis-url=…
                                             # every request by a key with a credit limit and a
                                             # rate limit: with Redis, one admission round trip
+    python bench/router_bench.py --stream   # the same with streamed answers (`stream: true`)
 
 The router is pinned to core 0, the simulator and the load generators to core 1 (when the
 machine has two cores and `taskset` exists). Throughput comes from wrk at fixed concurrency
@@ -106,10 +107,11 @@ def _limited_key(tmp: Path, router_args: list[str]) -> str:
     return out.strip().splitlines()[-1]
 
 
-def _wrk(url: str, connections: int, seconds: int, token: str) -> tuple[float, str, str]:
+def _wrk(url: str, connections: int, seconds: int, token: str, payload: bytes
+         ) -> tuple[float, str, str]:
     """(requests/s, p50, p99) from wrk with a POST body."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    body = BODY.decode().replace("\\", "\\\\").replace('"', '\\"')
+    body = payload.decode().replace("\\", "\\\\").replace('"', '\\"')
     script.write_text(
         'wrk.method = "POST"\n'
         f'wrk.body = "{body}"\n'
@@ -153,7 +155,11 @@ def main() -> None:
     parser.add_argument("--limited-key", action="store_true",
                         help="send every request with a key that has a credit limit and a "
                              "rate limit (made with `crossroads keys create`)")
+    parser.add_argument("--stream", action="store_true",
+                        help="ask for streamed answers (16 content events and [DONE])")
     args = parser.parse_args()
+    payload = json.dumps({**json.loads(BODY), "stream": True}).encode() if args.stream \
+        else BODY
     seconds = 1 if args.smoke else 10
     rates = [100.0] if args.smoke else [200.0, 1000.0]
     concurrency = [8] if args.smoke else [32]
@@ -179,7 +185,7 @@ def main() -> None:
                 for name, url in targets.items():
                     cpu0 = _cpu_seconds(router.pid)
                     t0 = time.perf_counter()
-                    results[name] = _wrk(url, conns, seconds, token)
+                    results[name] = _wrk(url, conns, seconds, token, payload)
                     if name == "crossroads":
                         cpu = _cpu_seconds(router.pid) - cpu0
                         per_request_us = cpu / (results[name][0] * (time.perf_counter() - t0))
@@ -194,7 +200,7 @@ def main() -> None:
             reports: dict[str, LatencyReport] = {}
             for name, url in targets.items():
                 reports[name] = asyncio.run(fixed_rate(
-                    url, BODY, rate, seconds * 2, headers={"authorization": f"Bearer {token}"}))
+                    url, payload, rate, seconds * 2, headers={"authorization": f"Bearer {token}"}))
             d, r = reports["direct"], reports["crossroads"]
             rows.append(
                 f"| latency at {rate:,.0f} req/s (open loop) | p50 {d.p50_ms:.2f} / p90 "
@@ -210,7 +216,8 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {'pinned' if _pin(0) else 'unpinned'}; router "
           f"arguments: {' '.join(args.router_arg) or 'none'}"
-          f"{'; a limited key' if args.limited_key else ''}")
+          f"{'; a limited key' if args.limited_key else ''}"
+          f"{'; streamed' if args.stream else ''}")
     print("| measurement | direct (simulator) | through crossroads | overhead |")
     print("|---|---|---|---|")
     print("\n".join(rows))

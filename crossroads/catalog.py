@@ -76,6 +76,8 @@ class Endpoint(msgspec.Struct, frozen=True):
     input_modalities: frozenset[str] = frozenset({"text"})
     data_policy: DataPolicy = DataPolicy()
     api_key_env: str | None = None
+    # The wire format the endpoint speaks: a key of `crossroads.providers.PROVIDERS`.
+    dialect: str = "openai"
     # OpenAI's convention: usage.prompt_tokens includes cached tokens. Some providers report
     # only the uncached part; their endpoints set this false and the adapter adds them back.
     usage_prompt_includes_cached: bool = True

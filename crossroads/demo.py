@@ -14,6 +14,8 @@ from crossroads.catalog import Catalog, endpoint_key
 from crossroads.sim.profile import SimFleet
 
 SIM_READY_PREFIX = "crossroads-sim listening on "
+# Where the sim serves each dialect under an endpoint's prefix (sim/server.py).
+_DIALECT_PATHS = {"openai": "/v1", "anthropic": "/anthropic/v1"}
 
 
 def simulated_catalog(catalog: Catalog, sim_url: str, fleet: SimFleet) -> Catalog:
@@ -30,7 +32,7 @@ def simulated_catalog(catalog: Catalog, sim_url: str, fleet: SimFleet) -> Catalo
         if (original.provider, original.upstream_model) in twins or original.provider in stand_ins:
             endpoint = msgspec.structs.replace(
                 original,
-                base_url=f"{sim_url}/{original.provider}/v1",
+                base_url=f"{sim_url}/{original.provider}{_DIALECT_PATHS[original.dialect]}",
                 available=True,
                 unavailable_reason=None,
                 simulated=True,

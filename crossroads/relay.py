@@ -74,13 +74,14 @@ Answer = Callable[[Generation, Attempt, bytes, ChatRequest], bytes]
 
 def _chat_answer(generation: Generation, attempt: Attempt, raw: bytes,
                  request: ChatRequest) -> bytes:
-    return generation.complete_body(attempt, PROVIDERS["openai"].parse_completion(raw), request)
+    provider = PROVIDERS[attempt.endpoint.dialect]
+    return generation.complete_body(attempt, provider.parse_completion(raw, request), request)
 
 
 def _embeddings_answer(generation: Generation, attempt: Attempt, raw: bytes,
                        request: ChatRequest) -> bytes:
-    return embeddings_body(generation, attempt, PROVIDERS["openai"].parse_embeddings(raw),
-                           request)
+    provider = PROVIDERS[attempt.endpoint.dialect]
+    return embeddings_body(generation, attempt, provider.parse_embeddings(raw), request)
 
 
 # How a whole upstream answer becomes the caller's, per operation; both raise AttemptError
@@ -164,7 +165,7 @@ class Relay:
                     out: ClientStream | None, generation: Generation) -> UpstreamResponse:
         endpoint = attempt.endpoint
         timer = generation.overhead
-        provider = PROVIDERS["openai"]
+        provider = PROVIDERS[endpoint.dialect]
         # A key's reservation may have lowered max_tokens for this endpoint, to stay a bound.
         reservation = generation.reservation
         max_tokens = None if reservation is None else reservation.max_tokens.get(endpoint.key)
@@ -314,7 +315,8 @@ class Relay:
                       total_deadline: float) -> None:
         timer = generation.overhead
         response = await self._open(attempt, request, first_token_deadline, out, generation)
-        session = StreamSession(attempt, generation, request, PROVIDERS["openai"],
+        translator = PROVIDERS[attempt.endpoint.dialect].stream_translator(request)
+        session = StreamSession(attempt, generation, request, translator,
                                 self.settings.server.max_body_bytes)
         try:
             while not session.saw_done:

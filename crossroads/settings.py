@@ -135,10 +135,14 @@ class DataPolicyConfig(_Table, frozen=True):
     zdr: bool = False
 
 
+Dialect = Literal["openai", "anthropic"]
+
+
 class ProviderConfig(_Table, frozen=True):
     name: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
+    dialect: Dialect | None = None
     data_policy: DataPolicyConfig | None = None
     privacy_policy_url: str | None = None
     terms_of_service_url: str | None = None
@@ -182,6 +186,7 @@ class EndpointConfig(_Table, frozen=True):
     upstream_model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
+    dialect: Dialect | None = None
     quantization: str | None = None
     context_length: int | None = None
     max_output: int | None = None
@@ -360,6 +365,10 @@ def _build_endpoint(
     for field, value in (("context_length", context_length), ("max_output", config.max_output)):
         if value is not None and value <= 0:
             raise ConfigError(f"{where}.{field}: must be positive")
+    dialect = config.dialect or provider.dialect or "openai"
+    if dialect != "openai" and config.usage_prompt_includes_cached is False:
+        # Other dialects normalise their own usage; the flag would count cache reads twice.
+        raise ConfigError(f"{where}.usage_prompt_includes_cached: only for the openai dialect")
     endpoint = Endpoint(
         model=config.model,
         provider=config.provider,
@@ -375,6 +384,7 @@ def _build_endpoint(
         input_modalities=frozenset(config.input_modalities or ["text"]),
         data_policy=_policy(config.data_policy or provider.data_policy),
         api_key_env=key_env,
+        dialect=dialect,
         nominal_throughput=config.nominal_throughput or 50.0,
         nominal_ttft_ms=config.nominal_ttft_ms or 1000.0,
         usage_prompt_includes_cached=config.usage_prompt_includes_cached is not False,

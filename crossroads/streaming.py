@@ -1,8 +1,10 @@
 """One upstream stream turned into the caller's stream, with no I/O.
 
-`StreamSession` decodes the provider's SSE bytes, checks every event, rewrites it as ours
-(id, model, provider, priced usage) and tells the relay when real content has arrived, so the
-relay knows when to commit. `ClientStream` is the caller's side, implemented by the HTTP layer.
+`StreamSession` decodes the provider's SSE bytes, has the attempt's dialect translate each
+event into OpenAI-shaped chunks (`providers.base.StreamTranslator`), checks every chunk,
+rewrites it as ours (id, model, provider, priced usage) and tells the relay when real content
+has arrived, so the relay knows when to commit. `ClientStream` is the caller's side,
+implemented by the HTTP layer.
 
 The last chunk. OpenRouter ends a stream with a usage-only chunk whose `choices` is empty, and
 OpenAI does the same when asked (`stream_options.include_usage`); but the loop in OpenAI's own
@@ -23,7 +25,7 @@ from crossroads.chat_response import shape_chunk
 from crossroads.failures import AttemptError, Failure
 from crossroads.generation import Attempt, Generation, estimate_usage
 from crossroads.pricing import usage_from_openai
-from crossroads.providers.base import Provider
+from crossroads.providers.base import StreamTranslator
 from crossroads.reasoning import shape_reasoning
 from crossroads.sse import DONE, DONE_EVENT, SSEDecoder, SSEOverflowError, encode
 
@@ -64,18 +66,18 @@ def _has_content(choice: dict[str, Any]) -> bool:
 
 class StreamSession:
     __slots__ = (
-        "_decoder", "_exclude_reasoning", "_held", "_merge_usage", "_pending_finish", "_provider",
+        "_decoder", "_exclude_reasoning", "_held", "_merge_usage", "_pending_finish", "_translator",
         "attempt", "chars",
         "chunks", "error", "finish_reason", "generation", "has_content", "request", "saw_done",
         "usage_sent",
     )
 
     def __init__(self, attempt: Attempt, generation: Generation, request: ChatRequest,
-                 provider: Provider, max_event_bytes: int) -> None:
+                 translator: StreamTranslator, max_event_bytes: int) -> None:
         self.attempt = attempt
         self.generation = generation
         self.request = request
-        self._provider = provider
+        self._translator = translator
         self._decoder = SSEDecoder(max_event_bytes)
         self._held: list[bytes] = []
         options = request.body.get("stream_options")
@@ -124,18 +126,23 @@ class StreamSession:
 
     def _consume(self, payloads: list[bytes], now: float) -> list[bytes]:
         out: list[bytes] = []
+        translator = self._translator
         for data in payloads:
-            if data == DONE:
-                self.saw_done = True
-                if not self.has_content:
-                    self.error = AttemptError(Failure.EMPTY,
-                                              "the provider's stream ended with no content")
-                break
-            try:
-                out += self._events(self._provider.parse_chunk(data), now)
-            except AttemptError as error:
-                self.error = error
-                break
+            if data != DONE:
+                try:
+                    for payload in translator.chunks(data):
+                        out += self._events(payload, now)
+                except AttemptError as error:
+                    self.error = error
+                    break
+                if not translator.ended:
+                    continue
+            # `[DONE]`, or the dialect's own last event (Anthropic's `message_stop`).
+            self.saw_done = True
+            if not self.has_content:
+                self.error = AttemptError(Failure.EMPTY,
+                                          "the provider's stream ended with no content")
+            break
         if not self.has_content:
             self._held.extend(out)
             if self.error is not None:

@@ -1,8 +1,9 @@
-"""Provider dialects, looked up by name."""
+"""Provider dialects, looked up by an endpoint's `dialect`."""
 
-from crossroads.providers.base import Provider, UpstreamRequest
+from crossroads.providers.anthropic import AnthropicProvider
+from crossroads.providers.base import Provider, StreamTranslator, UpstreamRequest
 from crossroads.providers.openai import OpenAIProvider
 
-PROVIDERS: dict[str, Provider] = {"openai": OpenAIProvider()}
+PROVIDERS: dict[str, Provider] = {"openai": OpenAIProvider(), "anthropic": AnthropicProvider()}
 
-__all__ = ["PROVIDERS", "Provider", "UpstreamRequest"]
+__all__ = ["PROVIDERS", "Provider", "StreamTranslator", "UpstreamRequest"]

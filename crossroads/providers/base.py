@@ -1,7 +1,18 @@
 """The provider seam: pure translation between our request and an upstream's wire format.
 
 A provider never awaits and never touches the network; the relay hands it bytes and gets values
-(or an `AttemptError`) back. Most providers speak OpenAI's dialect and are catalog rows, not code.
+(or an `AttemptError`) back. Most providers speak OpenAI's dialect and are catalog rows, not code;
+an endpoint names the dialect it speaks (`Endpoint.dialect`, "openai" by default) and the relay
+looks its provider up in `crossroads.providers.PROVIDERS`.
+
+Whatever the dialect, what comes back is OpenAI-shaped: a chat completion, or stream chunks, with
+usage normalised so that `prompt_tokens` includes cache reads and writes
+(`prompt_tokens_details.cached_tokens` / `cache_write_tokens`), which is what `pricing.py` reads.
+A stream is translated by a `StreamTranslator` made for each attempt, so a dialect whose events
+carry state (Anthropic's content blocks, a usage split over two events) keeps it per attempt; a
+dialect that is not SSE at all (Bedrock's binary event stream) would bring its own framing there
+too, and one whose credentials expire (Vertex, SigV4) signs inside `build`, which sees the final
+body.
 """
 
 from __future__ import annotations
@@ -22,6 +33,21 @@ class UpstreamRequest(msgspec.Struct, frozen=True):
     body: bytes
 
 
+class StreamTranslator(Protocol):
+    """One attempt's upstream stream, event by event, as OpenAI-shaped chunks."""
+
+    @property
+    def ended(self) -> bool:
+        """The dialect's own end-of-stream event arrived (OpenAI's `[DONE]` is seen by the
+        session itself, so its translator never ends)."""
+        ...
+
+    def chunks(self, data: bytes) -> list[dict[str, Any]]:
+        """The chunks one SSE event's data becomes (often one, maybe none), or AttemptError
+        for garbage or an in-band error."""
+        ...
+
+
 class Provider(Protocol):
     def build(self, endpoint: Endpoint, api_key: str | None, request: ChatRequest,
               max_tokens: int | None = None) -> UpstreamRequest:
@@ -29,16 +55,17 @@ class Provider(Protocol):
         caller's (a key's reservation lowered it)."""
         ...
 
-    def parse_completion(self, raw: bytes) -> dict[str, Any]:
-        """A complete non-streaming answer, or AttemptError(MALFORMED/EMPTY)."""
+    def parse_completion(self, raw: bytes, request: ChatRequest | None = None
+                         ) -> dict[str, Any]:
+        """A complete non-streaming answer as a chat completion, or AttemptError."""
         ...
 
     def parse_embeddings(self, raw: bytes) -> dict[str, Any]:
         """A complete embeddings answer with a non-empty `data`, or AttemptError."""
         ...
 
-    def parse_chunk(self, data: bytes) -> dict[str, Any]:
-        """One streamed event's payload, or AttemptError for garbage or an in-band error."""
+    def stream_translator(self, request: ChatRequest) -> StreamTranslator:
+        """A fresh translator for one attempt's stream."""
         ...
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> AttemptError:

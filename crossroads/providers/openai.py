@@ -154,7 +154,8 @@ class OpenAIProvider:
             raise AttemptError(Failure.MALFORMED, "the provider returned a non-object")
         return parsed
 
-    def parse_completion(self, raw: bytes) -> dict[str, Any]:
+    def parse_completion(self, raw: bytes, request: ChatRequest | None = None
+                         ) -> dict[str, Any]:
         parsed = self._answer_object(raw)
         if "error" in parsed and not parsed.get("choices"):
             raise self._in_band(parsed)
@@ -183,6 +184,15 @@ class OpenAIProvider:
         if "error" in parsed:
             raise self._in_band(parsed)
         return parsed
+
+    def stream_translator(self, request: ChatRequest) -> OpenAIProvider:
+        # Stateless: every attempt shares the provider itself.
+        return self
+
+    ended = False
+
+    def chunks(self, data: bytes) -> list[dict[str, Any]]:
+        return [self.parse_chunk(data)]
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> AttemptError:
         code, message = _error_text(body)

@@ -43,15 +43,18 @@ _JSON_OBJECT_WORDS: Final = 16
 
 
 class Choice:
-    __slots__ = ("calls", "finish_reason", "index", "pieces", "tokens")
+    __slots__ = ("calls", "finish_reason", "index", "pieces", "stop_sequence", "tokens")
 
     def __init__(self, index: int, pieces: list[str], calls: list[dict[str, Any]],
-                 finish_reason: str, tokens: int) -> None:  # fmt: skip
+                 finish_reason: str, tokens: int,
+                 stop_sequence: str | None = None) -> None:  # fmt: skip
         self.index = index
         self.pieces = pieces
         self.calls = calls
         self.finish_reason = finish_reason
         self.tokens = tokens
+        # The `stop` sequence the text was cut at, if any (Anthropic's surface names it).
+        self.stop_sequence = stop_sequence
 
 
 class Answer:
@@ -88,13 +91,14 @@ def _reasoning_length(profile: SimProfile, ask: ReasoningAsk, limit: int | None)
     return max(n, 0)
 
 
-def _cut_at_stop(pieces: list[str], stops: tuple[str, ...]) -> tuple[list[str], bool]:
+def _cut_at_stop(pieces: list[str], stops: tuple[str, ...]) -> tuple[list[str], str | None]:
     if not stops:
-        return pieces, False
+        return pieces, None
     text = "".join(pieces)
-    at = min((i for s in stops if (i := text.find(s)) >= 0), default=-1)
-    if at < 0:
-        return pieces, False
+    found = [(i, s) for s in stops if (i := text.find(s)) >= 0]
+    if not found:
+        return pieces, None
+    at, matched = min(found)
     kept: list[str] = []
     used = 0
     for piece in pieces:
@@ -102,7 +106,7 @@ def _cut_at_stop(pieces: list[str], stops: tuple[str, ...]) -> tuple[list[str], 
             break
         kept.append(piece[: at - used])
         used += len(piece)
-    return kept, True
+    return kept, matched
 
 
 def compose(req: ChatRequest, profile: SimProfile, completion_id: str) -> Answer:
@@ -130,8 +134,9 @@ def compose(req: ChatRequest, profile: SimProfile, completion_id: str) -> Answer
         finish = "stop"
         if budget is not None and len(pieces) > budget:
             pieces, finish = pieces[:budget], "length"
-        pieces, stopped = _cut_at_stop(pieces, o.stop)
-        choices.append(Choice(c, pieces, [], "stop" if stopped else finish, thought + len(pieces)))
+        pieces, matched = _cut_at_stop(pieces, o.stop)
+        choices.append(Choice(c, pieces, [], "stop" if matched else finish,
+                              thought + len(pieces), matched))
     shown = thought > 0 and not o.reasoning.exclude
     return Answer(choices, reasoning_pieces(thought), shown,
                   o.top_logprobs if o.logprobs else None)  # fmt: skip

@@ -23,7 +23,7 @@ from crossroads.sim.prompt import BadRequestError, ChatRequest, parse_chat
 from crossroads.sim.render import ERRORS, error_message, retry_after_headers
 from crossroads.sim.wire import Exchange, error_body
 
-__all__ = ["SERVED", "ChatService"]
+__all__ = ["SERVED", "ChatService", "Pending", "entry"]
 
 Pending = asyncio.Task[None] | None
 
@@ -43,6 +43,10 @@ class ChatService:
         self._ids = itertools.count(1)
         # A per-process prefix keeps ids unique across sim restarts sharing one ledger.
         self._prefix = os.urandom(4).hex()
+
+    def next_id(self) -> str:
+        """A new completion id, unique across this sim's surfaces."""
+        return f"chatcmpl-{self._prefix}{next(self._ids):012d}"
 
     def authorized(self, ep: EndpointState, ex: Exchange) -> str | None:
         """None when authorized, else the reason for a 401."""
@@ -90,9 +94,8 @@ class ChatService:
         now = self._state.elapsed()
         reason = self.authorized(ep, ex)
         if reason is not None:
-            entry = _entry(now, "http_401", None, None)
             body = error_body(reason, "authentication_error", "invalid_api_key")
-            return self._reject(ep, ex, 401, body, entry)
+            return self._reject(ep, ex, 401, body, entry(now, "http_401", None, None))
         raw: Any = None
         try:
             raw = orjson.loads(ex.body) if parsed is _UNPARSED else parsed
@@ -103,11 +106,11 @@ class ChatService:
             )
             param = exc.param if isinstance(exc, BadRequestError) else None
             body = error_body(message, "invalid_request_error", None, param)
-            return self._reject(ep, ex, 400, body, _entry(now, "http_400", None, raw))
+            return self._reject(ep, ex, 400, body, entry(now, "http_400", None, raw))
 
         cached = ep.cache.lookup(req.prefixes, p.cache_min_tokens) if p.cache else 0
         outcome, detail = ep.decide(req, now)
-        ep.record(_entry(now, outcome, req, req.body, cached))
+        ep.record(entry(now, outcome, req, req.body, cached))
 
         spec = ERRORS.get(outcome)
         if spec is not None:
@@ -124,7 +127,7 @@ class ChatService:
             ex,
             req,
             p,
-            completion_id=f"chatcmpl-{self._prefix}{next(self._ids):012d}",
+            completion_id=self.next_id(),
             created=int(time.time()),
             cached=cached,
             timing=ep.sample_timing(self._state.time_scale),
@@ -133,7 +136,8 @@ class ChatService:
         return ep.start(plays[outcome](reply))
 
 
-def _entry(t: float, outcome: str, req: ChatRequest | None, body: Any, cached: int = 0) -> LogEntry:
+def entry(t: float, outcome: str, req: ChatRequest | None, body: Any,
+          cached: int = 0) -> LogEntry:
     model = body.get("model") if isinstance(body, dict) else None
     return LogEntry(
         t=t,

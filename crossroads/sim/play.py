@@ -33,7 +33,15 @@ from crossroads.sim.render import (
 )
 from crossroads.sim.wire import Exchange
 
-Frames = TextFrames | StepFrames
+
+class Frames(Protocol):
+    """A stream in steps, one token each: OpenAI's chunks, or Anthropic's events."""
+
+    @property
+    def n(self) -> int: ...
+
+    def event(self, i: int) -> bytes: ...
+
 
 __all__ = ["BLOCK_PLAYS", "MIN_STEP", "STREAM_PLAYS", "Play", "Reply", "WholeAnswer"]
 

@@ -3,6 +3,7 @@
     POST /PREFIX/v1/chat/completions    the provider surface (see chat.py)
     POST /PREFIX/v1/embeddings          for embedding models (see embeddings.py)
     GET  /PREFIX/v1/models
+    POST /PREFIX/anthropic/v1/messages  the same endpoints in Anthropic's dialect (anthropic.py)
     *    /_sim/...                      the control API (see control.py)
 
 PREFIX is a stand-in endpoint's own name, or a provider shared by its endpoints, which are told
@@ -24,6 +25,7 @@ from typing import Any, Final
 import orjson
 import uvloop
 
+from crossroads.sim.anthropic import AnthropicService
 from crossroads.sim.chat import ChatService, Pending
 from crossroads.sim.control import Control
 from crossroads.sim.embeddings import EmbeddingsService
@@ -37,7 +39,9 @@ __all__ = ["SimApp", "SimServer", "run_sim", "start_sim"]
 _CHAT: Final = "v1/chat/completions"
 _EMBEDDINGS: Final = "v1/embeddings"
 _MODELS: Final = "v1/models"
-_METHODS: Final[dict[str, bytes]] = {_CHAT: b"POST", _EMBEDDINGS: b"POST", _MODELS: b"GET"}
+_MESSAGES: Final = "anthropic/v1/messages"
+_METHODS: Final[dict[str, bytes]] = {_CHAT: b"POST", _EMBEDDINGS: b"POST", _MODELS: b"GET",
+                                     _MESSAGES: b"POST"}
 
 # Answers one request at one endpoint; the third argument is the body when already decoded.
 Serve = Callable[[EndpointState, Exchange, Any], Pending]
@@ -66,12 +70,13 @@ class SimApp:
     """The request handler: picks the prefix by the first path segment, then the route, then
     (at a provider) the endpoint by the request's `model`."""
 
-    __slots__ = ("_chat", "_control", "_embeddings", "_prefixes", "state")
+    __slots__ = ("_anthropic", "_chat", "_control", "_embeddings", "_prefixes", "state")
 
     def __init__(self, state: SimState) -> None:
         self.state = state
         self._chat = ChatService(state)
         self._embeddings = EmbeddingsService(state, self._chat)
+        self._anthropic = AnthropicService(state, self._chat)
         self._control = Control(state)
         self._prefixes = _prefixes(state)
 
@@ -97,6 +102,8 @@ class SimApp:
             return None
         if rest == _MODELS:
             return self._chat.models(prefix.endpoints, ex)
+        if rest == _MESSAGES:
+            return self._messages(prefix, ex)
         if rest == _EMBEDDINGS:
             if prefix.stand_in is not None:
                 return self._embeddings.embed(prefix.stand_in, ex)
@@ -104,6 +111,15 @@ class SimApp:
         if prefix.stand_in is not None:
             return self._chat.completions(prefix.stand_in, ex)
         return self._by_model(prefix, ex, self._chat.completions)
+
+    def _messages(self, prefix: _Prefix, ex: Exchange) -> Pending:
+        if prefix.stand_in is not None:
+            return self._anthropic.messages(prefix.stand_in, ex)
+        model = self._anthropic.model_of(ex)
+        ep = prefix.by_model.get(model) if isinstance(model, str) else None
+        if ep is None:
+            return self._anthropic.not_found(ex, model)
+        return self._anthropic.messages(ep, ex)
 
     def _by_model(self, prefix: _Prefix, ex: Exchange, serve: Serve) -> Pending:
         try:
@@ -147,6 +163,11 @@ class SimServer:
         """
         prefix = self.state.fleet.prefix(name) or name
         return f"http://{_url_host(self.host)}:{self.port}/{prefix}/v1"
+
+    def anthropic_base_url(self, name: str) -> str:
+        """The Anthropic-dialect base URL of the same endpoint (…/PREFIX/anthropic/v1)."""
+        prefix = self.state.fleet.prefix(name) or name
+        return f"http://{_url_host(self.host)}:{self.port}/{prefix}/anthropic/v1"
 
     @property
     def url(self) -> str:

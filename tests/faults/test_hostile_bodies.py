@@ -18,8 +18,11 @@ MAX_BODY = 4 * 1024 * 1024
 
 
 def _config(hostile: str, sim: Sim) -> str:
-    rows = [(name, f"{hostile}/{name}/v1") for name in ("huge", "endless", "oneline")]
-    rows.append(("alpha", sim.base("alpha")))
+    rows = [(name, f"{hostile}/{name}/v1", "openai") for name in ("huge", "endless", "oneline")]
+    # The same misbehaviour behind Anthropic's dialect: the limits hold whatever the parser.
+    rows += [(f"{name}-claude", f"{hostile}/{name}/anthropic/v1", "anthropic")
+             for name in ("huge", "oneline")]
+    rows.append(("alpha", sim.base("alpha"), "openai"))
     return f"""
 [server]
 max_body_bytes = {MAX_BODY}
@@ -38,13 +41,14 @@ name = "Hostile"
 name = "{name.title()}"
 base_url = "{url}"
 api_key_env = "SIM_KEY"
+dialect = "{dialect}"
 
 [[endpoints]]
 model = "{MODEL}"
 provider = "{name}"
 context_length = 100000
 price = {{ prompt = 1, completion = 1 }}
-""" for name, url in rows)
+""" for name, url, dialect in rows)
 
 
 @pytest.fixture
@@ -66,9 +70,10 @@ def _only(name: str) -> dict[str, object]:
     return {"order": [name], "allow_fallbacks": False}
 
 
-def test_gigantic_body_is_cut_off_at_the_limit(hostile_router: Router):
+@pytest.mark.parametrize("name", ["huge", "huge-claude"])
+def test_gigantic_body_is_cut_off_at_the_limit(hostile_router: Router, name: str):
     status, body, _ = hostile_router.post("/chat/completions", {
-        "model": MODEL, "messages": MESSAGES, "provider": _only("huge")})
+        "model": MODEL, "messages": MESSAGES, "provider": _only(name)})
     assert status == 502
     assert body["error"]["metadata"]["attempts"][0]["reason"] == "response_too_large"
     assert _rss_mb(hostile_router) < 250
@@ -80,9 +85,10 @@ def test_gigantic_body_fails_over_to_a_sane_provider(hostile_router: Router, sim
     assert status == 200 and body["provider"] == "Alpha"
 
 
-def test_newline_free_event_is_refused_before_it_fills_memory(hostile_router: Router):
+@pytest.mark.parametrize("name", ["oneline", "oneline-claude"])
+def test_newline_free_event_is_refused_before_it_fills_memory(hostile_router: Router, name: str):
     lines = list(hostile_router.raw_stream({"model": MODEL, "messages": MESSAGES,
-                                            "provider": _only("oneline")}))
+                                            "provider": _only(name)}))
     text = b"".join(lines)
     assert b"[DONE]" not in text
     assert b"response_too_large" in text or text.startswith(b"HTTP 502")

@@ -19,12 +19,22 @@ EXPECTED = {
     "openai/gpt-oss-120b", "qwen/qwen3-embedding-8b", "baai/bge-m3",
 }
 EMBEDDING = {"qwen/qwen3-embedding-8b": 4096, "baai/bge-m3": 1024}
+# Closed-weight models: no licence file, Hugging Face id or published architecture; served by
+# their maker in its own dialect (Bedrock and Vertex rows come with those dialects).
+PROPRIETARY = {"anthropic/claude-haiku-4.5": "anthropic"}
 
 
 def test_every_model_has_its_facts_and_real_endpoints() -> None:
     catalog = load_settings(env={}).catalog
-    assert {m.slug for m in catalog.models()} == EXPECTED
+    assert {m.slug for m in catalog.models()} == EXPECTED | PROPRIETARY.keys()
     for model in catalog.models():
+        if model.slug in PROPRIETARY:
+            assert model.released and model.pricing is not None
+            endpoints = catalog.endpoints(model.slug)
+            assert {e.dialect for e in endpoints} == {PROPRIETARY[model.slug]}
+            assert all(e.base_url.startswith("https://") and e.pricing.cache_write
+                       for e in endpoints)
+            continue
         assert model.license and model.released and model.hugging_face_id, model.slug
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", model.released)
         arch = model.architecture

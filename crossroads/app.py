@@ -276,6 +276,8 @@ class CrossroadsApp:
                 try:
                     await self.startup()
                 except Exception as exc:
+                    # Where it failed, for the operator; uvicorn itself logs only the message.
+                    log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})

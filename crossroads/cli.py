@@ -31,6 +31,7 @@ from crossroads.demo import (
     stop_sim_process,
 )
 from crossroads.http_server import RouterHttpProtocol
+from crossroads.ledger.sqlite import prepare as prepare_sqlite
 from crossroads.observability import setup_logging, shared_metrics_dir
 from crossroads.schema import check as schema_check
 from crossroads.schema.check import ResponseChecker
@@ -227,6 +228,8 @@ def _supervise(workers: int, sock: socket.socket, settings: Settings, catalog: C
 
     if stop.received is not None:
         return stop.exit_status
+    if settings.server.database_url is None:
+        prepare_sqlite(settings.database_path)
     with shared_metrics_dir():  # one /metrics over every worker (observability/metrics.py)
         return Supervisor(workers, sock, work, private_redis,
                           lambda: print(banner, flush=True)).run()

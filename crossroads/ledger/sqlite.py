@@ -60,7 +60,7 @@ from crossroads.ledger.rows import (
 from crossroads.ledger.sqlite_analytics import SQLRollupReads
 from crossroads.ledger.store import RollupBatch
 
-__all__ = ["LedgerClosed", "SQLiteLedger", "connect"]
+__all__ = ["LedgerClosed", "SQLiteLedger", "connect", "prepare"]
 
 # The writer connection's page cache. 16 MiB holds the id index of roughly 300k generations;
 # beyond that inserts read index pages from the kernel's page cache, which is cheap. 64 MiB
@@ -73,13 +73,25 @@ BUSY_TIMEOUT_S = 5.0
 
 def connect(path: Path) -> sqlite3.Connection:
     # Autocommit mode: transactions are opened explicitly, so a batch is exactly one of them.
-    # The busy timeout from the very first statement (`timeout`): several workers opening a
-    # new database at once contend for the lock that switching it to WAL takes.
+    # The busy timeout from the very first statement (`timeout`).
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                            timeout=BUSY_TIMEOUT_S)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+def prepare(path: Path) -> None:
+    """Create and migrate the database before several processes open it (the supervisor of
+    `serve --workers`), so none of them races another for its creation: workers opening a new
+    database at once failed their start with "database is locked" now and then, busy timeout
+    notwithstanding."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
 
 
 class SQLiteLedger(JournaledLedger):

@@ -4,10 +4,12 @@ databases, is test_store_contract.py)."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 from crossroads.ledger import SQLiteLedger
 from crossroads.ledger.migrate import migrate, shipped
+from crossroads.ledger.sqlite import connect
 
 OFFSET = 1_000_000.0
 
@@ -28,3 +30,21 @@ def test_migrations_apply_once_and_are_idempotent(tmp_path: Path) -> None:
     with sqlite3.connect(db) as check:
         assert check.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(names)
         assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_new_database_opens_while_another_process_holds_it_briefly(tmp_path: Path) -> None:
+    # `serve --workers`: several processes open a new database at once, and the switch to WAL
+    # needs the lock another may be holding.
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("CREATE TABLE t (x)")
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        conn = connect(path)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.close()
+    finally:
+        release.join()
+        holder.close()

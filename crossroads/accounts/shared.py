@@ -27,15 +27,13 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
 from urllib.parse import urlsplit
 
-import hiredis
 import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from crossroads.accounts.admission import payment_required, rate_limited
 from crossroads.accounts.balance import Balance
@@ -51,6 +49,7 @@ from crossroads.accounts.redis_scripts import (
     SETTLE,
     account_keys,
 )
+from crossroads.accounts.redis_wire import ScriptWire
 from crossroads.accounts.reservation import Reservation, plan_reservation, prompt_bound
 from crossroads.accounts.service import Caller
 from crossroads.catalog import MICRO, Endpoint
@@ -98,8 +97,8 @@ class SharedAccounts:
         self._client = aioredis.Redis.from_url(
             url, protocol=2, retry=Retry(NoBackoff(), 0),
             socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S)
-        self._admit = self._client.register_script(ADMIT)
-        self._settle = self._client.register_script(SETTLE)
+        self._admit = ScriptWire(self._client, ADMIT)
+        self._settle = ScriptWire(self._client, SETTLE)
         self._secret = urlsplit(url).password
         self._clock = clock
         self._hold_s = hold_s
@@ -111,7 +110,9 @@ class SharedAccounts:
         self._last: dict[str, tuple[int, int]] = {}  # key → (spent, reserved) last seen
         self._share_used: dict[str, int] = {}  # key → held + spent here while degraded
         self._share_rates = RateLimiter()
-        self._pending: list[_Settle] = []
+        self._pending: list[_Settle] = []  # settles Redis did not take, for the heartbeat
+        self._outbox: list[_Settle] = []  # settles for the running flush to send next
+        self._flusher: asyncio.Task[None] | None = None
         self._settling: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False  # checked by the heartbeat: a cancel can be swallowed
@@ -219,11 +220,11 @@ class SharedAccounts:
         limit = -1 if record.limit_micro is None or amount is None else record.limit_micro
         start, end = period(now, record.limit_reset)
         hold_id = f"{self._replica}:{next(self._serial)}"
-        reply = await self._eval_admit(
-            [*account_keys(record.hash), repr(now), 0 if rule is None else rule.requests,
-             0 if rule is None else rule.interval_s, f"{now!r}:{hold_id}", limit, amount or 0,
-             -1 if end is None else start, hold_id, repr(now + self._hold_s),
-             "0" if seed is None else "1", *(seed or ())])
+        reply = await self._admit.run(len(ADMIT_KEYS), [
+            *account_keys(record.hash), repr(now), 0 if rule is None else rule.requests,
+            0 if rule is None else rule.interval_s, f"{now!r}:{hold_id}", limit, amount or 0,
+            -1 if end is None else start, hold_id, repr(now + self._hold_s),
+            "0" if seed is None else "1", *(seed or ())])
         status, rl_limit, rl_left, rl_reset, spent, reserved = reply
         if status == NEEDS_SEED:
             return None
@@ -237,34 +238,6 @@ class SharedAccounts:
             self._last[record.hash] = (int(spent), int(reserved))
         return Verdict(decision, status not in (RATE_LIMITED, OVER_LIMIT), int(spent),
                        int(reserved), hold_id if limit >= 0 else "")
-
-    async def _eval_admit(self, keys_and_args: list[object]) -> list[Any]:
-        """ADMIT by its SHA on one pooled connection, packed by hiredis.
-
-        The request's one Redis round trip. Through redis-py's command layer (`Script`,
-        `execute_command`, its retry wrapper and argument encoder) it cost ~85 µs of router CPU
-        on this project's test machine; packed by hiredis and sent on a pooled connection
-        directly, ~50 µs (the socket round trip itself ~25 µs). A Redis that lost its scripts
-        (restarted) answers NOSCRIPT once: the script is loaded and the call made again."""
-        command = hiredis.pack_command(("EVALSHA", self._admit.sha, len(ADMIT_KEYS),
-                                        *keys_and_args))  # type: ignore[arg-type]
-        pool = self._client.connection_pool
-        for attempt in range(2):
-            connection = await pool.get_connection()  # type: ignore[no-untyped-call]
-            try:
-                await connection.send_packed_command(command, check_health=False)
-                return cast(list[Any], await connection.read_response())
-            except NoScriptError:
-                if attempt:
-                    raise
-                await self._client.script_load(ADMIT)
-            except BaseException:
-                # A half-read reply must not reach the next caller of this connection.
-                await connection.disconnect()
-                raise
-            finally:
-                await pool.release(connection)
-        raise AssertionError("unreachable")
 
     def _degraded(self, record: KeyRecord, spent_by_day: dict[int, int], amount: int | None,
                   now: float) -> Verdict:
@@ -304,29 +277,40 @@ class SharedAccounts:
                 self._share_used[record.hash] = max(0, used - reservation.amount + cost)
             if not cost:
                 return
-        entry = _Settle(record.hash, reservation.hold_id, cost, created)
-        task = asyncio.get_running_loop().create_task(self._send(entry))
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+        self._outbox.append(_Settle(record.hash, reservation.hold_id, cost, created))
+        if self._flusher is None or self._flusher.done():
+            # One task sends what gathered meanwhile as one batch: settles are nobody's wait.
+            task = self._flusher = asyncio.get_running_loop().create_task(self._flush())
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
 
-    async def _send(self, entry: _Settle) -> None:
-        try:
-            await self._run_settle(entry)
-        except UNREACHABLE as error:
-            self._down(error)
-            self._pending.append(entry)
+    async def _flush(self) -> None:
+        while self._outbox:
+            batch, self._outbox = self._outbox, []
+            try:
+                await self._run_settles(batch)
+            except UNREACHABLE as error:
+                self._down(error)
+                self._pending.extend(batch)
 
-    async def _run_settle(self, entry: _Settle) -> None:
-        day = day_start(entry.created)
-        await self._settle(keys=list(account_keys(entry.key_hash)[1:]),
-                           args=[entry.hold_id, entry.cost, day, day - STALE_DAYS * DAY_S])
+    async def _run_settles(self, batch: list[_Settle]) -> None:
+        calls = []
+        for entry in batch:
+            day = day_start(entry.created)
+            calls.append([*account_keys(entry.key_hash)[1:], entry.hold_id, entry.cost, day,
+                          day - STALE_DAYS * DAY_S])
+        await self._settle.run_many(3, calls)
 
     # --- background ------------------------------------------------------------------------
 
     async def _drain(self) -> None:
-        while self._pending:
-            await self._run_settle(self._pending[0])
-            self._pending.pop(0)
+        if self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._run_settles(batch)
+            except BaseException:
+                self._pending = batch + self._pending
+                raise
 
     async def _beat(self) -> None:
         now = self._clock()

@@ -136,5 +136,13 @@ def test_a_redis_that_lost_its_scripts_is_given_them_again(redis_url: str):
         client.script_flush()  # what a restarted Redis looks like to EVALSHA
         second = await a.verdict(record, {}, 0, 100, T0)
         assert second.admitted and second.reserved == 200 and a.status().healthy
+        client.script_flush()  # and for the settles, sent in batches
+        caller = Caller(record, Balance(record))
+        caller.balance.hold(100)  # type: ignore[union-attr]
+        a.settle(caller, Reservation(amount=100, ceilings={}, max_tokens={},
+                                     hold_id=second.hold_id), 40, T0)
+        await a.settled(5)
+        third = await a.verdict(record, {}, 0, 1, T0)
+        assert (third.spent, third.reserved) == (40, 101) and a.status().healthy
         client.close()
     run(scenario)

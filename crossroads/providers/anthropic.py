@@ -23,7 +23,7 @@ from crossroads.operations import Operation
 from crossroads.providers.anthropic_request import answers_through_json_tool, build_body
 from crossroads.providers.anthropic_shapes import classify, completion
 from crossroads.providers.anthropic_stream import AnthropicStream
-from crossroads.providers.base import UpstreamRequest
+from crossroads.providers.base import UpstreamRequest, answer_object
 from crossroads.providers.openai import MAX_HEADER_SETS
 
 API_VERSION = "2023-06-01"
@@ -64,14 +64,7 @@ class AnthropicProvider:
 
     def parse_completion(self, raw: bytes, request: ChatRequest | None = None
                          ) -> dict[str, Any]:
-        if not raw.strip():
-            raise AttemptError(Failure.EMPTY, "the provider returned an empty body")
-        try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise AttemptError(Failure.MALFORMED, "the provider returned invalid JSON") from None
-        if not isinstance(parsed, dict):
-            raise AttemptError(Failure.MALFORMED, "the provider returned a non-object")
+        parsed = answer_object(raw)
         json_answer = request is not None and answers_through_json_tool(request)
         return completion(parsed, json_answer)
 

@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import msgspec
+import orjson
 
 from crossroads.catalog import Endpoint
 from crossroads.chat_request import ChatRequest
-from crossroads.failures import AttemptError
+from crossroads.failures import AttemptError, Failure
 
 
 class UpstreamRequest(msgspec.Struct, frozen=True):
@@ -71,3 +72,17 @@ class Provider(Protocol):
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> AttemptError:
         """Why a non-2xx response failed, and so what the relay does next."""
         ...
+
+
+def answer_object(raw: bytes) -> dict[str, Any]:
+    """A whole (non-streamed) answer's JSON object, whatever the dialect, or the AttemptError
+    that sends the relay to the next endpoint (EMPTY, MALFORMED)."""
+    if not raw.strip():
+        raise AttemptError(Failure.EMPTY, "the provider returned an empty body")
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise AttemptError(Failure.MALFORMED, "the provider returned invalid JSON") from None
+    if not isinstance(parsed, dict):
+        raise AttemptError(Failure.MALFORMED, "the provider returned a non-object")
+    return parsed

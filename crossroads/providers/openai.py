@@ -16,7 +16,7 @@ from crossroads.errors import BadRequest
 from crossroads.failures import STATUS_FAILURE, AttemptError, Failure
 from crossroads.http_client import FrozenHeaders
 from crossroads.operations import Operation
-from crossroads.providers.base import UpstreamRequest
+from crossroads.providers.base import UpstreamRequest, answer_object
 
 MAX_ERROR_EXCERPT = 500
 MAX_HEADER_SETS = 256  # (key, stream) pairs: twice the configured keys, with room to spare
@@ -142,21 +142,9 @@ class OpenAIProvider:
             body=encoded,
         )
 
-    @staticmethod
-    def _answer_object(raw: bytes) -> dict[str, Any]:
-        if not raw.strip():
-            raise AttemptError(Failure.EMPTY, "the provider returned an empty body")
-        try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise AttemptError(Failure.MALFORMED, "the provider returned invalid JSON") from None
-        if not isinstance(parsed, dict):
-            raise AttemptError(Failure.MALFORMED, "the provider returned a non-object")
-        return parsed
-
     def parse_completion(self, raw: bytes, request: ChatRequest | None = None
                          ) -> dict[str, Any]:
-        parsed = self._answer_object(raw)
+        parsed = answer_object(raw)
         if "error" in parsed and not parsed.get("choices"):
             raise self._in_band(parsed)
         choices = parsed.get("choices")
@@ -165,7 +153,7 @@ class OpenAIProvider:
         return parsed
 
     def parse_embeddings(self, raw: bytes) -> dict[str, Any]:
-        parsed = self._answer_object(raw)
+        parsed = answer_object(raw)
         if "error" in parsed and not parsed.get("data"):
             raise self._in_band(parsed)
         data = parsed.get("data")

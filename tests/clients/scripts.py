@@ -46,7 +46,9 @@ class ClientScript:
             context: dict[str, Any] | None = None) -> Run:
         assert self.needs.exists(), (
             f"{self.needs} is missing: ./scripts/test installs it (run it once)")
-        run_id = uuid.uuid4().hex[:10]
+        # Never all digits: the simulator takes numbers in a prompt as the values a JSON answer
+        # should hold, and a tag like [5991230368:…] would become someone's temperature.
+        run_id = "r" + uuid.uuid4().hex[:9]
         spec = {"base_url": deployment.router.api, "api_key": "test-key", "run": run_id,
                 "scenarios": list(scenarios), "context": {**SCENARIO_CONTEXT, **(context or {})}}
         done = subprocess.run([*self.command, json.dumps(spec)], cwd=self.cwd,

@@ -50,7 +50,7 @@ def client(deployment: Deployment) -> openai.OpenAI:
 
 @pytest.fixture
 def tag() -> str:
-    return make_tag(uuid.uuid4().hex[:10], "responses")
+    return make_tag("r" + uuid.uuid4().hex[:9], "responses")
 
 
 def say(tag: str, text: str = "Say something.") -> str:
@@ -231,7 +231,7 @@ def test_function_tool_round_trip(client: openai.OpenAI, deployment: Deployment,
     expect.tool_call(observe(response), deployment, tag)
 
     # The second turn hands the call and its result back; they arrive as chat's messages.
-    follow_up = make_tag(uuid.uuid4().hex[:10], "responses")
+    follow_up = make_tag("r" + uuid.uuid4().hex[:9], "responses")
     answer = client.responses.create(model=MAIN, tools=[WEATHER_TOOL], input=[
         {"role": "user", "content": question}, *response.output,
         {"type": "function_call_output", "call_id": call.call_id, "output": '{"celsius": 21}'},
@@ -332,7 +332,7 @@ def test_failover_is_the_chat_paths(client: openai.OpenAI, deployment: Deploymen
     attempts, the same provider, the same bill."""
     seen = []
     for surface in ("responses", "chat"):
-        tag = make_tag(uuid.uuid4().hex[:10], "failover")  # same length: same prompt tokens
+        tag = make_tag("r" + uuid.uuid4().hex[:9], "failover")  # same length: same prompt tokens
         deployment.sim.script("alpha", "http_500")
         found = generation(deployment, ask(client, surface, stream, say(tag)))
         seen.append({

@@ -49,7 +49,7 @@ def sdk(deployment: Deployment) -> Iterator[OpenRouter]:
 
 @pytest.fixture
 def tag() -> str:
-    return make_tag(uuid.uuid4().hex[:10], "python")
+    return make_tag("r" + uuid.uuid4().hex[:9], "python")
 
 
 def say(tag: str, text: str = "Say something.") -> list[dict[str, Any]]:

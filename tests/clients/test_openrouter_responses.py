@@ -32,7 +32,7 @@ def sdk(deployment: Deployment) -> Iterator[OpenRouter]:
 
 @pytest.fixture
 def tag() -> str:
-    return make_tag(uuid.uuid4().hex[:10], "or-responses")
+    return make_tag("r" + uuid.uuid4().hex[:9], "or-responses")
 
 
 def check_usage(usage: Any, deployment: Deployment, tag: str, words: int) -> None:

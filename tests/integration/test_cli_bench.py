@@ -28,7 +28,11 @@ def test_bench_counts_requests_tokens_cost_and_the_failover(router: Router, sim:
     assert "TTFT" not in out  # not streamed
     assert f"{6 * TOKENS_PER_ANSWER} completion" in line_with("│ tokens ", out)
     assert "1 of 6 generations (1 extra attempt)" in line_with("failovers", out)
-    assert "Bravo ×1" in line_with("served by", out)  # where the failover went
+    # The failover went to bravo; how many more follow it depends on whether they start within
+    # alpha's cooldown (the breaker hears outcomes in the order their attempts began).
+    served = dict((name, int(n)) for name, n in re.findall(r"(\w+) ×(\d+)",
+                                                           line_with("served by", out)))
+    assert sum(served.values()) == 6 and served.get("Bravo", 0) >= 1, served
     cost = float(re.search(r"\$([\d.]+) total", line_with("cost", out)).group(1))  # type: ignore
     assert cost > 0
 

@@ -171,10 +171,16 @@ def main() -> None:
                            "--fleet", str(tmp / "fleet.toml")], "listening on ")
     (tmp / "router.toml").write_text(CONFIG.format(sim=sim_url, model=MODEL))
     env = {**os.environ, "BENCH_KEY": "bench"}
-    token = _limited_key(tmp, args.router_arg) if args.limited_key else "bench"
-    router, router_url = _start([*_pin(args.router_cores), python, "-m", "crossroads",
-                                 "serve", "--port", "0", "--config", str(tmp / "router.toml"),
-                                 *args.router_arg], "listening on ", env, cwd=tmp)
+    try:
+        token = _limited_key(tmp, args.router_arg) if args.limited_key else "bench"
+        router, router_url = _start([*_pin(args.router_cores), python, "-m", "crossroads",
+                                     "serve", "--port", "0", "--config",
+                                     str(tmp / "router.toml"), *args.router_arg],
+                                    "listening on ", env, cwd=tmp)
+    except BaseException:
+        sim.terminate()  # a failed start must not leave the simulator running
+        sim.wait(10)
+        raise
     targets = {"direct": f"{sim_url}/echo/v1/chat/completions",
                "crossroads": f"{router_url}/chat/completions"}
     rows: list[str] = []

@@ -11,7 +11,7 @@ from crossroads.settings import load_settings
 def test_a_wildcard_host_is_shown_as_the_loopback_address_a_client_uses():
     assert base_url("0.0.0.0", 8080) == "http://127.0.0.1:8080"
     assert base_url("::", 8080) == "http://[::1]:8080"
-    assert base_url("10.1.2.3", 81) == "http://10.1.2.3:81"
+    assert base_url("127.0.0.2", 81) == "http://127.0.0.2:81"  # a named host is shown as given
 
 
 def test_the_database_url_is_shown_without_its_password():

@@ -135,7 +135,7 @@ class DataPolicyConfig(_Table, frozen=True):
     zdr: bool = False
 
 
-Dialect = Literal["openai", "anthropic"]
+Dialect = Literal["openai", "anthropic", "bedrock-converse"]
 
 
 class ProviderConfig(_Table, frozen=True):
@@ -143,6 +143,8 @@ class ProviderConfig(_Table, frozen=True):
     base_url: str | None = None
     api_key_env: str | None = None
     dialect: Dialect | None = None
+    # The cloud region an endpoint is signed for (AWS SigV4), when its dialect needs one.
+    region: str | None = None
     data_policy: DataPolicyConfig | None = None
     privacy_policy_url: str | None = None
     terms_of_service_url: str | None = None
@@ -187,6 +189,7 @@ class EndpointConfig(_Table, frozen=True):
     base_url: str | None = None
     api_key_env: str | None = None
     dialect: Dialect | None = None
+    region: str | None = None
     quantization: str | None = None
     context_length: int | None = None
     max_output: int | None = None
@@ -385,6 +388,7 @@ def _build_endpoint(
         data_policy=_policy(config.data_policy or provider.data_policy),
         api_key_env=key_env,
         dialect=dialect,
+        region=config.region or provider.region,
         nominal_throughput=config.nominal_throughput or 50.0,
         nominal_ttft_ms=config.nominal_ttft_ms or 1000.0,
         usage_prompt_includes_cached=config.usage_prompt_includes_cached is not False,

@@ -84,13 +84,23 @@ def _part(part: Any) -> Block | None:
     raise _unsupported(f"A content part of type {kind!r}")
 
 
+CACHE_POINT: Block = {"cachePoint": {"type": "default"}}
+
+
 def content_blocks(content: Any) -> list[Block]:
-    """A chat message's content as Converse blocks (Converse refuses empty text blocks)."""
+    """A chat message's content as Converse blocks (Converse refuses empty text blocks). A
+    part's `cache_control` (OpenRouter's cache breakpoint) becomes a `cachePoint` block after
+    it, Converse's way to mark where a cached prefix ends."""
     if isinstance(content, str):
         return [{"text": content}] if content else []
-    if isinstance(content, list):
-        return [block for part in content if (block := _part(part)) is not None]
-    return []
+    blocks: list[Block] = []
+    for part in content if isinstance(content, list) else ():
+        block = _part(part)
+        if block is not None:
+            blocks.append(block)
+            if isinstance(part.get("cache_control"), dict):
+                blocks.append(dict(CACHE_POINT))
+    return blocks
 
 
 def _arguments(raw: Any) -> dict[str, Any]:
@@ -142,7 +152,8 @@ def conversation(messages: list[dict[str, Any]]) -> tuple[list[Block], list[dict
     for message in messages:
         role = message["role"]
         if role in _SYSTEM_ROLES:
-            system += [b for b in content_blocks(message.get("content")) if "text" in b]
+            system += [b for b in content_blocks(message.get("content"))
+                       if "text" in b or "cachePoint" in b]
             continue
         if role in _TOOL_ROLES:
             role, blocks = "user", [_tool_result(message)]

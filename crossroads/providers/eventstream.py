@@ -85,6 +85,8 @@ class EventStreamFraming:
                 total = message.prelude.total_length
                 if total < _MIN_MESSAGE:
                     raise _malformed("a message shorter than its prelude")
+                if total > self._max:
+                    raise AttemptError(Failure.TOO_LARGE, f"an event exceeded {self._max} bytes")
                 self._pending -= total
                 out.append(_payload(message.headers, message.payload))
         except _DECODE_ERRORS as exc:

@@ -1,0 +1,376 @@
+"""The Bedrock Converse dialect as pure translation: request building, answers, event-stream
+framing, streams (alone and through the router's StreamSession), errors and usage, against
+fixtures written from AWS's API reference (tests/unit/bedrock_fixtures.py)."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import orjson
+import pytest
+
+from crossroads.catalog import Pricing
+from crossroads.chat_request import ChatRequest
+from crossroads.errors import BadRequest
+from crossroads.failures import AttemptError, Failure
+from crossroads.generation import Attempt, Generation
+from crossroads.providers import PROVIDERS
+from crossroads.providers.bedrock_shapes import SignatureRejected
+from crossroads.providers.eventstream import EventStreamFraming
+from crossroads.settings import load_settings
+from crossroads.streaming import StreamSession
+
+from . import bedrock_fixtures as fx
+from .factories import endpoint, request
+
+P = PROVIDERS["bedrock-converse"]
+PRICES = Pricing(prompt=170_000, completion=660_000, cache_read=17_000, cache_write=212_500)
+SCOUT = endpoint("bedrock", dialect="bedrock-converse", region="us-east-1",
+                 base_url="https://bedrock-runtime.us-east-1.amazonaws.com",
+                 upstream_model="us.meta.llama4-scout-17b-instruct-v1:0", max_output=8192,
+                 pricing=PRICES, supported_parameters=frozenset({"tools", "max_tokens"}))
+PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+         "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+
+
+def wire(req: ChatRequest, max_tokens: int | None = None) -> dict[str, Any]:
+    return dict(orjson.loads(P.build(SCOUT, None, req, max_tokens).body))
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+def test_the_model_is_a_percent_encoded_path_segment_and_nothing_is_signed_here() -> None:
+    whole = P.build(SCOUT, None, request())
+    streamed = P.build(SCOUT, None, request(stream=True))
+    base = "https://bedrock-runtime.us-east-1.amazonaws.com/model/"
+    assert whole.url == base + "us.meta.llama4-scout-17b-instruct-v1%3A0/converse"
+    assert streamed.url == base + "us.meta.llama4-scout-17b-instruct-v1%3A0/converse-stream"
+    assert streamed.headers["accept"] == "application/vnd.amazon.eventstream"
+    assert "authorization" not in whole.headers and "model" not in wire(request())
+
+
+def test_messages_system_images_and_inference_config() -> None:
+    body = wire(request(
+        messages=[{"role": "system", "content": "Be terse."},
+                  {"role": "user", "content": [
+                      {"type": "text", "text": "What is this?",
+                       "cache_control": {"type": "ephemeral"}},
+                      {"type": "image_url", "image_url": {"url": PIXEL}}]}],
+        temperature=1.5, top_p=0.9, stop="END"), max_tokens=300)
+    assert body["system"] == [{"text": "Be terse."}]
+    assert body["messages"] == [{"role": "user", "content": [
+        {"text": "What is this?"}, {"cachePoint": {"type": "default"}},
+        {"image": {"format": "png", "source": {"bytes": PIXEL.split(",", 1)[1]}}}]}]
+    assert body["inferenceConfig"] == {"maxTokens": 300, "temperature": 1.0, "topP": 0.9,
+                                       "stopSequences": ["END"]}
+
+
+def test_max_tokens_defaults_to_the_endpoint_limit() -> None:
+    assert wire(request())["inferenceConfig"] == {"maxTokens": 8192}
+
+
+def test_an_image_by_url_is_refused_as_the_callers_to_inline() -> None:
+    with pytest.raises(BadRequest, match="data: URL"):
+        wire(request(messages=[{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]))
+
+
+def test_tools_tool_calls_and_results_round_trip_as_converse_blocks() -> None:
+    tool = {"type": "function", "function": {"name": "top_song", "description": "Top song",
+                                              "parameters": {"type": "object"}}}
+    body = wire(request(tools=[tool], tool_choice="required", messages=[
+        {"role": "user", "content": "Top song on WZPZ?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "tooluse_1", "type": "function",
+             "function": {"name": "top_song", "arguments": '{"sign": "WZPZ"}'}}]},
+        {"role": "tool", "tool_call_id": "tooluse_1", "content": "Elemental Hotel"},
+        {"role": "user", "content": "Thanks"}]))
+    assert body["toolConfig"] == {"tools": [{"toolSpec": {
+        "name": "top_song", "description": "Top song", "inputSchema": {"json": {"type": "object"}}}}],
+        "toolChoice": {"any": {}}}
+    assert body["messages"][1] == {"role": "assistant", "content": [{"toolUse": {
+        "toolUseId": "tooluse_1", "name": "top_song", "input": {"sign": "WZPZ"}}}]}
+    assert body["messages"][2] == {"role": "user", "content": [
+        {"toolResult": {"toolUseId": "tooluse_1", "content": [{"text": "Elemental Hotel"}]}},
+        {"text": "Thanks"}]}
+
+
+def test_tool_choice_none_drops_the_tools_unless_the_history_needs_them() -> None:
+    tool = {"type": "function", "function": {"name": "f"}}
+    assert "toolConfig" not in wire(request(tools=[tool], tool_choice="none"))
+    named = wire(request(tools=[tool], tool_choice={"type": "function",
+                                                    "function": {"name": "f"}}))
+    assert named["toolConfig"]["toolChoice"] == {"tool": {"name": "f"}}
+
+
+def test_a_json_schema_is_asked_for_in_the_system_prompt() -> None:
+    body = wire(request(response_format={"type": "json_schema", "json_schema": {
+        "name": "x", "schema": {"type": "object", "properties": {"a": {"type": "integer"}}}}}))
+    assert '"a":{"type":"integer"}' in body["system"][-1]["text"]
+
+
+def test_reasoning_goes_as_a_thinking_budget_only_where_the_endpoint_lists_it() -> None:
+    claude = endpoint("bedrock", dialect="bedrock-converse", max_output=8000,
+                      supported_parameters=frozenset({"reasoning"}))
+    req = request(reasoning={"effort": "low"}, temperature=0.3)
+    body = orjson.loads(P.build(claude, None, req).body)
+    assert body["additionalModelRequestFields"] == {
+        "thinking": {"type": "enabled", "budget_tokens": 1600}}
+    assert "temperature" not in body["inferenceConfig"]
+    assert "additionalModelRequestFields" not in wire(req)
+
+
+def test_the_catalog_rows_load_with_their_region() -> None:
+    settings = load_settings(env={"AWS_ACCESS_KEY_ID": "x"})
+    rows = [e for e in settings.catalog.all_endpoints() if e.dialect == "bedrock-converse"]
+    assert {e.model for e in rows} == {"meta-llama/llama-4-scout", "meta-llama/llama-4-maverick"}
+    assert all(e.region == "us-east-1" and e.upstream_model.startswith("us.meta.llama4-")
+               for e in rows)
+
+
+# --- whole answers -----------------------------------------------------------------------------
+
+
+def test_a_text_answer() -> None:
+    answer = P.parse_completion(orjson.dumps(fx.TEXT_RESPONSE))
+    choice = answer["choices"][0]
+    assert choice["message"] == {"role": "assistant",
+                                 "content": "Hello! How can I help you today?"}
+    assert (choice["finish_reason"], choice["native_finish_reason"]) == ("stop", "end_turn")
+    assert answer["usage"]["prompt_tokens"] == 12
+
+
+def test_a_tool_use_answer() -> None:
+    choice = P.parse_completion(orjson.dumps(fx.TOOL_RESPONSE))["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    [call] = choice["message"]["tool_calls"]
+    assert call["id"] == "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q"
+    assert orjson.loads(call["function"]["arguments"]) == {"sign": "WZPZ"}
+
+
+def test_cache_reads_and_writes_are_inside_prompt_tokens() -> None:
+    usage = P.parse_completion(orjson.dumps(fx.CACHED_RESPONSE))["usage"]
+    assert usage == {"prompt_tokens": 2820, "completion_tokens": 393, "total_tokens": 3213,
+                     "prompt_tokens_details": {"cached_tokens": 1800,
+                                               "cache_write_tokens": 1000}}
+
+
+def test_reasoning_blocks_become_reasoning_and_details() -> None:
+    message = P.parse_completion(orjson.dumps(fx.REASONING_RESPONSE))["choices"][0]["message"]
+    assert message["content"] == "Hi there."
+    assert message["reasoning"] == "The user greets me."
+    assert [d["type"] for d in message["reasoning_details"]] == [
+        "reasoning.text", "reasoning.encrypted"]
+    assert message["reasoning_details"][0]["signature"] == "EqoBCkgIARABGAIiQL"
+
+
+@pytest.mark.parametrize(("reason", "finish"), [
+    ("guardrail_intervened", "content_filter"), ("content_filtered", "content_filter"),
+    ("model_context_window_exceeded", "length"), ("stop_sequence", "stop"),
+    ("a_reason_from_next_year", "stop")])
+def test_stop_reasons_map_and_the_native_one_is_kept(reason: str, finish: str) -> None:
+    choice = P.parse_completion(orjson.dumps(dict(fx.TEXT_RESPONSE, stopReason=reason))
+                                )["choices"][0]
+    assert (choice["finish_reason"], choice["native_finish_reason"]) == (finish, reason)
+
+
+def test_a_missing_usage_is_left_for_the_router_to_estimate() -> None:
+    raw = {k: v for k, v in fx.TEXT_RESPONSE.items() if k != "usage"}
+    assert "usage" not in P.parse_completion(orjson.dumps(raw))
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"[]", b'{"output": {}}', b'{"output": {"message":'
+                                 b' {"content": [1]}}}'])
+def test_a_broken_answer_fails_over(raw: bytes) -> None:
+    with pytest.raises(AttemptError) as caught:
+        P.parse_completion(raw)
+    assert caught.value.rule.fail_over
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+EXPECTED = [Failure.RATE_LIMITED, Failure.SERVER_ERROR, Failure.SERVER_ERROR,
+            Failure.UPSTREAM_TIMEOUT, Failure.SERVER_ERROR, Failure.SERVER_ERROR,
+            Failure.UPSTREAM_AUTH, Failure.UPSTREAM_NOT_FOUND, Failure.CONTEXT_LENGTH,
+            Failure.CONTEXT_LENGTH, Failure.CONTENT_FILTER, Failure.CALLER_ERROR,
+            Failure.UPSTREAM_AUTH, Failure.UPSTREAM_AUTH, Failure.UPSTREAM_AUTH]
+
+
+@pytest.mark.parametrize(("error", "failure"), list(zip(fx.ERRORS, EXPECTED, strict=True)))
+def test_every_error_shape_is_classified(error: tuple[int, str, str], failure: Failure) -> None:
+    status, kind, message = error
+    classified = P.classify(status, {"x-amzn-errortype": kind, "retry-after": "2"},
+                            orjson.dumps({"message": message}))
+    assert classified.failure is failure
+    assert classified.message == message and classified.status == status
+    assert classified.retry_after_s == 2.0
+    signature = kind.split(":")[0] in ("InvalidSignatureException", "UnrecognizedClientException")
+    assert isinstance(classified, SignatureRejected) is signature
+
+
+def test_an_error_named_only_in_the_body_and_one_that_is_not_json() -> None:
+    assert P.classify(400, {}, b'{"__type": "com.amazon.coral#ThrottlingException", '
+                               b'"Message": "slow"}').failure is Failure.RATE_LIMITED
+    assert P.classify(502, {}, b"<html>bad gateway</html>").failure is Failure.SERVER_ERROR
+
+
+# --- framing -----------------------------------------------------------------------------------
+
+
+def test_the_framing_decodes_across_any_split_and_keys_events_by_type() -> None:
+    data = fx.framed(*fx.TEXT_STREAM) + fx.exception("throttlingException", "slow")
+    framing = EventStreamFraming(1 << 20)
+    events = [e for i in range(0, len(data), 7) for e in framing.feed(data[i:i + 7])]
+    assert [next(iter(orjson.loads(e))) for e in events] == [
+        *(name for name, _ in fx.TEXT_STREAM), "throttlingException"]
+    assert not framing.close()
+
+
+def test_a_bad_crc_is_malformed_and_a_cut_message_is_pending_at_close() -> None:
+    data = bytearray(fx.framed(*fx.TEXT_STREAM))
+    data[30] ^= 0xFF
+    with pytest.raises(AttemptError) as caught:
+        EventStreamFraming(1 << 20).feed(bytes(data))
+    assert caught.value.failure is Failure.MALFORMED
+    framing = EventStreamFraming(1 << 20)
+    framing.feed(bytes(fx.framed(*fx.TEXT_STREAM))[:-5])
+    assert framing.close()
+
+
+def test_sse_bytes_an_oversized_message_and_a_too_short_prelude_are_refused() -> None:
+    with pytest.raises(AttemptError) as sse:
+        EventStreamFraming(1 << 20).feed(b"data: {}\n\ndata: [DONE]\n\n")
+    assert sse.value.failure is Failure.MALFORMED
+    with pytest.raises(AttemptError) as large:
+        EventStreamFraming(64).feed(fx.framed(("metadata", {"pad": "x" * 200})))
+    assert large.value.failure is Failure.TOO_LARGE
+    import zlib
+    short = struct.pack(">II", 8, 0)
+    short += struct.pack(">I", zlib.crc32(short))
+    with pytest.raises(AttemptError) as tiny:
+        EventStreamFraming(1 << 20).feed(short + b"\0" * 8)
+    assert tiny.value.failure is Failure.MALFORMED
+
+
+# --- streams -----------------------------------------------------------------------------------
+
+
+def translate(events: list[tuple[str, dict[str, Any]]]) -> tuple[list[dict[str, Any]], bool]:
+    translator = P.stream_translator(request(stream=True))
+    framing = translator.framing(1 << 20)
+    chunks: list[dict[str, Any]] = []
+    for data in framing.feed(fx.framed(*events)):
+        chunks += translator.chunks(data)
+    return chunks, translator.ended
+
+
+def deltas(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+
+
+def test_a_text_stream_then_finish_then_usage_and_metadata_ends_it() -> None:
+    chunks, ended = translate(fx.TEXT_STREAM)
+    assert ended
+    assert "".join(d.get("content") or "" for d in deltas(chunks)) == "Hello there."
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-2]["choices"][0]["native_finish_reason"] == "end_turn"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 3
+
+
+def test_tool_input_split_across_deltas_becomes_argument_pieces_of_one_call() -> None:
+    chunks, _ = translate(fx.TOOL_STREAM)
+    calls = [c for d in deltas(chunks) for c in d.get("tool_calls") or ()]
+    assert calls[0]["id"] == "tooluse_2SZvIIQGQmuMyCeXK2oX6A" and calls[0]["index"] == 0
+    assert {c["index"] for c in calls} == {0}
+    assert orjson.loads("".join(c["function"]["arguments"] for c in calls)) == {"sign": "WZPZ"}
+    assert len([c for c in calls if c["function"]["arguments"]]) == 3
+    assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_reasoning_streams_as_reasoning_and_its_signature_as_details() -> None:
+    chunks, ended = translate(fx.REASONING_STREAM)
+    assert not ended  # no metadata: the session ends it at the end of the body
+    assert deltas(chunks)[1] == {"reasoning": "The user greets me."}
+    assert deltas(chunks)[2]["reasoning_details"][0]["signature"] == "EqoBCkgIARABGAIiQL"
+
+
+@pytest.mark.parametrize(("name", "message", "status"), fx.STREAM_EXCEPTIONS)
+def test_every_stream_exception_fails_the_attempt(name: str, message: str, status: int) -> None:
+    translator = P.stream_translator(request(stream=True))
+    [data] = translator.framing(1 << 20).feed(fx.exception(name, message))
+    with pytest.raises(AttemptError) as caught:
+        translator.chunks(data)
+    assert (caught.value.status, caught.value.message) == (status, message)
+    expected = {500: Failure.SERVER_ERROR, 424: Failure.SERVER_ERROR, 400: Failure.CALLER_ERROR,
+                429: Failure.RATE_LIMITED, 503: Failure.SERVER_ERROR}[status]
+    assert caught.value.failure is expected
+
+
+@pytest.mark.parametrize("data", [b"{", b"[]", b'{"a": 1, "b": 2}',
+                                  b'{"contentBlockDelta": {"delta": {"text": "x"}}}',
+                                  b'{"contentBlockDelta": {"contentBlockIndex": 4, "delta": '
+                                  b'{"toolUse": {"input": "{}"}}}}',
+                                  b'{"messageStart": 3}'])
+def test_malformed_events_fail_the_attempt(data: bytes) -> None:
+    with pytest.raises(AttemptError) as caught:
+        P.stream_translator(request(stream=True)).chunks(data)
+    assert caught.value.failure is Failure.MALFORMED
+
+
+def test_unknown_events_and_deltas_are_skipped() -> None:
+    translator = P.stream_translator(request(stream=True))
+    assert translator.chunks(b'{"brandNewEvent": {"x": 1}}') == []
+    assert translator.chunks(b'{"contentBlockDelta": {"contentBlockIndex": 0, "delta": '
+                             b'{"citation": {}}}}') == []
+
+
+# --- through the router's stream session -------------------------------------------------------
+
+
+def session(events: list[tuple[str, dict[str, Any]]], tail: bytes = b""
+            ) -> tuple[StreamSession, list[dict[str, Any]]]:
+    req = request(stream=True)
+    generation = Generation("test/model", streamed=True)
+    attempt = Attempt(SCOUT, started=0.0)
+    generation.attempts.append(attempt)
+    stream = StreamSession(attempt, generation, req, P.stream_translator(req), 1 << 20)
+    out = stream.feed(fx.framed(*events), 1.0)
+    if tail:
+        out += stream.feed(tail, 1.5)
+    if not stream.saw_done and stream.error is None:
+        out += stream.end_of_body(2.0)
+        out += [stream.finish()]
+    parsed = [orjson.loads(line[6:]) for line in b"".join(out).split(b"\n\n")
+              if line and line != b"data: [DONE]"]
+    return stream, parsed
+
+
+def test_cached_usage_is_priced_to_the_micro_dollar_once_at_the_end() -> None:
+    stream, chunks = session(fx.CACHED_STREAM)
+    assert stream.saw_done and stream.error is None
+    assert [c for c in chunks if "usage" in c] == [chunks[-1]]
+    usage = chunks[-1]["usage"]
+    assert usage["prompt_tokens_details"] == {"cached_tokens": 1800, "cache_write_tokens": 1000}
+    # 20 fresh at $0.17, 1800 read at $0.017, 1000 written at $0.2125, 393 out at $0.66 per
+    # MTok: 3.4 + 30.6 + 212.5 + 259.38 = 505.88 micro-dollars, rounded once.
+    assert usage["crossroads"]["cost_micro_usd"] == 506
+    assert chunks[-1]["choices"][0]["finish_reason"] == "length"
+
+
+def test_a_stream_without_metadata_is_whole_with_its_usage_estimated() -> None:
+    stream, chunks = session(fx.REASONING_STREAM)
+    assert stream.error is None and stream.finish_reason == "stop"
+    assert "usage" in chunks[-1]
+
+
+def test_an_exception_before_content_fails_over_and_garbage_after_content_ends_in_band() -> None:
+    with pytest.raises(AttemptError) as caught:
+        session(fx.TEXT_STREAM[:1], fx.exception("throttlingException", "slow"))
+    assert caught.value.failure is Failure.RATE_LIMITED
+    # After content the relay sends what it has and ends the stream with an in-band error.
+    with pytest.raises(AttemptError) as garbage:
+        session(fx.TEXT_STREAM[:3], b"garbage bytes that are no frame")
+    assert garbage.value.failure is Failure.MALFORMED

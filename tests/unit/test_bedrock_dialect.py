@@ -5,6 +5,7 @@ fixtures written from AWS's API reference (tests/unit/bedrock_fixtures.py)."""
 from __future__ import annotations
 
 import struct
+import zlib
 from typing import Any
 
 import orjson
@@ -88,8 +89,8 @@ def test_tools_tool_calls_and_results_round_trip_as_converse_blocks() -> None:
         {"role": "tool", "tool_call_id": "tooluse_1", "content": "Elemental Hotel"},
         {"role": "user", "content": "Thanks"}]))
     assert body["toolConfig"] == {"tools": [{"toolSpec": {
-        "name": "top_song", "description": "Top song", "inputSchema": {"json": {"type": "object"}}}}],
-        "toolChoice": {"any": {}}}
+        "name": "top_song", "description": "Top song",
+        "inputSchema": {"json": {"type": "object"}}}}], "toolChoice": {"any": {}}}
     assert body["messages"][1] == {"role": "assistant", "content": [{"toolUse": {
         "toolUseId": "tooluse_1", "name": "top_song", "input": {"sign": "WZPZ"}}}]}
     assert body["messages"][2] == {"role": "user", "content": [
@@ -247,7 +248,6 @@ def test_sse_bytes_an_oversized_message_and_a_too_short_prelude_are_refused() ->
     with pytest.raises(AttemptError) as large:
         EventStreamFraming(64).feed(fx.framed(("metadata", {"pad": "x" * 200})))
     assert large.value.failure is Failure.TOO_LARGE
-    import zlib
     short = struct.pack(">II", 8, 0)
     short += struct.pack(">I", zlib.crc32(short))
     with pytest.raises(AttemptError) as tiny:

@@ -78,8 +78,6 @@ class Endpoint(msgspec.Struct, frozen=True):
     api_key_env: str | None = None
     # The wire format the endpoint speaks: a key of `crossroads.providers.PROVIDERS`.
     dialect: str = "openai"
-    # The cloud region requests are signed for (AWS SigV4: "us-east-1"); None where unused.
-    region: str | None = None
     # OpenAI's convention: usage.prompt_tokens includes cached tokens. Some providers report
     # only the uncached part; their endpoints set this false and the adapter adds them back.
     usage_prompt_includes_cached: bool = True

@@ -143,8 +143,6 @@ class ProviderConfig(_Table, frozen=True):
     base_url: str | None = None
     api_key_env: str | None = None
     dialect: Dialect | None = None
-    # The cloud region an endpoint is signed for (AWS SigV4), when its dialect needs one.
-    region: str | None = None
     data_policy: DataPolicyConfig | None = None
     privacy_policy_url: str | None = None
     terms_of_service_url: str | None = None
@@ -189,7 +187,6 @@ class EndpointConfig(_Table, frozen=True):
     base_url: str | None = None
     api_key_env: str | None = None
     dialect: Dialect | None = None
-    region: str | None = None
     quantization: str | None = None
     context_length: int | None = None
     max_output: int | None = None
@@ -388,7 +385,6 @@ def _build_endpoint(
         data_policy=_policy(config.data_policy or provider.data_policy),
         api_key_env=key_env,
         dialect=dialect,
-        region=config.region or provider.region,
         nominal_throughput=config.nominal_throughput or 50.0,
         nominal_ttft_ms=config.nominal_ttft_ms or 1000.0,
         usage_prompt_includes_cached=config.usage_prompt_includes_cached is not False,

@@ -27,7 +27,7 @@ from .factories import endpoint, request
 
 P = PROVIDERS["bedrock-converse"]
 PRICES = Pricing(prompt=170_000, completion=660_000, cache_read=17_000, cache_write=212_500)
-SCOUT = endpoint("bedrock", dialect="bedrock-converse", region="us-east-1",
+SCOUT = endpoint("bedrock", dialect="bedrock-converse",
                  base_url="https://bedrock-runtime.us-east-1.amazonaws.com",
                  upstream_model="us.meta.llama4-scout-17b-instruct-v1:0", max_output=8192,
                  pricing=PRICES, supported_parameters=frozenset({"tools", "max_tokens"}))
@@ -127,8 +127,9 @@ def test_the_catalog_rows_load_with_their_region() -> None:
     settings = load_settings(env={"AWS_ACCESS_KEY_ID": "x"})
     rows = [e for e in settings.catalog.all_endpoints() if e.dialect == "bedrock-converse"]
     assert {e.model for e in rows} == {"meta-llama/llama-4-scout", "meta-llama/llama-4-maverick"}
-    assert all(e.region == "us-east-1" and e.upstream_model.startswith("us.meta.llama4-")
-               for e in rows)
+    assert all(e.credentials is not None and e.credentials.kind == "aws"
+               and e.credentials.option("region") == "us-east-1"
+               and e.upstream_model.startswith("us.meta.llama4-") for e in rows)
 
 
 # --- whole answers -----------------------------------------------------------------------------

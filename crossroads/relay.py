@@ -53,6 +53,7 @@ from collections.abc import Callable
 
 from crossroads.catalog import Catalog, endpoint_key
 from crossroads.chat_request import ChatRequest
+from crossroads.credentials import CredentialUnavailable
 from crossroads.embeddings_response import embeddings_body
 from crossroads.errors import (
     redact,
@@ -169,7 +170,13 @@ class Relay:
         # A key's reservation may have lowered max_tokens for this endpoint, to stay a bound.
         reservation = generation.reservation
         max_tokens = None if reservation is None else reservation.max_tokens.get(endpoint.key)
-        built = provider.build(endpoint, self.catalog.api_key(endpoint), request, max_tokens)
+        # The provider builds the request; the endpoint's credential authorises it last, so a
+        # signature covers the final URL, headers and body.
+        built = provider.build(endpoint, None, request, max_tokens)
+        try:
+            built = self.catalog.credentials.for_endpoint(endpoint).authorize(built)
+        except CredentialUnavailable as exc:
+            raise AttemptError(Failure.CREDENTIAL, exc.reason) from None
         if request.echo_upstream_body:
             attempt.upstream_body = built.body
         headers_deadline = min(deadline, attempt.started + self.timeouts.headers_s)

@@ -7,15 +7,31 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 
 import msgspec
 
-from crossroads.catalog import Catalog, endpoint_key
+from crossroads.catalog import Catalog, CredentialSpec, endpoint_key
+from crossroads.credentials import Credential
+from crossroads.credentials.aws import AwsCredential, Keys, aws_chain_configured
+from crossroads.credentials.registry import FACTORIES, CredentialSet, Factory
 from crossroads.sim.profile import SimFleet
+from crossroads.sim.sigv4 import SIM_ACCESS_KEY_ID, SIM_SECRET_ACCESS_KEY
 
 SIM_READY_PREFIX = "crossroads-sim listening on "
 # Where the sim serves each dialect under an endpoint's prefix (sim/server.py).
-_DIALECT_PATHS = {"openai": "/v1", "anthropic": "/anthropic/v1"}
+_DIALECT_PATHS = {"openai": "/v1", "anthropic": "/anthropic/v1", "bedrock-converse": "/bedrock"}
+
+
+def _simulated_aws(spec: CredentialSpec, env: Mapping[str, str]) -> Credential:
+    """The simulated Bedrock's own fake key pair (sim/sigv4.py), whatever the AWS chain holds:
+    demo mode signs exactly as it would for AWS, and the sim checks every signature."""
+    keys = Keys(SIM_ACCESS_KEY_ID, SIM_SECRET_ACCESS_KEY, None)
+    return AwsCredential(lambda: (keys, False), spec.option("region") or "us-east-1")
+
+
+# How demo mode authorises each minted kind of credential against the simulator.
+_SIMULATED_FACTORIES: dict[str, Factory] = {**FACTORIES, "aws": _simulated_aws}
 
 
 def simulated_catalog(catalog: Catalog, sim_url: str, fleet: SimFleet) -> Catalog:
@@ -43,11 +59,25 @@ def simulated_catalog(catalog: Catalog, sim_url: str, fleet: SimFleet) -> Catalo
             endpoint = msgspec.structs.replace(
                 original, available=False, unavailable_reason="demo mode: not simulated")
         endpoints.append(endpoint)
-    return Catalog(catalog.models(), endpoints, keys, catalog.providers())
+    return Catalog(catalog.models(), endpoints, keys, catalog.providers(),
+                   CredentialSet(endpoints, keys, factories=_SIMULATED_FACTORIES))
 
 
-def has_any_key(catalog: Catalog) -> bool:
-    return any(e.available for e in catalog.all_endpoints())
+def has_any_key(catalog: Catalog, env: Mapping[str, str] | None = None) -> bool:
+    """Whether some endpoint can be reached without the simulator: it has its key (or needs
+    none), or its minted credential's source is configured (an AWS chain with something in
+    it). A minted credential is not resolved here: that may block, and the keeper does it."""
+    env = os.environ if env is None else env
+    for endpoint in catalog.all_endpoints():
+        spec = endpoint.credentials
+        configured = _CONFIGURED.get(spec.kind) if spec is not None else None
+        if endpoint.available and (configured is None or configured(env)):
+            return True
+    return False
+
+
+# Per minted kind: whether its source looks configured at all.
+_CONFIGURED: dict[str, Callable[[Mapping[str, str]], bool]] = {"aws": aws_chain_configured}
 
 
 def start_sim_process(extra_args: list[str] | None = None,

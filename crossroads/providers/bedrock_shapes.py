@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from crossroads.credentials import CredentialRejected
 from crossroads.failures import AttemptError, Failure
 from crossroads.providers.bedrock_request import REASONING_FORMAT
 from crossroads.providers.openai import MAX_ERROR_EXCERPT, classify_error, retry_after_seconds
@@ -61,15 +62,17 @@ ERROR_FAILURES: dict[str, Failure] = {
     "unrecognizedclientexception": Failure.UPSTREAM_AUTH,
     "invalidsignatureexception": Failure.UPSTREAM_AUTH,
     "expiredtokenexception": Failure.UPSTREAM_AUTH,
-    "incompletesignature": Failure.UPSTREAM_AUTH,
-    "missingauthenticationtoken": Failure.UPSTREAM_AUTH,
+    "incompletesignatureexception": Failure.UPSTREAM_AUTH,
+    "missingauthenticationtokenexception": Failure.UPSTREAM_AUTH,
     "resourcenotfoundexception": Failure.UPSTREAM_NOT_FOUND,
 }
 
-# The errors that say the signature itself was refused: the credential is wrong, not the request,
-# and every endpoint signed with it will be refused alike.
+# The errors that say the signature itself was refused (a wrong secret, an unknown, revoked or
+# expired key): the credential is wrong, not the request, and every endpoint signed with it
+# will be refused alike.
 SIGNATURE_ERRORS = frozenset({"unrecognizedclientexception", "invalidsignatureexception",
-                              "incompletesignature", "missingauthenticationtoken"})
+                              "expiredtokenexception", "incompletesignatureexception",
+                              "missingauthenticationtokenexception"})
 
 # The status an exception inside a 200 stream stands for (ConverseStreamOutput's reference).
 STREAM_STATUSES: dict[str, int] = {
@@ -83,10 +86,6 @@ STREAM_STATUSES: dict[str, int] = {
 _CONTEXT = re.compile(r"too long|too many (input )?tokens|context (length|window)|"
                       r"input length|maximum (context|input)|exceeds? the max", re.IGNORECASE)
 _FILTER = re.compile(r"guardrail|content (filter|policy)|blocked by", re.IGNORECASE)
-
-
-class SignatureRejected(AttemptError):
-    """The upstream refused the request's signature or key: the credential is at fault."""
 
 
 def error_name(raw: Any) -> str:
@@ -123,7 +122,7 @@ def classify(status: int, headers: Mapping[str, str], body: bytes) -> AttemptErr
     name = error_name(headers.get("x-amzn-errortype")
                       or (parsed.get("__type") if isinstance(parsed, dict) else None))
     message = _message(parsed, body)
-    kind = SignatureRejected if name in SIGNATURE_ERRORS else AttemptError
+    kind = CredentialRejected if name in SIGNATURE_ERRORS else AttemptError
     return kind(error_failure(name, message, status), message or f"HTTP {status}",
                 status=status, retry_after_s=retry_after_seconds(headers))
 

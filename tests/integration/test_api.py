@@ -114,7 +114,7 @@ def test_models_and_endpoints_listing(demo: Router):
     status, body, _ = demo.get(f"/models/{SCOUT}/endpoints")
     assert status == 200
     endpoints = body["data"]["endpoints"]
-    assert len(endpoints) == 8
+    assert len(endpoints) == 9  # eight in OpenAI's dialect, Amazon Bedrock's in Converse
     assert all(e["crossroads"]["simulated"] and e["status"] in (0, -5)
                and e["crossroads"]["state"] in ("available", "cooling_down")
                for e in endpoints)

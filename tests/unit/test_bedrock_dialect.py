@@ -13,11 +13,11 @@ import pytest
 
 from crossroads.catalog import Pricing
 from crossroads.chat_request import ChatRequest
+from crossroads.credentials import CredentialRejected
 from crossroads.errors import BadRequest
 from crossroads.failures import AttemptError, Failure
 from crossroads.generation import Attempt, Generation
 from crossroads.providers import PROVIDERS
-from crossroads.providers.bedrock_shapes import SignatureRejected
 from crossroads.providers.eventstream import EventStreamFraming
 from crossroads.settings import load_settings
 from crossroads.streaming import StreamSession
@@ -209,8 +209,9 @@ def test_every_error_shape_is_classified(error: tuple[int, str, str], failure: F
     assert classified.failure is failure
     assert classified.message == message and classified.status == status
     assert classified.retry_after_s == 2.0
-    signature = kind.split(":")[0] in ("InvalidSignatureException", "UnrecognizedClientException")
-    assert isinstance(classified, SignatureRejected) is signature
+    signature = kind in ("InvalidSignatureException", "UnrecognizedClientException",
+                         "ExpiredTokenException")
+    assert isinstance(classified, CredentialRejected) is signature
 
 
 def test_an_error_named_only_in_the_body_and_one_that_is_not_json() -> None:

@@ -170,7 +170,7 @@ def test_no_endpoint_error_explains_the_funnel(demo: Router):
     _, body = _post_raw(demo, json.dumps({
         "model": SCOUT, "messages": TEXT_MESSAGES,
         "provider": {"quantizations": ["bf16"], "max_price": {"completion": 0.4}}}).encode())
-    assert "initial 8 → quantizations 2 → max_price 0" in body["error"]["message"]
+    assert "initial 9 → quantizations 2 → max_price 0" in body["error"]["message"]
     assert body["error"]["metadata"]["funnels"][0]["removed"]["max_price"] == [
         "novita", "gmicloud"]
 

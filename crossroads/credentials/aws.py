@@ -131,8 +131,10 @@ class AwsCredential:
         try:
             keys, temporary = await asyncio.to_thread(self._load)
         except Exception as exc:
+            # Keys in hand keep serving: temporary ones are renewed ahead of their expiry, so
+            # they are still good for a while, and should they lapse AWS says so
+            # (ExpiredTokenException), which keeps the endpoints out with that reason.
             self._reason = _describe(exc)
-            self._keys = None
             self._due = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
             return

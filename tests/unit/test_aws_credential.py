@@ -122,3 +122,19 @@ def test_temporary_keys_are_read_again_every_minute_static_ones_less_often() -> 
 def test_settings_are_checked(options: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make(**options)
+
+
+def test_a_failed_renewal_keeps_the_keys_in_hand_serving() -> None:
+    answers: list[Any] = [(Keys("AKIA", "s", "t"), True), RuntimeError("STS unreachable")]
+
+    def load() -> tuple[Keys, bool]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+    credential = AwsCredential(load, "us-east-1")
+    asyncio.run(credential.refresh())
+    asyncio.run(credential.refresh())
+    assert credential.unavailable_reason(0.0) is None
+    assert credential.authorize(REQUEST).headers["x-amz-security-token"] == "t"

@@ -217,7 +217,9 @@ def _credential_problems(endpoints: list[Endpoint], catalog: Catalog) -> list[tu
 def summary(path: str, settings: Settings) -> str:
     catalog = settings.catalog
     endpoints = [e for m in catalog.models() for e in catalog.endpoints(m.slug)]
-    available = sum(e.available for e in endpoints)
+    # Endpoints with a minted credential (Bedrock's AWS chain, Google's tokens) have no key to
+    # count: whether theirs can be had is the credentials line below.
+    available = sum(e.available and e.credentials is None for e in endpoints)
     server = settings.server
     lines = [
         f"{path}: valid",

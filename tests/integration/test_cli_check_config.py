@@ -152,7 +152,7 @@ def test_serve_stops_at_the_first_error_check_config_finds_all(tmp_path: Path):
 def test_a_valid_file_gets_a_summary_and_status_0(tmp_path: Path):
     status, lines, output = check(tmp_path, VALID, env={"MYLAB_KEY": "secret-value-123"})
     assert status == 0, output
-    assert lines[0].startswith("catalog: 13 models, 43 endpoints (1 with their API key set")
+    assert lines[0].startswith("catalog: 13 models, 45 endpoints (1 with their API key set")
     assert lines[0].endswith("1 presets")
     assert lines[1] == "server: 127.0.0.1:9000, auth by address"
     assert lines[2] == f"ledger: SQLite {tmp_path / 'crossroads.db'}"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 import msgspec
 
-from crossroads.catalog import Catalog, CredentialSpec, endpoint_key
+from crossroads.catalog import Catalog, CredentialSpec, Endpoint, endpoint_key
 from crossroads.credentials import Credential
 from crossroads.credentials.aws import AwsCredential, Keys, aws_chain_configured
 from crossroads.credentials.registry import FACTORIES, CredentialSet, Factory
@@ -63,17 +63,19 @@ def simulated_catalog(catalog: Catalog, sim_url: str, fleet: SimFleet) -> Catalo
                    CredentialSet(endpoints, keys, factories=_SIMULATED_FACTORIES))
 
 
-def has_any_key(catalog: Catalog, env: Mapping[str, str] | None = None) -> bool:
-    """Whether some endpoint can be reached without the simulator: it has its key (or needs
+def reachable(endpoint: Endpoint, env: Mapping[str, str] | None = None) -> bool:
+    """Whether the endpoint can be reached without the simulator: it has its key (or needs
     none), or its minted credential's source is configured (an AWS chain with something in
     it). A minted credential is not resolved here: that may block, and the keeper does it."""
-    env = os.environ if env is None else env
-    for endpoint in catalog.all_endpoints():
-        spec = endpoint.credentials
-        configured = _CONFIGURED.get(spec.kind) if spec is not None else None
-        if endpoint.available and (configured is None or configured(env)):
-            return True
-    return False
+    spec = endpoint.credentials
+    configured = _CONFIGURED.get(spec.kind) if spec is not None and not endpoint.simulated \
+        else None
+    return endpoint.available and (configured is None
+                                   or configured(os.environ if env is None else env))
+
+
+def has_any_key(catalog: Catalog, env: Mapping[str, str] | None = None) -> bool:
+    return any(reachable(endpoint, env) for endpoint in catalog.all_endpoints())
 
 
 # Per minted kind: whether its source looks configured at all.

@@ -333,3 +333,26 @@ def test_no_aws_credentials_at_all_is_a_reason_too(tmp_path: Path, fresh_sim: Si
         assert fresh_sim.hits("alpha") == 0
     finally:
         router.stop()
+
+
+def test_demo_mode_serves_llama_on_simulated_bedrock_signed(tmp_path: Path) -> None:
+    """The shipped catalog in demo mode: Scout and Maverick on Bedrock's simulated twins, signed
+    with the sim's key pair whatever the (empty) AWS chain holds, whole and streamed."""
+    router = start_router("", tmp_path, "--demo")
+    only = {"provider": {"only": ["bedrock"], "allow_fallbacks": False}}
+    messages = [{"role": "user", "content": "Say hello."}]
+    try:
+        api = client(router)
+        for slug in ("meta-llama/llama-4-scout", "meta-llama/llama-4-maverick"):
+            chunks = list(api.chat.completions.create(
+                model=slug, messages=messages, max_tokens=8, stream=True, extra_body=only))
+            assert {c.model_extra["provider"] for c in chunks if c.model_extra} == {
+                "Amazon Bedrock (simulated)"}
+            assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 8
+            reply = api.chat.completions.create(model=slug, messages=messages, max_tokens=8,
+                                                extra_body=only)
+            assert reply.model_extra is not None
+            assert reply.model_extra["provider"] == "Amazon Bedrock (simulated)"
+            assert reply.choices[0].message.content
+    finally:
+        router.stop()

@@ -32,11 +32,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import botocore.exceptions
-import botocore.session
 import msgspec
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 
 from crossroads.credentials import CredentialUnavailable
 from crossroads.http_client import FrozenHeaders
@@ -74,6 +70,8 @@ def _masked(access_key: str) -> str:
 def _describe(exc: Exception) -> str:
     """A chain failure as a reason. botocore's messages name the profile, file or provider
     that failed; a secret is never part of them."""
+    import botocore.exceptions  # noqa: PLC0415 - loaded by then (see `_loader`)
+
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return f"AWS credentials unavailable: {exc}"[:MAX_REASON]
     return f"AWS credentials unavailable: {type(exc).__name__}"
@@ -104,6 +102,10 @@ class AwsCredential:
         keys = self._keys
         if keys is None or self._rejected is not None:
             raise CredentialUnavailable(self._reason)
+        # Imported by the worker thread that produced the keys (`_loader`): no cost here.
+        from botocore.auth import SigV4Auth  # noqa: PLC0415
+        from botocore.awsrequest import AWSRequest  # noqa: PLC0415
+
         signed = AWSRequest(method="POST", url=request.url, data=request.body,
                             headers=dict(request.headers))
         SigV4Auth(keys, self._service, self._region).add_auth(signed)
@@ -154,6 +156,13 @@ def _loader(profile: str | None) -> Callable[[], tuple[Keys, bool]]:
     session: list[Any] = []  # one botocore session, made in the worker thread on first use
 
     def load() -> tuple[Keys, bool]:
+        # botocore is imported here, in the keeper's worker thread, not when the router
+        # starts: it takes a tenth of a second that no router without AWS endpoints should pay.
+        import botocore.auth  # noqa: PLC0415
+        import botocore.awsrequest  # noqa: PLC0415
+        import botocore.exceptions  # noqa: PLC0415
+        import botocore.session  # noqa: PLC0415
+
         if not session:
             session.append(botocore.session.Session(profile=profile))
         found = session[0].get_credentials()

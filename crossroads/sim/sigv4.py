@@ -19,10 +19,6 @@ import re
 import time
 from typing import Final
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 __all__ = ["SIM_ACCESS_KEY_ID", "SIM_SECRET_ACCESS_KEY", "Rejection", "verify"]
 
 # The one key pair the simulated Bedrock accepts; fake by construction, never a real key.
@@ -68,6 +64,11 @@ def verify(url: str, headers: dict[bytes, bytes], body: bytes,
     if abs((time.time() if now is None else now) - signed_at) > _MAX_SKEW_S:
         return "InvalidSignatureException", f"Signature expired: {amz_date} is now earlier " \
                                              "or later than the allowed five minutes."
+    # Imported on the first signed request: a sim serving no Bedrock request never pays it.
+    from botocore.auth import SigV4Auth  # noqa: PLC0415
+    from botocore.awsrequest import AWSRequest  # noqa: PLC0415
+    from botocore.credentials import Credentials  # noqa: PLC0415
+
     names = match["signed"].split(";")
     signed = {name: headers.get(name.encode(), b"").decode("utf-8", "replace") for name in names}
     request = AWSRequest(method="POST", url=url, data=body, headers=signed)

@@ -106,6 +106,31 @@ def test_tool_choice_none_drops_the_tools_unless_the_history_needs_them() -> Non
     assert named["toolConfig"]["toolChoice"] == {"tool": {"name": "f"}}
 
 
+def test_tool_choice_none_keeps_the_tools_a_tool_history_needs() -> None:
+    tool = {"type": "function", "function": {"name": "f"}}
+    body = wire(request(tools=[tool], tool_choice="none", messages=[
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "t1", "content": "done"}]))
+    assert body["toolConfig"] == {"tools": [{"toolSpec": {
+        "name": "f", "inputSchema": {"json": {"type": "object", "properties": {}}}}}]}
+
+
+def test_signed_reasoning_sent_back_becomes_reasoning_content_blocks_first() -> None:
+    body = wire(request(messages=[
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello.", "reasoning_details": [
+            {"type": "reasoning.text", "text": "greet", "signature": "sig", "index": 0},
+            {"type": "reasoning.encrypted", "data": "b64=", "index": 1},
+            {"type": "reasoning.text", "text": "unsigned: cannot go back", "index": 2}]},
+        {"role": "user", "content": "again"}]))
+    assert body["messages"][1]["content"] == [
+        {"reasoningContent": {"reasoningText": {"text": "greet", "signature": "sig"}}},
+        {"reasoningContent": {"redactedContent": "b64="}},
+        {"text": "Hello."}]
+
+
 def test_a_json_schema_is_asked_for_in_the_system_prompt() -> None:
     body = wire(request(response_format={"type": "json_schema", "json_schema": {
         "name": "x", "schema": {"type": "object", "properties": {"a": {"type": "integer"}}}}}))

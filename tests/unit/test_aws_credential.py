@@ -5,6 +5,8 @@ no secret ever appears in one."""
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from typing import Any
 
 import pytest
@@ -138,3 +140,33 @@ def test_a_failed_renewal_keeps_the_keys_in_hand_serving() -> None:
     asyncio.run(credential.refresh())
     assert credential.unavailable_reason(0.0) is None
     assert credential.authorize(REQUEST).headers["x-amz-security-token"] == "t"
+
+
+def test_temporary_credentials_from_the_chain_are_renewed_by_each_refresh(
+        chain: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """A `credential_process` profile (the shape SSO and role helpers take) hands out session
+    credentials that expire in five minutes: botocore renews them inside its refresh window,
+    so each keeper refresh signs with the new session token."""
+    counter = tmp_path / "count"
+    script = tmp_path / "creds.py"
+    script.write_text(
+        "import datetime, json, pathlib\n"
+        f"p = pathlib.Path({str(counter)!r})\n"
+        "n = int(p.read_text()) + 1 if p.exists() else 1\n"
+        "p.write_text(str(n))\n"
+        "expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5)\n"
+        f"print(json.dumps({{'Version': 1, 'AccessKeyId': {SIM_ACCESS_KEY_ID!r}, "
+        f"'SecretAccessKey': {SIM_SECRET_ACCESS_KEY!r}, 'SessionToken': f'token-{{n}}', "
+        "'Expiration': expires.isoformat()}))\n")
+    config = tmp_path / "config"
+    config.write_text(f"[profile temp]\ncredential_process = {sys.executable} {script}\n")
+    chain.setenv("AWS_CONFIG_FILE", str(config))
+    credential = make(region="us-east-1", profile="temp")
+    asyncio.run(credential.refresh())
+    first = credential.authorize(REQUEST)
+    asyncio.run(credential.refresh())
+    second = credential.authorize(REQUEST)
+    assert first.headers["x-amz-security-token"] != second.headers["x-amz-security-token"]
+    assert verify(URL, headers_of(second), second.body) is None
+    due = credential.refresh_due(0.0) or 0
+    assert due - time.monotonic() <= 60  # temporary: looked at again within the minute

@@ -9,7 +9,8 @@ the format every AWS event stream shares)::
 (the lengths and CRCs are 4-byte big-endian integers)
 
 Decoding is botocore's own `EventStreamBuffer`, which checks both CRCs and the length limits; this
-module only turns its messages into the payloads a `StreamTranslator` reads. The headers say what
+module only splits the bytes into messages and turns them into the payloads a `StreamTranslator`
+reads. The headers say what
 a message is:
 
 * `:message-type: event` with `:event-type` (messageStart, contentBlockDelta, …) and a JSON payload;
@@ -30,7 +31,7 @@ import struct
 from typing import Any
 
 import orjson
-from botocore.eventstream import EventStreamBuffer, ParserError
+from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
 
 from crossroads.failures import AttemptError, Failure
 
@@ -68,35 +69,66 @@ def _payload(headers: dict[str, Any], payload: bytes) -> bytes:
     return b'{"%s":%s}' % (name.encode(), payload or b"{}")
 
 
+def _decode(raw: bytes) -> EventStreamMessage | None:
+    """botocore's decoding of one message (CRCs and limits checked), or None when `raw` holds
+    only its valid start; MALFORMED when it is not a valid message."""
+    decoder = EventStreamBuffer()
+    decoder.add_data(raw)
+    try:
+        return next(decoder)
+    except StopIteration:
+        return None
+    except _DECODE_ERRORS as exc:
+        raise _malformed(type(exc).__name__) from None
+
+
 class EventStreamFraming:
-    __slots__ = ("_buffer", "_max", "_pending")
+    """Splits the stream message by message and has botocore decode each one.
+
+    The split is ours because botocore's own buffer copies everything it holds each time it takes
+    a message off the front, which costs quadratic time on a large read of small events; here
+    each message's bytes are handed over once, exactly, and botocore still checks the prelude
+    of a message as soon as it arrives (a bad CRC, or a length past the limit, fails at once
+    instead of after the bytes it promises)."""
+
+    __slots__ = ("_buffer", "_checked", "_max")
 
     def __init__(self, max_event_bytes: int) -> None:
-        self._buffer = EventStreamBuffer()
+        self._buffer = bytearray()
+        self._checked = False  # the pending message's prelude has passed botocore's checks
         self._max = max_event_bytes
-        self._pending = 0  # bytes buffered and not yet part of a decoded message
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        self._buffer.add_data(chunk)
-        self._pending += len(chunk)
+        buffer = self._buffer
+        buffer += chunk
         out: list[bytes] = []
+        start = 0
         try:
-            for message in self._buffer:
-                total = message.prelude.total_length
-                if total < _MIN_MESSAGE:
-                    raise _malformed("a message shorter than its prelude")
-                if total > self._max:
-                    raise AttemptError(Failure.TOO_LARGE, f"an event exceeded {self._max} bytes")
-                self._pending -= total
+            while len(buffer) - start >= _PRELUDE:
+                total = int.from_bytes(buffer[start:start + 4], "big")
+                if not self._checked:
+                    # The prelude alone: botocore validates its CRC and limits, then waits.
+                    if _decode(bytes(buffer[start:start + _PRELUDE])) is not None \
+                            or total < _MIN_MESSAGE:
+                        raise _malformed("a message shorter than its prelude")
+                    if total > self._max:
+                        raise AttemptError(Failure.TOO_LARGE,
+                                           f"an event exceeded {self._max} bytes")
+                    self._checked = True
+                if len(buffer) - start < total:
+                    break
+                message = _decode(bytes(buffer[start:start + total]))
+                if message is None:
+                    raise _malformed("a message that does not end where its prelude says")
                 out.append(_payload(message.headers, message.payload))
-        except _DECODE_ERRORS as exc:
-            raise _malformed(type(exc).__name__) from None
-        if self._pending > self._max:
-            raise AttemptError(Failure.TOO_LARGE, f"an event exceeded {self._max} bytes")
+                start += total
+                self._checked = False
+        finally:
+            del buffer[:start]
         return out
 
     def close(self) -> bool:
-        pending = self._pending > 0
-        self._buffer = EventStreamBuffer()
-        self._pending = 0
+        pending = bool(self._buffer)
+        self._buffer = bytearray()
+        self._checked = False
         return pending

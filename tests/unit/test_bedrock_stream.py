@@ -55,6 +55,10 @@ def test_sse_bytes_an_oversized_message_and_a_too_short_prelude_are_refused() ->
     with pytest.raises(AttemptError) as large:
         EventStreamFraming(64).feed(fx.framed(("metadata", {"pad": "x" * 200})))
     assert large.value.failure is Failure.TOO_LARGE
+    promise = struct.pack(">II", 20 << 20, 0)
+    with pytest.raises(AttemptError) as early:  # refused on its prelude, not 20 MiB later
+        EventStreamFraming(1 << 20).feed(promise + struct.pack(">I", zlib.crc32(promise)))
+    assert early.value.failure is Failure.TOO_LARGE
     short = struct.pack(">II", 8, 0)
     short += struct.pack(">I", zlib.crc32(short))
     with pytest.raises(AttemptError) as tiny:

@@ -25,6 +25,7 @@ from crossroads.banner import ledger_location
 from crossroads.catalog import Catalog, Endpoint
 from crossroads.commands.options import Exit
 from crossroads.credentials.keeper import CredentialKeeper
+from crossroads.demo import has_any_key
 from crossroads.settings import (
     ConfigError,
     ConfigFile,
@@ -236,6 +237,7 @@ def summary(path: str, settings: Settings) -> str:
                      f"({', '.join(kinds)}); each is obtained when serve starts")
         problems = _credential_problems(minted, catalog)
         lines.extend(f"  unavailable: {tag}: {reason}" for tag, reason in problems)
-    if available == 0:
-        lines.append("  note: no endpoint has its API key here; serve would use the simulator")
+    if not has_any_key(catalog):
+        lines.append("  note: no endpoint has its API key (or AWS credentials) here; serve "
+                     "would use the simulator")
     return "\n".join(lines)

@@ -27,6 +27,7 @@ ban as soon as it yields different keys. Reasons name the access key id at most,
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -40,6 +41,8 @@ from crossroads.http_client import FrozenHeaders
 if TYPE_CHECKING:
     from crossroads.catalog import CredentialSpec
     from crossroads.providers.base import UpstreamRequest
+
+log = logging.getLogger("crossroads")
 
 OPTIONS = frozenset({"region", "profile", "service"})
 # botocore renews temporary credentials within 15 minutes of their expiry when asked: asking
@@ -125,6 +128,8 @@ class AwsCredential:
         self._rejected = keys
         self._reason = (f"AWS refused the signature of access key {_masked(keys.access_key)}: "
                         f"{reason}")[:MAX_REASON]
+        log.warning("%s; its endpoints are unavailable until the credential chain yields "
+                    "other keys", self._reason)
         # Read the chain again soon: a corrected secret is picked up without a restart.
         self._due = time.monotonic() + FIRST_BACKOFF_S
         self._backoff = FIRST_BACKOFF_S
@@ -136,7 +141,11 @@ class AwsCredential:
             # Keys in hand keep serving: temporary ones are renewed ahead of their expiry, so
             # they are still good for a while, and should they lapse AWS says so
             # (ExpiredTokenException), which keeps the endpoints out with that reason.
-            self._reason = _describe(exc)
+            reason = _describe(exc)
+            if reason != self._reason:
+                # Once per new reason, not per retry; a reason never holds a secret.
+                log.warning("%s (retrying in %.0f s)", reason, self._backoff)
+            self._reason = reason
             self._due = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
             return

@@ -33,6 +33,7 @@ from crossroads.sim.wire import Exchange
 __all__ = ["TOKEN_PATH", "GoogleAuthority", "google_error"]
 
 TOKEN_PATH: Final = "/_oauth/google/token"
+GOOGLE_TOKEN_URI: Final = "https://oauth2.googleapis.com/token"
 JWT_GRANT: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLOUD_PLATFORM: Final = "https://www.googleapis.com/auth/cloud-platform"
 SIM_CLIENT: Final = ("crossroads-sim", "simulated")
@@ -139,8 +140,11 @@ class GoogleAuthority:
         except (ValueError, google.auth.exceptions.GoogleAuthError):
             return "Invalid JWT Signature."
         audience = claims.get("aud")
-        if not isinstance(audience, str) or not audience.endswith(TOKEN_PATH):
-            return f"Invalid JWT: audience {audience!r} is not this token endpoint."
+        # Google wants its own token URI as the audience whichever URL the grant is posted
+        # to (google-auth signs it so); the sim's own URL is accepted too.
+        if audience != GOOGLE_TOKEN_URI and not (isinstance(audience, str)
+                                                 and audience.endswith(TOKEN_PATH)):
+            return f"Invalid JWT: audience {audience!r} is not a Google token endpoint."
         if CLOUD_PLATFORM not in str(claims.get("scope") or "").split():
             return "Invalid JWT: the assertion asks for no cloud-platform scope."
         return None

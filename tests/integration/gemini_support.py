@@ -28,7 +28,7 @@ def service_account(sim: Sim, tmp: Path, register: bool = True,
             "client_email": email, "client_id": "1",
             # The real endpoint: the catalog's token_uri must be what sends it to the sim.
             "token_uri": "https://oauth2.googleapis.com/token"}
-    path = tmp / f"{email.split('@')[0]}.json"
+    path = tmp / f"{email.split('@', maxsplit=1)[0]}.json"
     path.write_text(json.dumps(info))
     if register:
         sim.control("POST", "google/keys", {"client_email": email, "key_id": "key-1",
@@ -86,7 +86,8 @@ context_length = 8192
 max_output = 4096
 price = {PRICES}
 input_modalities = ["text", "image"]
-supported_parameters = ["max_tokens", "temperature", "top_p", "stop", "tools", "tool_choice", "reasoning", "response_format"]
+supported_parameters = ["max_tokens", "temperature", "top_p", "stop", "tools", "tool_choice",
+                        "reasoning", "response_format"]
 
 [[endpoints]]
 model = "{GEMINI}"

@@ -4,13 +4,16 @@ Each SSE event is a whole GenerateContentResponse holding the next parts of the 
 (https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent): text, thought
 text (`thought: true`), or a function call, which arrives whole in one part — a second call
 comes in a later part or event, so calls are numbered across events. `usageMetadata` may come
-with any event and the last one counts; `finishReason` comes with the last candidate. There is
-no end-of-stream event: the stream is whole once the finish reason and usage have been sent
-(`StreamSession.complete_without_done`), or when the body ends after the finish reason.
+with any event, but only the one that comes with the finish reason (or after it) is complete —
+earlier ones count the prompt alone — so usage goes out from that event, never from an earlier
+one; a stream that never sends it is estimated by the router, as any stream without usage.
+`finishReason` comes with the last candidate. There is no end-of-stream event: the stream is
+whole once the finish reason and usage have been sent (`StreamSession.complete_without_done`),
+or when the body ends after the finish reason.
 
 The translator keeps, per attempt: the response id and model version, how many calls it has
-numbered, the latest usage, and whether the finish and the usage went out (usage goes out once,
-after the finish reason, as an OpenAI stream ends).
+numbered, and whether the finish and the usage went out (usage goes out once, after the finish
+reason, as an OpenAI stream ends).
 """
 
 from __future__ import annotations
@@ -31,15 +34,14 @@ from crossroads.providers.gemini_shapes import (
 
 
 class GeminiStream:
-    __slots__ = ("_calls", "_finished", "_id", "_model", "_role_sent", "_usage",
-                 "_usage_sent", "ended")
+    __slots__ = ("_calls", "_finished", "_id", "_model", "_role_sent", "_usage_sent",
+                 "ended")
 
     def __init__(self) -> None:
         self._id: str | None = None
         self._model: str | None = None
         self._calls = 0
         self._role_sent = False
-        self._usage: dict[str, Any] | None = None
         self._finished = False
         self._usage_sent = False
         self.ended = False  # Gemini has no closing event (module doc)
@@ -51,11 +53,10 @@ class GeminiStream:
         return {"id": self._id, "object": "chat.completion.chunk", "model": self._model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
 
-    def _usage_chunk(self) -> Chunk:
-        assert self._usage is not None
+    def _usage_chunk(self, usage: dict[str, Any]) -> Chunk:
         self._usage_sent = True
         return {"id": self._id, "object": "chat.completion.chunk", "model": self._model,
-                "choices": [], "usage": chat_usage(self._usage)}
+                "choices": [], "usage": chat_usage(usage)}
 
     def chunks(self, data: bytes) -> list[Chunk]:
         try:
@@ -77,8 +78,6 @@ class GeminiStream:
         if isinstance(event.get("modelVersion"), str):
             self._model = event["modelVersion"]
         usage = event.get("usageMetadata")
-        if isinstance(usage, dict):
-            self._usage = usage
         out: list[Chunk] = []
         candidates = event.get("candidates")
         if candidates is not None and not isinstance(candidates, list):
@@ -88,8 +87,8 @@ class GeminiStream:
             if not isinstance(candidate, dict):
                 raise AttemptError(Failure.MALFORMED, "the provider sent a non-object candidate")
             out += self._content(candidate)
-        if self._finished and self._usage is not None and not self._usage_sent:
-            out.append(self._usage_chunk())
+        if self._finished and isinstance(usage, dict) and not self._usage_sent:
+            out.append(self._usage_chunk(usage))
         return out
 
     def _content(self, candidate: dict[str, Any]) -> list[Chunk]:

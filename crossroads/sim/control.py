@@ -12,6 +12,7 @@
     GET   /_sim/google                          the OAuth endpoint: token lifetime, tokens issued
                                                 and live, bearer tokens refused
     PATCH /_sim/google                          {"token_lifetime_s": x}
+    POST  /_sim/google/revoke                   every token issued so far is refused from now on
     POST  /_sim/google/keys                     {"client_email", "key_id", "public_key"}: a
                                                 service account the token endpoint trusts
     POST  /_sim/reset                           counters, logs, scripts, caches, profiles, RNGs,
@@ -163,6 +164,10 @@ class Control:
         self._state.google.lifetime_s = patch.token_lifetime_s
         return self._state.google.summary()
 
+    def revoke_google(self, ex: Exchange, name: str) -> Any:
+        self._state.google.revoke()
+        return self._state.google.summary()
+
     def add_google_key(self, ex: Exchange, name: str) -> Any:
         key: _ServiceAccountKey = _decode(ex.body, _ServiceAccountKey)
         self._state.google.register_key(key.client_email, key.key_id, key.public_key)
@@ -182,5 +187,6 @@ _ROUTES: Final[dict[str, dict[bytes, Route]]] = {
     "fleet": {b"GET": Control.show_fleet, b"PATCH": Control.patch_fleet},
     "google": {b"GET": Control.show_google, b"PATCH": Control.patch_google},
     "google/keys": {b"POST": Control.add_google_key},
+    "google/revoke": {b"POST": Control.revoke_google},
     "reset": {b"POST": Control.reset},
 }

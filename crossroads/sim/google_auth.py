@@ -79,6 +79,11 @@ class GoogleAuthority:
         # start failing because a test rewound the fleet. The lifetime goes back to an hour.
         self.lifetime_s = DEFAULT_LIFETIME_S
 
+    def revoke(self) -> None:
+        """Forget every token issued: the next request with one is refused, as after a
+        revocation at Google."""
+        self._tokens.clear()
+
     def register_key(self, email: str, key_id: str, public_key: str) -> None:
         self._keys[email] = (key_id, public_key)
 

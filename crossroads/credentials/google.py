@@ -28,6 +28,7 @@ import google.auth
 import google.auth.credentials
 import google.auth.exceptions
 import google.auth.transport
+import google.oauth2.credentials
 import httpx
 
 from crossroads.credentials import CredentialUnavailable
@@ -198,6 +199,15 @@ def _loader(spec: CredentialSpec, env: Mapping[str, str]) -> Callable[[], Google
         return loaded
 
     return load
+
+
+def authorized_user(client_id: str, client_secret: str, refresh_token: str,
+                    token_uri: str) -> GoogleCredential:
+    """An OAuth client's refresh token as a credential, as an `authorized_user` key file would
+    give it (demo mode's, with the simulator's own client)."""
+    return GoogleCredential(lambda: google.oauth2.credentials.Credentials(
+        token=None, refresh_token=refresh_token, client_id=client_id,
+        client_secret=client_secret, token_uri=token_uri))
 
 
 def google_credential(spec: CredentialSpec, env: Mapping[str, str]) -> GoogleCredential:

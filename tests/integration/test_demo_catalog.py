@@ -72,7 +72,7 @@ NATIVE = [(e.model, e.tag) for e in CATALOG.all_endpoints()
           if e.dialect != "openai" or e.credentials is not None]
 
 
-@pytest.mark.parametrize(("slug", "tag"), NATIVE, ids=lambda v: str(v))
+@pytest.mark.parametrize(("slug", "tag"), NATIVE, ids=str)
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
 def test_every_native_dialect_endpoint_answers_in_demo_mode(demo: Router, slug: str, tag: str,
                                                             stream: bool) -> None:

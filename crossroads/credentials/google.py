@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,8 @@ from crossroads.http_client import FrozenHeaders
 if TYPE_CHECKING:
     from crossroads.catalog import CredentialSpec
     from crossroads.providers.base import UpstreamRequest
+
+log = logging.getLogger("crossroads")
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 REFRESH_MARGIN_S = 300.0
@@ -138,7 +141,11 @@ class GoogleCredential:
             token, lifetime_s = await asyncio.to_thread(self._mint)
         except Exception as exc:
             now = time.monotonic()
-            self._reason = _describe(exc)
+            reason = _describe(exc)
+            if reason != self._reason:
+                # Once per new reason, not per retry; the reason never holds a secret.
+                log.warning("%s (retrying in %.0f s)", reason, self._backoff)
+            self._reason = reason
             self._due = now + self._backoff
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
             return

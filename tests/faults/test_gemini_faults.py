@@ -70,10 +70,11 @@ def test_a_429_with_retry_info_is_waited_out_when_nothing_else_is_left(
 def test_a_token_vertex_refuses_fails_over_without_failing_the_request(
         make_router: Callable[..., Router], sim: Sim, tmp_path: Path) -> None:
     sim.reset()
+    issued = sim.control("GET", "google")["issued"]
     router = make_router(catalog(sim, service_account(sim, tmp_path)))
-    # The router's token is revoked behind its back: Vertex answers 401 UNAUTHENTICATED.
-    # The router mints its token as it starts (its banner may come first): wait for it.
-    assert wait_for(lambda: sim.control("GET", "google")["live"] > 0)
+    # The router mints its token as it starts (its banner may come first): wait for it, then
+    # revoke it behind the router's back, so Vertex answers 401 UNAUTHENTICATED.
+    assert wait_for(lambda: sim.control("GET", "google")["issued"] > issued)
     before = sim.control("POST", "google/revoke")["rejected"]
     status, body, _ = router.post("/chat/completions", {
         "model": GEMINI, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}],

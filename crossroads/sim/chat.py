@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from crossroads.sim.continuation import REFUSAL, prefill_of
 from crossroads.sim.endpoint import EndpointState, LogEntry, SimState
 from crossroads.sim.play import BLOCK_PLAYS, STREAM_PLAYS, Reply
 from crossroads.sim.profile import OUTCOMES, Outcome
@@ -100,6 +101,8 @@ class ChatService:
         try:
             raw = orjson.loads(ex.body) if parsed is _UNPARSED else parsed
             req = parse_chat(raw, p.image_tokens, p.cache)
+            if not p.supports_prefill and prefill_of(req) is not None:
+                raise BadRequestError(REFUSAL, "messages")
         except (orjson.JSONDecodeError, BadRequestError) as exc:
             message = (
                 exc.message if isinstance(exc, BadRequestError) else "request body is not JSON"

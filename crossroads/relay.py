@@ -63,6 +63,7 @@ from crossroads.metrics import OverheadTimer
 from crossroads.operations import Operation
 from crossroads.providers import PROVIDERS
 from crossroads.relay_errors import caller_error, final_error
+from crossroads.resume import Resume
 from crossroads.routing.plan import Plan
 from crossroads.settings import Settings
 from crossroads.stats import AttemptReport, LiveStats
@@ -169,6 +170,9 @@ class Relay:
         # A key's reservation may have lowered max_tokens for this endpoint, to stay a bound.
         reservation = generation.reservation
         max_tokens = None if reservation is None else reservation.max_tokens.get(endpoint.key)
+        if max_tokens is not None and request.max_tokens is not None:
+            # A continuation's limit is what the answer so far left of the caller's (resume.py).
+            max_tokens = min(max_tokens, request.max_tokens)
         built = provider.build(endpoint, self.catalog.api_key(endpoint), request, max_tokens)
         if request.echo_upstream_body:
             attempt.upstream_body = built.body
@@ -207,9 +211,12 @@ class Relay:
         last_error: AttemptError | None = None
         errors: list[AttemptError] = []
         waited_for_rate_limit = False
+        resume = Resume(request) if out is not None and self.settings.routing.resume_streams \
+            else None
         while queue and len(generation.attempts) < self.settings.routing.max_attempts:
             endpoint = queue.pop(0)
-            if endpoint.context_length <= min_context:
+            if endpoint.context_length <= min_context or (resume is not None
+                                                          and not resume.accepts(endpoint)):
                 continue
             now = self._now()
             if now >= total_deadline:
@@ -218,6 +225,8 @@ class Relay:
                 continue
             attempt = Attempt(endpoint=endpoint, started=now)
             generation.attempts.append(attempt)
+            if resume is not None:
+                resume.begin(attempt)
             has_fallback = any(e.context_length > min_context for e in queue)
             first_token_deadline = (
                 min(total_deadline, now + self.timeouts.first_token_s)
@@ -227,13 +236,20 @@ class Relay:
                 if out is None:
                     return await self._complete(attempt, request, generation,
                                                 first_token_deadline)
-                await self._stream(attempt, request, generation, out,
-                                   first_token_deadline, total_deadline)
+                await self._stream(attempt, request if resume is None else resume.request,
+                                   generation, out, first_token_deadline, total_deadline, resume)
                 return None
             except AttemptError as error:
                 error.message = redact(error.message, self.catalog.api_key(endpoint))
                 self._finish_attempt(attempt, error)
                 if out is not None and out.committed:
+                    attempts_left = (len(generation.attempts) < self.settings.routing.max_attempts
+                                     and self._now() < total_deadline)
+                    if resume is not None and resume.resumes(attempt, error, generation, queue,
+                                                             attempts_left):
+                        last_error = error
+                        errors.append(error)
+                        continue
                     await out.write(generation.error_event(
                         endpoint, 502, f"The provider failed mid-stream: {error.message}",
                         {"provider_name": endpoint.provider_name,
@@ -312,12 +328,15 @@ class Relay:
 
     async def _stream(self, attempt: Attempt, request: ChatRequest, generation: Generation,
                       out: ClientStream, first_token_deadline: float,
-                      total_deadline: float) -> None:
+                      total_deadline: float, resume: Resume | None = None) -> None:
         timer = generation.overhead
         response = await self._open(attempt, request, first_token_deadline, out, generation)
         translator = PROVIDERS[attempt.endpoint.dialect].stream_translator(request)
         session = StreamSession(attempt, generation, request, translator,
-                                self.settings.server.max_body_bytes)
+                                self.settings.server.max_body_bytes,
+                                None if resume is None else resume.splice)
+        if resume is not None:
+            resume.watch(session)
         try:
             while not session.saw_done:
                 chunk = await self._next_chunk(response, out, first_token_deadline,

@@ -61,15 +61,23 @@ _LIMITS: Final = ("max_tokens", "max_completion_tokens")
 
 
 class Splice:
-    """Joins one continuation's deltas to the answer already sent: no second role prelude, no
-    second chain of thought, and the whitespace trimmed off the prefill sent only once."""
+    """Joins one continuation's chunks to the answer already sent: the same `created`, no
+    second role prelude, no second chain of thought, and the whitespace trimmed off the prefill
+    sent only once."""
 
-    __slots__ = ("_overlap",)
+    __slots__ = ("_created", "_overlap")
 
-    def __init__(self, overlap: str) -> None:
+    def __init__(self, overlap: str, created: int | None) -> None:
         self._overlap = overlap
+        self._created = created
 
-    def __call__(self, delta: dict[str, Any]) -> None:
+    def __call__(self, payload: dict[str, Any]) -> None:
+        if self._created is not None:
+            payload["created"] = self._created
+        choices = payload["choices"]
+        if not choices:
+            return
+        delta = choices[0]["delta"]
         delta.pop("role", None)
         for key in REASONING_KEYS:
             delta.pop(key, None)
@@ -99,7 +107,7 @@ class Resume:
     The relay creates one per streamed request when `resume_streams` is on, hands each attempt's
     `StreamSession` to `watch`, and asks `resumes` when a committed attempt fails."""
 
-    __slots__ = ("_base", "_delivered", "_model", "_session", "request", "splice")
+    __slots__ = ("_base", "_created", "_delivered", "_model", "_session", "request", "splice")
 
     def __init__(self, request: ChatRequest) -> None:
         self._base = request
@@ -107,6 +115,7 @@ class Resume:
         self.splice: Splice | None = None  # set once a continuation is under way
         self._delivered: list[str] = []
         self._model: str | None = None
+        self._created: int | None = None
         self._session: StreamSession | None = None
 
     @property
@@ -125,24 +134,29 @@ class Resume:
                 queue: list[Endpoint], attempts_left: bool) -> bool:
         """After committed `attempt` failed: prepare the continuation and say True, or say False
         and leave the stream to end with the in-band error (module doc)."""
+        if not error.rule.fail_over or not attempts_left or not self.plain:
+            return False
         session = self._session
-        if (session is None or session.attempt is not attempt or not error.rule.fail_over
-                or not attempts_left or not self.plain or session.tool_calls
-                or session.finish_reason is not None):
+        fresh = session is not None and session.attempt is attempt and session.has_content
+        if self._model is not None and not fresh:
+            # A continuation failed before its first content: the same one, on the next.
+            return any(self.accepts(e) for e in queue)
+        if session is None or not fresh or session.tool_calls or session.finish_reason:
             return False
         model = self._model or attempt.endpoint.model
         text = "".join([*self._delivered, *session.text])
         prefill = text.rstrip()
         if not prefill or not any(e.supports_prefill and e.model == model for e in queue):
             return False
-        if session.has_content:
-            self._bill(attempt, session, generation)
+        self._bill(attempt, session, generation)
         remaining = self._remaining(generation)
         if remaining is not None and remaining <= 0:
             return False
         self._model = model
+        if self._created is None:
+            self._created = session.created
         self._delivered = [text]
-        self.splice = Splice(text[len(prefill):])
+        self.splice = Splice(text[len(prefill):], self._created)
         self.request = self._continuation(prefill, remaining)
         generation.notes.append(
             f"resumed a stream that broke ({error.failure.value}) after {len(text)} characters "

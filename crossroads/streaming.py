@@ -31,7 +31,7 @@ from crossroads.reasoning import shape_reasoning
 from crossroads.sse import DONE, DONE_EVENT, GARBLED, SSEDecoder, SSEOverflowError, encode
 
 Splice = Callable[[dict[str, Any]], None]
-"""Rewrites a continuation's delta in place so it joins the answer already sent (resume.py)."""
+"""Rewrites a continuation's chunk in place so it joins the answer already sent (resume.py)."""
 
 
 class ClientStream(Protocol):
@@ -72,7 +72,7 @@ class StreamSession:
     __slots__ = (
         "_decoder", "_exclude_reasoning", "_held", "_merge_usage", "_pending_finish", "_splice",
         "_translator", "attempt", "chars",
-        "chunks", "error", "finish_reason", "generation", "has_content", "request", "saw_done",
+        "chunks", "created", "error", "finish_reason", "generation", "has_content", "request", "saw_done",
         "text", "tool_calls", "usage_sent",
     )
 
@@ -101,6 +101,7 @@ class StreamSession:
         # continues from, or refuses to (resume.py).
         self.text: list[str] = []
         self.tool_calls = False
+        self.created: int | None = None  # what its chunks say, once the first has arrived
         self.error: AttemptError | None = None
 
     @property
@@ -196,12 +197,14 @@ class StreamSession:
     def _event(self, payload: dict[str, Any], now: float) -> None:
         """Check and rewrite one upstream chunk as ours, in place."""
         finish, native = shape_chunk(payload, self.generation.created)
+        if self._splice is not None:
+            self._splice(payload)
+        if self.created is None:
+            self.created = payload["created"]
         choices = payload["choices"]
         if choices:
             choice = choices[0]
             delta = choice["delta"]
-            if self._splice is not None:
-                self._splice(delta)
             if not self.has_content and _has_content(choice):
                 self.has_content = True
                 self.attempt.first_token_at = now

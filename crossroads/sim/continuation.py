@@ -45,7 +45,8 @@ def prefill_of(req: ChatRequest) -> str | None:
 
 
 def _rest(pieces: list[str], prefill: str) -> list[str]:
-    """The pieces after `prefill`, the one it ends inside cut where it ends."""
+    """The pieces after `prefill`, the one it ends inside cut where it ends. Whitespace left
+    of a cut piece joins the next one, as a tokenizer reads " fox" after "brown"."""
     text = "".join(pieces)
     if not text.startswith(prefill):
         return pieces
@@ -56,6 +57,8 @@ def _rest(pieces: list[str], prefill: str) -> list[str]:
         if end > len(prefill):
             rest.append(piece[max(len(prefill) - used, 0):])
         used = end
+    if len(rest) > 1 and not rest[0].strip():
+        rest[:2] = [rest[0] + rest[1]]
     return rest
 
 

@@ -71,9 +71,8 @@ def _has_content(choice: dict[str, Any]) -> bool:
 class StreamSession:
     __slots__ = (
         "_decoder", "_exclude_reasoning", "_held", "_merge_usage", "_pending_finish", "_splice",
-        "_translator", "attempt", "chars",
-        "chunks", "created", "error", "finish_reason", "generation", "has_content", "request", "saw_done",
-        "text", "tool_calls", "usage_sent",
+        "_translator", "attempt", "chars", "chunks", "created", "error", "finish_reason",
+        "generation", "has_content", "request", "saw_done", "text", "tool_calls", "usage_sent",
     )
 
     def __init__(self, attempt: Attempt, generation: Generation, request: ChatRequest,

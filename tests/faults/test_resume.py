@@ -17,6 +17,7 @@ import pytest
 
 from crossroads.catalog import MICRO
 from crossroads.sim.render import completion_text
+from tests.integration import conftest
 from tests.integration.conftest import MODEL
 from tests.integration.messages_support import generation
 from tests.support import Router, Sim
@@ -42,7 +43,6 @@ def _prefill_capable(config: str, *names: str) -> str:
 def resumable(make_router: Callable[..., Router], fresh_sim: Sim,
               monkeypatch: pytest.MonkeyPatch) -> Callable[..., Router]:
     """A router whose bravo and charlie take a prefill; alpha breaks after token 40 of 60."""
-    import tests.integration.conftest as conftest
 
     original = conftest.router_config
 

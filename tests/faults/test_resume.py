@@ -213,3 +213,56 @@ def test_a_harmless_junk_line_is_skipped_and_noted(make_router: Callable[..., Ro
     [attempt] = record["provider_responses"]
     assert attempt["crossroads"]["skipped_events"] == 1
     assert attempt["crossroads"]["failure"] is None
+
+
+CLAUDE = "test/claude-resume"
+
+
+def claude_extra(sim: Sim) -> str:
+    """Alpha in OpenAI's dialect first; bravo in Anthropic's behind it, which continues a
+    prefill natively (the dialect's default) and refuses one that ends in whitespace."""
+    return f"""
+[providers.claude]
+name = "Claude"
+base_url = "{sim.url}/bravo/anthropic/v1"
+api_key_env = "SIM_KEY"
+dialect = "anthropic"
+
+[[models]]
+slug = "{CLAUDE}"
+name = "Test Claude"
+context_length = 8192
+
+[[endpoints]]
+model = "{CLAUDE}"
+provider = "alpha"
+upstream_model = "echo-alpha"
+context_length = 8192
+max_output = 4096
+price = {{ prompt = 0.1, completion = 0.1 }}
+
+[[endpoints]]
+model = "{CLAUDE}"
+provider = "claude"
+upstream_model = "claude-test"
+context_length = 8192
+max_output = 4096
+price = {{ prompt = 0.3, completion = 0.3 }}
+"""
+
+
+def test_an_anthropic_endpoint_continues_natively(make_router: Callable[..., Router],
+                                                  fresh_sim: Sim) -> None:
+    for name in ("alpha", "bravo"):
+        fresh_sim.patch(name, completion_tokens=TOKENS)
+    fresh_sim.patch("alpha", fault_after_tokens=CUT)
+    router = make_router(claude_extra(fresh_sim))
+    fresh_sim.script("alpha", "stream_cut")
+    chunks = list(client(router).chat.completions.create(
+        model=f"{CLAUDE}:floor", messages=MESSAGES, stream=True))  # type: ignore[arg-type]
+    assert text_of(chunks) == FULL
+    assert {c.model for c in chunks} == {CLAUDE}
+    record = generation(router, chunks[0].id)
+    assert [r["provider_name"] for r in record["provider_responses"]] == ["Alpha", "Claude"]
+    served = record["provider_responses"][1]["crossroads"]
+    assert served["tokens_completion"] == TOKENS - CUT and served["usage_estimated"] is False

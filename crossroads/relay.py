@@ -30,11 +30,20 @@ Committing. A stream commits to an endpoint when that endpoint's first content (
 reasoning or a finish reason) arrives; role-only preludes are held back until then. Response
 headers go to the caller at commit time, or earlier if `keepalive_s` passes first, in which case
 `: CROSSROADS PROCESSING` comments keep the connection alive while attempts continue. After
-commit nothing is retried: a cut, stall or malformed event ends the stream with one event that
-carries a top-level `error` and `finish_reason: "error"`, and no `[DONE]` — a truncated answer is
-never dressed as a complete one. If every attempt fails before commit, the caller gets a normal
-JSON error with the real status, unless keep-alives already sent a 200, in which case the same
-in-band error event ends the stream.
+commit nothing is retried, but it may be *resumed*: when the stream is cut, stalls or turns
+malformed, the answer so far is sent as an assistant prefill to the next endpoint of the plan
+that takes one (same model, `supports_prefill`), and its continuation is spliced into the
+caller's stream (`resume.py`: when it applies, the splice, and how the parts are billed). The
+loop goes on as a failover would, skipping endpoints that cannot continue; a continuation that
+fails before its own first content moves on the same way. A stream that cannot be resumed (tool
+calls, JSON, nothing left to try, resume off) ends with one event that carries a top-level
+`error` and `finish_reason: "error"`, and no `[DONE]` — a truncated answer is never dressed as a
+complete one. If every attempt fails before commit, the caller gets a normal JSON error with the
+real status, unless keep-alives already sent a 200, in which case the same in-band error event
+ends the stream.
+
+Parsing is tolerant where nothing can be lost: an upstream line that could not have carried a
+chunk is skipped and counted on the attempt; one that could have is malformed (`sse.py`).
 
 A stream that ends without `[DONE]` after its finish reason (and usage, if any) is complete, and
 the relay finishes it at once. The caller leaving cancels the task running the relay, which closes

@@ -1,8 +1,8 @@
 """Assistant prefill: a request whose last message is the assistant's unfinished answer.
 
-Anthropic's Messages API continues a trailing assistant turn natively, and so do many
-OpenAI-compatible servers (vLLM, DeepSeek, Mistral, OpenRouter); the router uses it to resume a
-stream that broke mid-answer on another endpoint (crossroads/resume.py). The simulated model
+Anthropic's Messages API continues a trailing assistant turn natively (OpenRouter passes it on
+the same way); the router uses it to resume a stream that broke mid-answer on another endpoint
+(crossroads/resume.py). The simulated model
 continues *the same deterministic answer*: it composes the answer it would give to the
 conversation without the prefill (so a `seed` reads the same words), and when the prefill is a
 prefix of that answer's text it sends only what follows, cut to `max_tokens` counted from there.

@@ -32,9 +32,10 @@ _LIMITS: Final = ("max_tokens", "max_completion_tokens")
 
 def prefill_of(req: ChatRequest) -> str | None:
     """The text of a trailing assistant message that is an answer to continue, else None."""
-    if req.last_role != "assistant":
-        return None
-    last = req.body["messages"][-1]
+    messages = req.body["messages"]
+    if req.last_role != "assistant" or len(messages) < 2:
+        return None  # an assistant turn alone is a conversation to answer, not an answer
+    last = messages[-1]
     if not isinstance(last, dict) or last.get("role") != "assistant" or last.get("tool_calls"):
         return None
     content = last.get("content")

@@ -14,6 +14,8 @@ from typing import Any
 
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crossroads.catalog import MICRO
 from crossroads.sim.render import completion_text
@@ -266,3 +268,33 @@ def test_an_anthropic_endpoint_continues_natively(make_router: Callable[..., Rou
     assert [r["provider_name"] for r in record["provider_responses"]] == ["Alpha", "Claude"]
     served = record["provider_responses"][1]["crossroads"]
     assert served["tokens_completion"] == TOKENS - CUT and served["usage_estimated"] is False
+
+
+@pytest.fixture
+def quick(resumable: Callable[..., Router]) -> Router:
+    """One router for every example of a property test: a breaker that cools in a millisecond
+    and no outage ranking, so alpha, which breaks, always goes first."""
+    return resumable(routing="outage_min_failures = 100000", cooldowns=(0.001, 0.001))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(1, TOKENS - 1), fault=st.sampled_from(["stream_cut", "malformed_sse"]),
+       limit=st.one_of(st.none(), st.integers(1, 90)))
+def test_any_break_point_gives_the_exact_answer(quick: Router, fresh_sim: Sim, cut: int,
+                                                fault: str, limit: int | None) -> None:
+    router = quick
+    fresh_sim.patch("alpha", fault_after_tokens=cut)
+    fresh_sim.script("alpha", fault)
+    before = fresh_sim.hits("bravo")
+    extra = {} if limit is None else {"max_tokens": limit}
+    chunks = stream(router, **extra)
+    whole = TOKENS if limit is None else min(TOKENS, limit)
+    assert text_of(chunks) == completion_text(whole)
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices
+                and c.choices[0].finish_reason]
+    assert finishes == ["length" if whole < TOKENS else "stop"]
+    assert chunks[-1].usage is not None
+    # Resumed exactly when alpha broke before the answer was whole.
+    assert fresh_sim.hits("bravo") - before == (1 if cut < whole else 0)
+

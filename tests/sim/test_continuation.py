@@ -84,3 +84,10 @@ def test_junk_line_mid_stream_then_continues(sim: Sim) -> None:
     assert JUNK_LINE.decode().strip() in resp.text
     assert _stream_text(resp.text) == completion_text(16)
     assert resp.text.rstrip().endswith("data: [DONE]")
+
+
+def test_an_assistant_message_alone_is_answered(sim: Sim) -> None:
+    body = {"model": "test/model", "messages": [{"role": "assistant", "content": "the "}]}
+    resp = sim.post("plain", body)
+    assert resp.status_code == 200
+    assert resp.json()["choices"][0]["message"]["content"] == completion_text(16)

@@ -46,7 +46,8 @@ Parsing is tolerant where nothing can be lost: an upstream line that could not h
 chunk is skipped and counted on the attempt; one that could have is malformed (`sse.py`).
 
 A stream that ends without `[DONE]` after its finish reason (and usage, if any) is complete, and
-the relay finishes it at once. The caller leaving cancels the task running the relay, which closes
+the relay finishes it at once; so is one cut or stalled after its finish reason (its usage then
+estimated). The caller leaving cancels the task running the relay, which closes
 the upstream connection immediately (`UpstreamResponse.close`).
 
 Operations. An embeddings request runs this same loop: the provider builds its upstream call
@@ -100,6 +101,10 @@ _ANSWERS: dict[Operation, Answer] = {
     Operation.CHAT: _chat_answer,
     Operation.EMBEDDINGS: _embeddings_answer,
 }
+
+
+# Transport failures that, once the finish reason has arrived, cost nothing of the answer.
+_AFTER_FINISH = frozenset({Failure.CUT, Failure.STALL})
 
 
 class _KeepAlive:
@@ -348,8 +353,15 @@ class Relay:
             resume.watch(session)
         try:
             while not session.saw_done:
-                chunk = await self._next_chunk(response, out, first_token_deadline,
-                                               total_deadline, timer)
+                try:
+                    chunk = await self._next_chunk(response, out, first_token_deadline,
+                                                   total_deadline, timer)
+                except AttemptError as error:
+                    # Broken after its finish reason: the answer is whole, only usage is lost
+                    # (estimated below), as for a clean end without [DONE].
+                    if session.finish_reason is None or error.failure not in _AFTER_FINISH:
+                        raise
+                    chunk = b""
                 now = self._now()
                 events = session.feed(chunk, now) if chunk else session.end_of_body(now)
                 if events:

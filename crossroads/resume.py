@@ -30,7 +30,9 @@ failover; one that breaks after content is resumed again, from the longer text.
 The prefill is the delivered text with trailing whitespace removed (Anthropic refuses a prefill
 that ends in whitespace, and a tokenizer continues a word boundary better from the word); the
 whitespace the continuation repeats at its start is dropped, so nothing is sent twice. Its
-`max_tokens` is what the caller's limit leaves after the tokens delivered.
+`max_tokens` is what the caller's limit leaves after the text chunks delivered, each counted as
+one token: exact for providers that stream a token per chunk (most do), a lower bound otherwise,
+so an answer is never cut short of the caller's limit; its billing estimate (below) is apart.
 
 Billing. The caller pays what the providers charged for what the caller received, each part at
 its own endpoint's prices (`Generation.prior`, `Generation.price`): the broken attempt's prompt
@@ -107,7 +109,8 @@ class Resume:
     The relay creates one per streamed request when `resume_streams` is on, hands each attempt's
     `StreamSession` to `watch`, and asks `resumes` when a committed attempt fails."""
 
-    __slots__ = ("_base", "_created", "_delivered", "_model", "_session", "request", "splice")
+    __slots__ = ("_base", "_created", "_delivered", "_model", "_session", "_spent", "request",
+                 "splice")
 
     def __init__(self, request: ChatRequest) -> None:
         self._base = request
@@ -116,6 +119,9 @@ class Resume:
         self._delivered: list[str] = []
         self._model: str | None = None
         self._created: int | None = None
+        # Text chunks delivered: at least one token each, and exactly the tokens for providers
+        # that stream a token per chunk. What the caller's max_tokens is charged with.
+        self._spent = 0
         self._session: StreamSession | None = None
 
     @property
@@ -149,7 +155,8 @@ class Resume:
         if not prefill or not any(e.supports_prefill and e.model == model for e in queue):
             return False
         self._bill(attempt, session, generation)
-        remaining = self._remaining(generation)
+        self._spent += sum(1 for piece in session.text if piece)
+        remaining = None if self._base.max_tokens is None else self._base.max_tokens - self._spent
         if remaining is not None and remaining <= 0:
             return False
         self._model = model
@@ -179,13 +186,6 @@ class Resume:
         if generation.served is attempt:
             generation.served = None
         generation.prior.append(attempt)
-
-    def _remaining(self, generation: Generation) -> int | None:
-        """Completion tokens the caller's `max_tokens` leaves after the parts delivered."""
-        limit = self._base.max_tokens
-        if limit is None:
-            return None
-        return limit - sum(a.usage.completion_tokens for a in generation.prior if a.usage)
 
     def _continuation(self, prefill: str, remaining: int | None) -> ChatRequest:
         base = self._base

@@ -14,7 +14,7 @@ from typing import Any
 
 import openai
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from crossroads.catalog import MICRO
@@ -283,18 +283,28 @@ def quick(resumable: Callable[..., Router]) -> Router:
        limit=st.one_of(st.none(), st.integers(1, 90)))
 def test_any_break_point_gives_the_exact_answer(quick: Router, fresh_sim: Sim, cut: int,
                                                 fault: str, limit: int | None) -> None:
+    whole = TOKENS if limit is None else min(TOKENS, limit)
+    # A malformed event after the finish reason is still an error (strict truth: the answer
+    # was whole, but what the event held is unknown); only a cut or stall there is forgiven.
+    assume(fault != "malformed_sse" or cut < whole)
     router = quick
     fresh_sim.patch("alpha", fault_after_tokens=cut)
     fresh_sim.script("alpha", fault)
-    before = fresh_sim.hits("bravo")
+    before = len(fresh_sim.requests("bravo"))
+    tried = len(fresh_sim.requests("alpha"))
     extra = {} if limit is None else {"max_tokens": limit}
     chunks = stream(router, **extra)
-    whole = TOKENS if limit is None else min(TOKENS, limit)
     assert text_of(chunks) == completion_text(whole)
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices
                 and c.choices[0].finish_reason]
     assert finishes == ["length" if whole < TOKENS else "stop"]
     assert chunks[-1].usage is not None
-    # Resumed exactly when alpha broke before the answer was whole.
-    assert fresh_sim.hits("bravo") - before == (1 if cut < whole else 0)
+    # Resumed exactly when alpha broke before the answer was whole (alpha, cooling down from
+    # an earlier example, may also have been skipped: then bravo answered whole, no prefill).
+    continued = [r for r in fresh_sim.requests("bravo")[before:]
+                 if r["body"]["messages"][-1]["role"] == "assistant"]
+    if cut >= whole:
+        assert not continued
+    elif len(fresh_sim.requests("alpha")) > tried:
+        assert len(continued) == 1
 

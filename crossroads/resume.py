@@ -27,7 +27,8 @@ When it applies (`Resume.resumes`); otherwise the stream ends with the in-band e
 A continuation that fails before its first content moves on to the next such endpoint, like any
 failover; one that breaks after content is resumed again, from the longer text.
 
-The prefill is the delivered text with trailing whitespace removed (Anthropic refuses a prefill
+A caller that sent its own prefill (a trailing assistant message) gets one assistant turn: its
+prefill and the delivered text together. The prefill is that text with trailing whitespace removed (Anthropic refuses a prefill
 that ends in whitespace, and a tokenizer continues a word boundary better from the word); the
 whitespace the continuation repeats at its start is dropped, so nothing is sent twice. Its
 `max_tokens` is what the caller's limit leaves after the text chunks delivered, each counted as
@@ -96,6 +97,17 @@ class Splice:
         delta["content"] = content[same:]
 
 
+def _caller_prefill(messages: list[Any]) -> str:
+    """The caller's own prefill (a trailing assistant message of plain text), which the answer
+    continues, and so must the resumed answer: one assistant turn, not two."""
+    last = messages[-1] if messages else None
+    if isinstance(last, dict) and last.get("role") == "assistant" and not last.get("tool_calls"):
+        content = last.get("content")
+        if isinstance(content, str):
+            return content
+    return ""
+
+
 def _plain_text(request: ChatRequest) -> bool:
     body = request.body
     fmt = body.get("response_format")
@@ -109,14 +121,15 @@ class Resume:
     The relay creates one per streamed request when `resume_streams` is on, hands each attempt's
     `StreamSession` to `watch`, and asks `resumes` when a committed attempt fails."""
 
-    __slots__ = ("_base", "_created", "_delivered", "_model", "_session", "_spent", "request",
-                 "splice")
+    __slots__ = ("_base", "_created", "_delivered", "_head", "_model", "_session", "_spent",
+                 "request", "splice")
 
     def __init__(self, request: ChatRequest) -> None:
         self._base = request
         self.request = request  # what the next attempt sends
         self.splice: Splice | None = None  # set once a continuation is under way
         self._delivered: list[str] = []
+        self._head = _caller_prefill(request.body.get("messages") or [])
         self._model: str | None = None
         self._created: int | None = None
         # Text chunks delivered: at least one token each, and exactly the tokens for providers
@@ -151,19 +164,21 @@ class Resume:
             return False
         model = self._model or attempt.endpoint.model
         text = "".join([*self._delivered, *session.text])
-        prefill = text.rstrip()
-        if not prefill or not any(e.supports_prefill and e.model == model for e in queue):
+        full = self._head + text
+        prefill = full.rstrip()
+        if not text.strip() or not any(e.supports_prefill and e.model == model for e in queue):
             return False
-        self._bill(attempt, session, generation)
-        self._spent += sum(1 for piece in session.text if piece)
-        remaining = None if self._base.max_tokens is None else self._base.max_tokens - self._spent
+        spent = self._spent + sum(1 for piece in session.text if piece)
+        remaining = None if self._base.max_tokens is None else self._base.max_tokens - spent
         if remaining is not None and remaining <= 0:
             return False
+        self._bill(attempt, session, generation)
+        self._spent = spent
         self._model = model
         if self._created is None:
             self._created = session.created
         self._delivered = [text]
-        self.splice = Splice(text[len(prefill):], self._created)
+        self.splice = Splice(full[len(prefill):], self._created)
         self.request = self._continuation(prefill, remaining)
         generation.notes.append(
             f"resumed a stream that broke ({error.failure.value}) after {len(text)} characters "
@@ -190,12 +205,13 @@ class Resume:
     def _continuation(self, prefill: str, remaining: int | None) -> ChatRequest:
         base = self._base
         body = dict(base.body)
-        body["messages"] = [*base.body["messages"], {"role": "assistant", "content": prefill}]
+        messages = base.body["messages"][:-1] if self._head else base.body["messages"]
+        body["messages"] = [*messages, {"role": "assistant", "content": prefill}]
         if remaining is not None:
             for key in _LIMITS:
                 if key in body:
                     body[key] = remaining
         return msgspec.structs.replace(
             base, body=body, max_tokens=remaining,
-            prompt_chars=base.prompt_chars + len(prefill),
+            prompt_chars=base.prompt_chars + len(prefill) - len(self._head),
             message_count=base.message_count + 1)

@@ -144,6 +144,14 @@ def test_a_cut_text_stream_is_resumed_with_the_text_as_prefill() -> None:
     assert not resume.accepts(endpoint("delta", supports_prefill=True, model="other/model"))
 
 
+def test_a_callers_own_prefill_and_the_answer_make_one_assistant_turn() -> None:
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Sure, "}]
+    resume, session, generation = _broken({"messages": messages})
+    assert resume.resumes(session.attempt, CUT, generation, [PREFILL], True)
+    assert resume.request.body["messages"] == [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "Sure, hi hi hi"}]
+
+
 @pytest.mark.parametrize(("body", "queue", "error", "left"), [
     ({}, [endpoint("bravo")], CUT, True),  # nobody takes a prefill
     ({}, [PREFILL], CUT, False),  # no attempts or time left

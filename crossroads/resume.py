@@ -28,9 +28,10 @@ A continuation that fails before its first content moves on to the next such end
 failover; one that breaks after content is resumed again, from the longer text.
 
 A caller that sent its own prefill (a trailing assistant message) gets one assistant turn: its
-prefill and the delivered text together. The prefill is that text with trailing whitespace removed (Anthropic refuses a prefill
-that ends in whitespace, and a tokenizer continues a word boundary better from the word); the
-whitespace the continuation repeats at its start is dropped, so nothing is sent twice. Its
+prefill and the delivered text together. The prefill is that text with trailing whitespace
+removed (Anthropic refuses a prefill that ends in whitespace, and a tokenizer continues a word
+boundary better from the word); the whitespace the continuation repeats at its start is
+dropped, so nothing is sent twice. Its
 `max_tokens` is what the caller's limit leaves after the text chunks delivered, each counted as
 one token: exact for providers that stream a token per chunk (most do), a lower bound otherwise,
 so an answer is never cut short of the caller's limit; its billing estimate (below) is apart.

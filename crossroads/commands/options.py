@@ -206,4 +206,7 @@ def add_replay(commands: Any) -> None:
                         help="max_tokens of each request (default: none, the sim's length)")
     parser.add_argument("--timeout", type=_positive_float, default=60.0,
                         help="seconds one request may take (default 60)")
+    parser.add_argument("--workdir", default=None, metavar="DIR",
+                        help="run the sim and the router in DIR (new or empty) and keep their "
+                             "logs, config and ledger there (default: a temporary directory)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -13,6 +13,7 @@ import json
 import math
 import sys
 import time
+from pathlib import Path
 
 from crossroads.commands.options import Exit
 from crossroads.commands.remote import console, quiet_http_logs
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     started = time.monotonic()
     try:
-        sent = replay(plan)
+        sent = replay(plan, Path(args.workdir) if args.workdir else None)
     except (ReplayError, SimConfigError) as error:
         print(f"crossroads replay: {error}", file=sys.stderr)
         return int(Exit.FAILED)

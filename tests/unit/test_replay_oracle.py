@@ -1,0 +1,164 @@
+"""The replay's oracle and score, on made-up requests at injected send times."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crossroads.commands.replay import duration_s, plan_for
+from crossroads.replay.catalog import KEY_VARIABLE, router_config
+from crossroads.replay.oracle import Mode, Sent, policy, score, snapshot
+from crossroads.settings import load_settings
+from crossroads.sim.profile import SimConfigError, SimFleet, parse_fleet
+
+# Every answer: 10 prompt and 90 completion tokens.
+TOKENS = {"prompt_tokens": 10, "completion_tokens": 90}
+
+
+def fleet(*events: dict[str, Any], **top: Any) -> SimFleet:
+    def endpoint(name: str, price: float, speed: float) -> dict[str, Any]:
+        return {"name": name, "context_length": 8192, "max_output": 4096,
+                "tokens_per_s": speed, "price": {"prompt": price, "completion": price}}
+
+    return parse_fleet({
+        "endpoint": [endpoint("a", 0.1, 100), endpoint("b", 0.2, 400), endpoint("c", 0.4, 1000)],
+        "event": [{"at": 10, "endpoint": "a", "kind": "outage", "for_s": 10},
+                  {"at": 30, "endpoint": "c", "kind": "slowdown", "for_s": 10,
+                   "speed_factor": 10}, *events],
+        **top})
+
+
+def served(t: float, endpoint: str, *tried: str) -> Sent:
+    return Sent(t=t, ok=True, endpoint=endpoint, attempts=tried or (endpoint,), **TOKENS)
+
+
+def test_each_mode_s_policy_over_the_healthy_endpoints():
+    script = fleet()
+    calm, a_down, c_slow = (snapshot(script, t) for t in (5, 15, 35))
+    mix = (10.0, 90.0)
+    shares = policy("balanced", calm, mix)
+    assert shares == pytest.approx({"a": 100 / 131.25, "b": 25 / 131.25, "c": 6.25 / 131.25})
+    assert policy("balanced", a_down, mix) == pytest.approx({"b": 25 / 31.25, "c": 6.25 / 31.25})
+    assert policy("floor", calm, mix) == policy("exacto", calm, mix) == {"a": 1.0}
+    assert policy("floor", a_down, mix) == {"b": 1.0}
+    assert policy("nitro", calm, mix) == {"c": 1.0}
+    assert c_slow["c"].speed == 100
+    assert policy("nitro", c_slow, mix) == {"b": 1.0}
+
+
+def test_cost_is_compared_with_the_cheapest_healthy_and_with_the_mode_s_policy():
+    result = score(fleet(), "floor", [served(5, "b"), served(15, "b")])
+    # Paid 0.2 + 0.2 where the cheapest healthy cost 0.1 (a) then 0.2 (a is down).
+    assert result.cost_vs_oracle == pytest.approx(0.4 / 0.3)
+    assert result.cost_vs_policy == pytest.approx(0.4 / 0.3)
+    assert result.cost_usd == pytest.approx(2 * 100 * 0.2 / 1e6)
+    balanced = score(fleet(), "balanced", [served(5, "a")])
+    # The 1/price² draw's expected price: (0.1·100 + 0.2·25 + 0.4·6.25) / 131.25.
+    assert balanced.cost_vs_policy == pytest.approx(0.1 / (17.5 / 131.25))
+    assert balanced.cost_vs_oracle == pytest.approx(1.0)
+
+
+def test_throughput_is_the_served_endpoint_s_scripted_speed_over_the_fastest_healthy():
+    result = score(fleet(), "nitro", [served(5, "c"), served(35, "c")])
+    # c is the fastest (1000) at 5 s; slowed to 100 at 35 s where b (400) is fastest.
+    assert result.throughput_vs_oracle == pytest.approx((1000 + 100) / (1000 + 400))
+
+
+def test_wasted_attempts_failovers_and_failures_during_an_incident():
+    sent = [served(12, "b", "a", "b"), served(13, "b", "a", "a", "b"),
+            Sent(t=14, ok=False, status=502, attempts=("a", "b", "c")), served(25, "a")]
+    result = score(fleet(), "floor", sent)
+    assert (result.wasted_attempts, result.failovers) == (1 + 2 + 3, 3)
+    assert result.success_rate == pytest.approx(0.75)
+    outage = result.incidents[0]
+    assert (outage.endpoint, outage.kind, outage.failed_attempts) == ("a", "outage", 4)
+    assert result.served == {"a": 1, "b": 2}
+
+
+def steady_traffic(back_at: float | None, *, until: float = 40.0) -> list[Sent]:
+    """Floor's traffic, every 0.1 s: a when up, else b, and a again from `back_at`."""
+    out = []
+    for i in range(int(until * 10)):
+        t = i / 10
+        healthy = t < 10 or (back_at is not None and t >= back_at)
+        out.append(served(t, "a" if healthy else "b"))
+    return out
+
+
+def test_recovery_is_the_time_until_the_healed_endpoint_has_its_share_again():
+    result = score(fleet(), "floor", steady_traffic(back_at=23.0))
+    outage = result.incidents[0]
+    assert outage.recovered is True and outage.expected_share == pytest.approx(1.0)
+    assert outage.recovery_s == pytest.approx(3.0)
+    assert result.max_recovery_s == pytest.approx(3.0) and result.all_recovered
+    # Compressed 2×: the same script seconds are half as many wall seconds.
+    halved = score(fleet(), "floor", steady_traffic(back_at=23.0), compress=2)
+    assert halved.incidents[0].recovery_s == pytest.approx(1.5)
+
+
+def test_one_lucky_request_is_not_a_recovery():
+    sent = steady_traffic(back_at=None)
+    sent[250] = served(25.0, "a")  # once, at 25 s; the floor share is all of it
+    outage = score(fleet(), "floor", sent).incidents[0]
+    assert outage.recovered is False
+    assert outage.recovery_s == pytest.approx(39.9 - 20)  # a lower bound: until the last send
+    assert not score(fleet(), "floor", sent).all_recovered
+
+
+def test_recovery_does_not_apply_where_the_mode_would_not_use_the_endpoint():
+    # Nitro never wants a (the slowest): its outage has no recovery to wait for.
+    outage = score(fleet(), "nitro", steady_traffic(back_at=None)).incidents[0]
+    assert outage.recovered is None and outage.recovery_s is None
+    assert outage.expected_share == pytest.approx(0.0)
+
+
+def test_requests_sent_while_nothing_is_healthy_have_no_oracle():
+    script = fleet({"at": 10, "endpoint": "b", "kind": "errors", "for_s": 10,
+                    "fault_rates": {"http_500": 0.5}},
+                   {"at": 10, "endpoint": "c", "kind": "rate_limit", "for_s": 10})
+    result = score(script, "floor", [served(15, "b"), served(25, "a")])
+    assert result.no_oracle == 1
+    assert result.cost_vs_oracle == pytest.approx(1.0)  # only the request that had one
+
+
+def test_a_calm_fleet_lasts_20_s_and_a_scripted_one_10_s_past_its_last_end():
+    assert duration_s(parse_fleet({"endpoint": []})) == 20
+    assert duration_s(fleet()) == 50
+    assert duration_s(fleet(replay={"duration_s": 33})) == 33
+
+
+def args(**given: Any) -> argparse.Namespace:
+    defaults = {"fleet": "f.toml", "mode": "balanced", "requests": None, "rate": None,
+                "compress": 1.0, "max_tokens": None, "timeout": 60.0}
+    return argparse.Namespace(**{**defaults, **given})
+
+
+def test_the_plan_sends_the_script_s_length_times_the_rate():
+    plan = plan_for(args(), fleet())
+    assert (plan.requests, plan.rate) == (500, 10)
+    assert plan_for(args(compress=2, rate=4), fleet()).requests == 100
+    assert plan_for(args(requests=7), fleet()).requests == 7
+    mode: Mode = "nitro"
+    assert plan_for(args(mode=mode), fleet()).mode == "nitro"
+
+
+def test_a_fleet_without_prices_cannot_be_replayed():
+    unpriced = parse_fleet({"endpoint": [{"name": "x", "context_length": 10,
+                                          "max_output": 10}]})
+    with pytest.raises(SimConfigError, match="missing: x"):
+        plan_for(args(), unpriced)
+
+
+def test_the_router_catalog_has_one_priced_endpoint_per_simulated_one(tmp_path: Path):
+    script = fleet(replay={"model": "replay/three"})
+    path = tmp_path / "router.toml"
+    path.write_text(router_config(script, "http://127.0.0.1:9"))
+    settings = load_settings(str(path), env={KEY_VARIABLE: "k"})
+    endpoints = settings.catalog.endpoints("replay/three")
+    assert [e.provider_name for e in endpoints] == ["a", "b", "c"]
+    assert [e.pricing.prompt for e in endpoints] == [100_000, 200_000, 400_000]
+    assert [e.nominal_throughput for e in endpoints] == [100, 400, 1000]
+    assert endpoints[0].base_url == "http://127.0.0.1:9/a/v1"

@@ -31,6 +31,15 @@ max(1, ½·Σ sᵢ) of the window's requests; recovery time is the send time of 
 served in that window, minus `E`. Never: recovered is false and the time is a lower bound (the
 last send time minus `E`). Floor: the healed cheapest gets half its traffic back; Nitro: the
 healed fastest; Balanced: half of its 1/price² share.
+
+**Reaction** to an event that starts at `S` (an incident, or a slowdown that costs the endpoint
+its rank): compare, for each request sent while it lasts, the policy share of the endpoint on the
+script without this event (`pᵢ`) and with it (`qᵢ`). When the mean drop is under 2 %, reaction is
+"n/a". Otherwise, with W = clamp(⌈4 / mean pᵢ⌉, 20, 100) requests (all of them if fewer), the
+router has reacted at the first full window in which the requests whose *first* attempt went to
+the endpoint number at most Σqᵢ + ½·Σ(pᵢ − qᵢ), i.e. it has moved at least half of the traffic
+the policy moves; reaction time is that window's first send time minus `S`. A router that keeps
+sending first attempts to a dead endpoint has not reacted, however well its failover hides it.
 """
 
 from __future__ import annotations
@@ -91,6 +100,8 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     expected_share: float | None  # the policy's share of the endpoint after it ends
     recovered: bool | None  # None: not applicable (no end, no traffic after, or no share)
     recovery_s: float | None  # wall seconds; a lower bound when not recovered
+    reacted: bool | None  # None: not applicable (the policy moves no traffic)
+    react_s: float | None  # wall seconds; a lower bound when it never reacted
 
 
 class Score(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,6 +122,8 @@ class Score(msgspec.Struct, frozen=True, kw_only=True):
     failovers: int
     max_recovery_s: float  # 0 when no incident applies
     all_recovered: bool
+    max_react_s: float  # 0 when no event applies
+    all_reacted: bool
     no_oracle: int  # requests sent while no endpoint was healthy
     served: dict[str, int]
     incidents: tuple[Incident, ...]
@@ -210,6 +223,32 @@ def _recovery(event: Event, sent: Sequence[Sent], shares: Sequence[dict[str, flo
     return mean, False, (sent[after[-1]].t - end) / compress
 
 
+def _first(sent: Sent) -> str | None:
+    return sent.attempts[0] if sent.attempts else sent.endpoint
+
+
+def _reaction(event: Event, sent: Sequence[Sent], shares: Sequence[dict[str, float]],
+              without: Sequence[dict[str, float]],
+              compress: float) -> tuple[bool | None, float | None]:
+    """(reacted, wall seconds) after `event` starts; see the module doc."""
+    during = [i for i, s in enumerate(sent) if event.at <= s.t < event.end]
+    if not during:
+        return None, None
+    before = [without[i].get(event.endpoint, 0.0) for i in during]
+    now = [shares[i].get(event.endpoint, 0.0) for i in during]
+    if (sum(before) - sum(now)) / len(during) < MIN_SHARE:
+        return None, None
+    width = max(WINDOW_MIN, min(WINDOW_MAX, math.ceil(WINDOW_HITS * len(during) / sum(before))))
+    width = min(width, len(during))
+    first = [_first(sent[i]) == event.endpoint for i in during]
+    for k in range(len(during) - width + 1):
+        window = range(k, k + width)
+        allowed = sum(now[j] + 0.5 * (before[j] - now[j]) for j in window)
+        if sum(first[j] for j in window) <= allowed:
+            return True, (sent[during[k]].t - event.at) / compress
+    return False, (sent[during[-1]].t - event.at) / compress
+
+
 def _failed_attempts(event: Event, sent: Sequence[Sent]) -> int:
     count = 0
     for s in sent:
@@ -226,6 +265,12 @@ def score(fleet: SimFleet, mode: Mode, sent: Sequence[Sent], *,
     mix = _mix(sent)
     nows = [snapshot(fleet, s.t) for s in sent]
     shares = [policy(mode, now, mix) for now in nows]
+
+    def shares_without(event: Event) -> list[dict[str, float]]:
+        script = msgspec.structs.replace(
+            fleet, timeline=tuple(e for e in fleet.timeline if e is not event))
+        return [policy(mode, snapshot(script, s.t), mix) if event.at <= s.t < event.end else {}
+                for s in sent]
     cost = oracle_cost = policy_cost = speed = oracle_speed = 0.0
     no_oracle = 0
     served: dict[str, int] = {}
@@ -249,12 +294,16 @@ def score(fleet: SimFleet, mode: Mode, sent: Sequence[Sent], *,
     for event in fleet.timeline:
         expected, recovered, took = (_recovery(event, sent, shares, compress)
                                      if event.kind in RECOVERS else (None, None, None))
+        reacted, react = (_reaction(event, sent, shares, shares_without(event), compress)
+                          if event.kind in RECOVERS else (None, None))
         incidents.append(Incident(
             endpoint=event.endpoint, kind=event.kind, at_s=event.at,
             end_s=None if math.isinf(event.end) else event.end,
             failed_attempts=_failed_attempts(event, sent) if event.kind in INCIDENTS else 0,
-            expected_share=expected, recovered=recovered, recovery_s=took))
+            expected_share=expected, recovered=recovered, recovery_s=took, reacted=reacted,
+            react_s=react))
     times = [i.recovery_s for i in incidents if i.recovery_s is not None]
+    reactions = [i.react_s for i in incidents if i.react_s is not None]
     ok = [s for s in sent if s.ok]
     speeds = [s.completion_tokens / (s.latency_s - s.ttft_s) for s in ok
               if s.ttft_s is not None and s.latency_s > s.ttft_s and s.completion_tokens > 1]
@@ -272,4 +321,6 @@ def score(fleet: SimFleet, mode: Mode, sent: Sequence[Sent], *,
         failovers=sum(1 for s in sent if len(s.attempts) > 1),
         max_recovery_s=max(times) if times else 0.0,
         all_recovered=all(i.recovered is not False for i in incidents),
+        max_react_s=max(reactions) if reactions else 0.0,
+        all_reacted=all(i.reacted is not False for i in incidents),
         no_oracle=no_oracle, served=dict(sorted(served.items())), incidents=tuple(incidents))

@@ -162,3 +162,38 @@ def test_the_router_catalog_has_one_priced_endpoint_per_simulated_one(tmp_path: 
     assert [e.pricing.prompt for e in endpoints] == [100_000, 200_000, 400_000]
     assert [e.nominal_throughput for e in endpoints] == [100, 400, 1000]
     assert endpoints[0].base_url == "http://127.0.0.1:9/a/v1"
+
+
+def test_reaction_is_the_time_until_first_attempts_leave_the_failing_endpoint():
+    # Floor keeps trying a first for 2 s of its outage (failing over to b), then starts at b.
+    sent = []
+    for i in range(400):
+        t = i / 10
+        if 10 <= t < 12:
+            sent.append(served(t, "b", "a", "b"))
+        else:
+            sent.append(served(t, "a" if t < 10 or t >= 20 else "b"))
+    outage = score(fleet(), "floor", sent).incidents[0]
+    assert outage.reacted is True
+    # The first full 20-request window with at most half of them first at a starts at 11.0 s.
+    assert outage.react_s == pytest.approx(1.0)
+    assert outage.recovered is True and outage.recovery_s == pytest.approx(0.0)
+
+
+def test_a_router_that_keeps_trying_a_dead_endpoint_first_never_reacted():
+    sent = [served(i / 10, "b", "a", "b") if 10 <= i / 10 < 20 else served(i / 10, "a")
+            for i in range(400)]
+    result = score(fleet(), "floor", sent)
+    outage = result.incidents[0]
+    assert outage.reacted is False and not result.all_reacted
+    assert outage.react_s == pytest.approx(19.9 - 10)
+
+
+def test_nitro_reacts_to_a_slowdown_balanced_has_nothing_to_react_to():
+    sent = [served(i / 10, "b" if 32 <= i / 10 < 40 else "c") for i in range(450)]
+    slowdown = score(fleet(), "nitro", sent).incidents[1]
+    assert slowdown.kind == "slowdown" and slowdown.reacted is True
+    assert slowdown.react_s == pytest.approx(2.0 - 1.0)  # half of a 20-request window moved
+    assert slowdown.recovered is True and slowdown.recovery_s == pytest.approx(0.0)
+    balanced = score(fleet(), "balanced", sent).incidents[1]
+    assert balanced.reacted is None and balanced.recovered is not None

@@ -209,4 +209,7 @@ def add_replay(commands: Any) -> None:
     parser.add_argument("--workdir", default=None, metavar="DIR",
                         help="run the sim and the router in DIR (new or empty) and keep their "
                              "logs, config and ledger there (default: a temporary directory)")
+    parser.add_argument("--save", default=None, metavar="FILE",
+                        help="write every request (send time, outcome, endpoint, attempts, "
+                             "tokens, TTFT) and the oracle's choices then as JSON lines")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

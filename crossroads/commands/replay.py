@@ -15,9 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
+
 from crossroads.commands.options import Exit
 from crossroads.commands.remote import console, quiet_http_logs
-from crossroads.replay.oracle import Mode, score
+from crossroads.replay.oracle import Mode, Sent, choices, score
 from crossroads.replay.report import as_json, tables
 from crossroads.replay.run import Plan, ReplayError, replay
 from crossroads.sim.profile import SimConfigError, SimFleet, load_fleet
@@ -54,6 +56,16 @@ def plan_for(args: argparse.Namespace, fleet: SimFleet) -> Plan:
                 timeout_s=args.timeout)
 
 
+def save(path: Path, fleet: SimFleet, sent: list[Sent]) -> None:
+    """One JSON line per request, in send order, with the oracle's two choices at its time."""
+    ordered = sorted(sent, key=lambda s: s.t)
+    with path.open("w") as fh:
+        for one, (cheapest, fastest) in zip(ordered, choices(fleet, ordered), strict=True):
+            record = {**msgspec.to_builtins(one), "cheapest_healthy": cheapest,
+                      "fastest_healthy": fastest}
+            fh.write(json.dumps(record) + "\n")
+
+
 def run(args: argparse.Namespace) -> int:
     quiet_http_logs()
     try:
@@ -72,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         return int(Exit.FAILED)
     wall_s = time.monotonic() - started
     result = score(fleet, plan.mode, sent, compress=fleet.compress * plan.compress)
+    if args.save:
+        save(Path(args.save), fleet, sent)
     if args.json:
         print(json.dumps(as_json(plan, result, wall_s), indent=2))
     else:

@@ -53,7 +53,8 @@ import msgspec
 from crossroads.sim.profile import Event, Price, SimFleet
 from crossroads.sim.timeline import INCIDENTS, state_at
 
-__all__ = ["MODES", "Incident", "Mode", "Now", "Score", "Sent", "policy", "score", "snapshot"]
+__all__ = ["MODES", "Incident", "Mode", "Now", "Score", "Sent", "choices", "policy", "score",
+           "snapshot"]
 
 Mode = Literal["balanced", "nitro", "floor", "exacto"]
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
@@ -179,6 +180,19 @@ def policy(mode: Mode, now: Mapping[str, Now], mix: tuple[float, float]) -> dict
     """The mode's share of each healthy endpoint; empty when none is healthy."""
     healthy = {n: v for n, v in now.items() if not v.failing}
     return _POLICIES[mode](healthy, mix) if healthy else {}
+
+
+def choices(fleet: SimFleet, sent: Sequence[Sent]) -> list[tuple[str | None, str | None]]:
+    """(the cheapest healthy, the fastest healthy) endpoint at each request's send time."""
+    mix = _mix(sent)
+    out: list[tuple[str | None, str | None]] = []
+    for s in sent:
+        healthy = {n: v for n, v in snapshot(fleet, s.t).items() if not v.failing}
+        if not healthy:
+            out.append((None, None))
+            continue
+        out.append((next(iter(_cheapest(healthy, mix))), next(iter(_fastest(healthy, mix)))))
+    return out
 
 
 def _dollars(price: Price, prompt: int, completion: int) -> float:

@@ -48,8 +48,9 @@ def test_replay_json_scores_the_router_against_the_oracle(tmp_path: Path):
     fleet = tmp_path / "tiny.toml"
     fleet.write_text(textwrap.dedent(TINY))
     work = tmp_path / "work"
+    saved = tmp_path / "requests.jsonl"
     result = crossroads("replay", str(fleet), "--mode", "floor", "--json", "--workdir", str(work),
-                        env={CHECK_ENV: "1"})
+                        "--save", str(saved), env={CHECK_ENV: "1"})
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["mode"] == "floor" and report["requests"] == 40
@@ -68,6 +69,12 @@ def test_replay_json_scores_the_router_against_the_oracle(tmp_path: Path):
     # Floor tries the cheapest first: the outage cost at least one failed attempt there.
     assert outage["failed_attempts"] >= 1 and report["wasted_attempts"] >= 1
     assert outage["expected_share"] == 1.0 and outage["recovered"] in (True, False)
+    lines = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert len(lines) == 40 and all(line["ok"] for line in lines)
+    # The oracle's cheapest is the dear one exactly while the cheap one is down.
+    assert all((line["cheapest_healthy"] == "dear") == (1.0 <= line["t"] < 2.5)
+               for line in lines)
+    assert {line["fastest_healthy"] for line in lines} == {"dear"}
     log = (work / "router.log").read_text(errors="replace")
     assert SCHEMA_VIOLATION not in log and "Traceback" not in log
 

@@ -2,7 +2,7 @@
 
     python bench/replay_matrix.py                       # all of bench/replay/*.toml × 4 modes
     python bench/replay_matrix.py --fleet bench/replay/incidents.toml --mode nitro
-    python bench/replay_matrix.py --out /tmp/replay     # keep each run's JSON there
+    python bench/replay_matrix.py --out /tmp/replay     # keep each run's JSON and requests
 
 Runs `crossroads replay --json` once per (fleet, mode), one after another (each starts its own
 simulator and router), and prints one markdown table row per run. About 3 minutes per mode for
@@ -64,9 +64,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for fleet in fleets:
         for mode in args.mode or MODES:
+            save = [] if out is None else ["--save", str(out / f"{Path(fleet).stem}-{mode}.jsonl")]
             result = subprocess.run(
-                [sys.executable, "-m", "crossroads", "replay", fleet, "--mode", mode, "--json"],
-                capture_output=True, text=True, check=False, cwd=HERE.parent)
+                [sys.executable, "-m", "crossroads", "replay", fleet, "--mode", mode, "--json",
+                 *save], capture_output=True, text=True, check=False, cwd=HERE.parent)
             if result.returncode != 0:
                 print(f"| {fleet} | {mode} | failed: {result.stderr.strip()[-200:]} |")
                 continue

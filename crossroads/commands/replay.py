@@ -66,6 +66,15 @@ def save(path: Path, fleet: SimFleet, sent: list[Sent]) -> None:
             fh.write(json.dumps(record) + "\n")
 
 
+def load(path: Path) -> list[Sent]:
+    """The requests of an earlier run's --save file, to score again without running."""
+    try:
+        return [msgspec.json.decode(line, type=Sent)
+                for line in path.read_bytes().splitlines() if line.strip()]
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise SimConfigError(f"{path}: not a --save file of crossroads replay ({exc})") from exc
+
+
 def run(args: argparse.Namespace) -> int:
     quiet_http_logs()
     try:
@@ -74,12 +83,16 @@ def run(args: argparse.Namespace) -> int:
     except SimConfigError as error:
         print(f"crossroads replay: {error}", file=sys.stderr)
         return int(Exit.FAILED)
-    print(f"crossroads replay: {plan.requests} requests at {plan.rate:g}/s, mode {plan.mode}",
-          file=sys.stderr)
     started = time.monotonic()
     try:
-        sent = replay(plan, Path(args.workdir) if args.workdir else None)
-    except (ReplayError, SimConfigError) as error:
+        if args.rescore:
+            sent = load(Path(args.rescore))
+            plan = msgspec.structs.replace(plan, requests=len(sent))
+        else:
+            print(f"crossroads replay: {plan.requests} requests at {plan.rate:g}/s, mode "
+                  f"{plan.mode}", file=sys.stderr)
+            sent = replay(plan, Path(args.workdir) if args.workdir else None)
+    except (ReplayError, SimConfigError, OSError) as error:
         print(f"crossroads replay: {error}", file=sys.stderr)
         return int(Exit.FAILED)
     wall_s = time.monotonic() - started

@@ -25,12 +25,16 @@ price events).
 **Recovery** after an incident (and after a slowdown) that ends at `E`: take the requests sent
 from `E` on, in order, and each one's policy share `sᵢ` of the healed endpoint. When the mean share
 over the first 100 is under 2 %, the mode would not use the endpoint anyway and recovery is "n/a".
-Otherwise, with a window of W = clamp(⌈4 / mean share⌉, 20, 100) requests, the endpoint has
-recovered in the first window (sliding one request at a time) in which it served at least
-max(1, ½·Σ sᵢ) of the window's requests; recovery time is the send time of the first request it
-served in that window, minus `E`. Never: recovered is false and the time is a lower bound (the
-last send time minus `E`). Floor: the healed cheapest gets half its traffic back; Nitro: the
-healed fastest; Balanced: half of its 1/price² share.
+Otherwise, with a window of W = clamp(⌈4 / mean share⌉, 20, 100) requests, the endpoint is
+back in the first window (sliding one request at a time) in which it served at least
+max(1, ½·Σ sᵢ) of the window's requests; `recovery_s` is the send time of the first request it
+served in that window, minus `E`. It must then hold: if any later full window of
+max(100, ⌈20 / mean share⌉) requests has it serving under ½·Σ sᵢ, it relapsed (`relapse_s`: the
+end of that window, minus `E`). Recovered means back and held. Only requests sent before the
+next event of the same endpoint count. `max_recovery_s` takes each applicable event's recovery
+time, or, where it never recovered or relapsed, the lower bound (last send time minus `E`).
+Floor: the healed cheapest gets half its traffic back; Nitro: the healed fastest; Balanced: half
+of its 1/price² share.
 
 **Reaction** to an event that starts at `S` (an incident, or a slowdown that costs the endpoint
 its rank): compare, for each request sent while it lasts, the policy share of the endpoint on the
@@ -46,7 +50,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final, Literal, get_args
+from typing import Final, Literal, NamedTuple, get_args
 
 import msgspec
 
@@ -64,6 +68,7 @@ SHARE_HEAD: Final = 100
 WINDOW_MIN: Final = 20
 WINDOW_MAX: Final = 100
 WINDOW_HITS: Final = 4
+HELD_HITS: Final = 20
 RECOVERS: Final = INCIDENTS | {"slowdown"}
 
 
@@ -100,7 +105,8 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     failed_attempts: int  # attempts there by requests sent meanwhile that it did not serve
     expected_share: float | None  # the policy's share of the endpoint after it ends
     recovered: bool | None  # None: not applicable (no end, no traffic after, or no share)
-    recovery_s: float | None  # wall seconds; a lower bound when not recovered
+    recovery_s: float | None  # wall seconds until it first had its share back
+    relapse_s: float | None  # wall seconds after the end when it lost that share again
     reacted: bool | None  # None: not applicable (the policy moves no traffic)
     react_s: float | None  # wall seconds; a lower bound when it never reacted
 
@@ -214,27 +220,42 @@ def _mix(sent: Sequence[Sent]) -> tuple[float, float]:
             sum(s.completion_tokens for s in done) / len(done))
 
 
+class _Recovery(NamedTuple):
+    expected: float | None = None
+    recovered: bool | None = None
+    recovery_s: float | None = None  # when it first had its share back
+    relapse_s: float | None = None  # when, after that, a long window fell under half its share
+    waited_s: float | None = None  # what max_recovery_s counts: recovery_s, or a lower bound
+
+
 def _recovery(event: Event, sent: Sequence[Sent], shares: Sequence[dict[str, float]],
-              compress: float) -> tuple[float | None, bool | None, float | None]:
-    """(expected share, recovered, wall seconds) after `event` ends; see the module doc."""
+              next_start: float, compress: float) -> _Recovery:
+    """How the endpoint of `event` got its share back after the end; see the module doc."""
     end = event.end
-    after = [i for i, s in enumerate(sent) if s.t >= end]
+    after = [i for i, s in enumerate(sent) if end <= s.t < next_start]
     if not after or math.isinf(end):
-        return None, None, None
+        return _Recovery()
     share = [shares[i].get(event.endpoint, 0.0) for i in after]
     head = share[:SHARE_HEAD]
     mean = sum(head) / len(head)
     if mean < MIN_SHARE:
-        return mean, None, None
-    width = max(WINDOW_MIN, min(WINDOW_MAX, math.ceil(WINDOW_HITS / mean)))
+        return _Recovery(expected=mean)
+    lower_bound = (sent[after[-1]].t - end) / compress
     hit = [sent[i].ok and sent[i].endpoint == event.endpoint for i in after]
-    for k in range(len(after)):
-        window = range(k, min(k + width, len(after)))
-        served = sum(hit[j] for j in window)
-        if served >= max(1.0, 0.5 * sum(share[j] for j in window)):
-            first = next(j for j in window if hit[j])
-            return mean, True, (sent[after[first]].t - end) / compress
-    return mean, False, (sent[after[-1]].t - end) / compress
+    width = max(WINDOW_MIN, min(WINDOW_MAX, math.ceil(WINDOW_HITS / mean)))
+    back = next((k for k in range(len(after))
+                 if sum(hit[k:k + width]) >= max(1.0, 0.5 * sum(share[k:k + width]))), None)
+    if back is None:
+        return _Recovery(expected=mean, recovered=False, waited_s=lower_bound)
+    first = next(j for j in range(back, len(after)) if hit[j])
+    took = (sent[after[first]].t - end) / compress
+    # Held: every full window long enough for HELD_HITS expected answers keeps half of them.
+    held = max(WINDOW_MAX, math.ceil(HELD_HITS / mean))
+    for k in range(first, len(after) - held + 1):
+        if sum(hit[k:k + held]) < 0.5 * sum(share[k:k + held]):
+            relapse = (sent[after[k + held - 1]].t - end) / compress
+            return _Recovery(mean, False, took, relapse, lower_bound)
+    return _Recovery(mean, True, took, None, took)
 
 
 def _first(sent: Sent) -> str | None:
@@ -305,18 +326,24 @@ def score(fleet: SimFleet, mode: Mode, sent: Sequence[Sent], *,
         speed += now[s.endpoint].speed
         oracle_speed += now[next(iter(_fastest(healthy, mix)))].speed
     incidents = []
+    waits = []
     for event in fleet.timeline:
-        expected, recovered, took = (_recovery(event, sent, shares, compress)
-                                     if event.kind in RECOVERS else (None, None, None))
+        after = _Recovery()
+        if event.kind in RECOVERS:
+            later = [e.at for e in fleet.timeline
+                     if e.endpoint == event.endpoint and e.kind in RECOVERS and e.at >= event.end]
+            after = _recovery(event, sent, shares, min(later, default=math.inf), compress)
+        if after.waited_s is not None:
+            waits.append(after.waited_s)
         reacted, react = (_reaction(event, sent, shares, shares_without(event), compress)
                           if event.kind in RECOVERS else (None, None))
         incidents.append(Incident(
             endpoint=event.endpoint, kind=event.kind, at_s=event.at,
             end_s=None if math.isinf(event.end) else event.end,
             failed_attempts=_failed_attempts(event, sent) if event.kind in INCIDENTS else 0,
-            expected_share=expected, recovered=recovered, recovery_s=took, reacted=reacted,
+            expected_share=after.expected, recovered=after.recovered,
+            recovery_s=after.recovery_s, relapse_s=after.relapse_s, reacted=reacted,
             react_s=react))
-    times = [i.recovery_s for i in incidents if i.recovery_s is not None]
     reactions = [i.react_s for i in incidents if i.react_s is not None]
     ok = [s for s in sent if s.ok]
     speeds = [s.completion_tokens / (s.latency_s - s.ttft_s) for s in ok
@@ -333,7 +360,7 @@ def score(fleet: SimFleet, mode: Mode, sent: Sequence[Sent], *,
         measured_tokens_per_s_p50=_percentile(speeds, 0.50),
         wasted_attempts=sum(max(0, len(s.attempts) - (1 if s.ok else 0)) for s in sent),
         failovers=sum(1 for s in sent if len(s.attempts) > 1),
-        max_recovery_s=max(times) if times else 0.0,
+        max_recovery_s=max(waits) if waits else 0.0,
         all_recovered=all(i.recovered is not False for i in incidents),
         max_react_s=max(reactions) if reactions else 0.0,
         all_reacted=all(i.reacted is not False for i in incidents),

@@ -8,7 +8,7 @@ import msgspec
 from rich.console import Group
 from rich.table import Table
 
-from crossroads.replay.oracle import Score
+from crossroads.replay.oracle import Incident, Score
 from crossroads.replay.run import Plan
 
 __all__ = ["as_json", "tables"]
@@ -47,6 +47,15 @@ def _took(done: bool | None, seconds: float | None) -> str:
         return "n/a"
     took = _seconds(seconds)
     return took if done else f"never (> {took})"
+
+
+def _back(incident: Incident) -> str:
+    if incident.relapse_s is not None:
+        return (f"{_seconds(incident.recovery_s)}, lost again by "
+                f"{_seconds(incident.relapse_s)}")
+    if incident.recovered is False:
+        return "never"
+    return _took(incident.recovered, incident.recovery_s)
 
 
 def _worst(score: Score, what: str) -> str:
@@ -91,7 +100,7 @@ def tables(plan: Plan, score: Score, wall_s: float) -> Group:
                 i.endpoint, i.kind, f"{i.at_s:g} s", "end" if i.end_s is None else f"{i.end_s:g} s",
                 str(i.failed_attempts), _took(i.reacted, i.react_s),
                 "-" if i.expected_share is None else f"{i.expected_share:.0%}",
-                _took(i.recovered, i.recovery_s))
+                _back(i))
         parts.append(incidents)
     parts.extend(f"note: {n}" for n in notes(plan))
     return Group(*parts)

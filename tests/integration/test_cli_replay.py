@@ -75,6 +75,13 @@ def test_replay_json_scores_the_router_against_the_oracle(tmp_path: Path):
     assert all((line["cheapest_healthy"] == "dear") == (1.0 <= line["t"] < 2.5)
                for line in lines)
     assert {line["fastest_healthy"] for line in lines} == {"dear"}
+    # Scored again from the saved requests, without running anything: the same numbers.
+    again = crossroads("replay", str(fleet), "--mode", "floor", "--json", "--rescore", str(saved))
+    assert again.returncode == 0, again.stderr
+    rescored = json.loads(again.stdout)
+    for field in ("success_rate", "cost_vs_oracle", "throughput_vs_oracle", "max_recovery_s",
+                  "incidents"):
+        assert rescored[field] == report[field]
     log = (work / "router.log").read_text(errors="replace")
     assert SCHEMA_VIOLATION not in log and "Traceback" not in log
 

@@ -102,10 +102,22 @@ def test_recovery_is_the_time_until_the_healed_endpoint_has_its_share_again():
 def test_one_lucky_request_is_not_a_recovery():
     sent = steady_traffic(back_at=None)
     sent[250] = served(25.0, "a")  # once, at 25 s; the floor share is all of it
-    outage = score(fleet(), "floor", sent).incidents[0]
-    assert outage.recovered is False
-    assert outage.recovery_s == pytest.approx(39.9 - 20)  # a lower bound: until the last send
-    assert not score(fleet(), "floor", sent).all_recovered
+    result = score(fleet(), "floor", sent)
+    outage = result.incidents[0]
+    assert outage.recovered is False and outage.recovery_s is None
+    assert result.max_recovery_s == pytest.approx(39.9 - 20)  # a lower bound: the last send
+    assert not result.all_recovered
+
+
+def test_a_return_that_does_not_hold_is_a_relapse_not_a_recovery():
+    # Back at 23 s for 3 s, then demoted again: Floor's share is all of the traffic.
+    sent = [served(i / 10, "a" if i < 100 or 230 <= i < 260 else "b") for i in range(400)]
+    result = score(fleet(), "floor", sent)
+    outage = result.incidents[0]
+    assert outage.recovered is False and outage.recovery_s == pytest.approx(3.0)
+    # The first 100-request window from its return (23.0-32.9 s) has it serving 30 of 100.
+    assert outage.relapse_s == pytest.approx(12.9)
+    assert result.max_recovery_s == pytest.approx(19.9) and not result.all_recovered
 
 
 def test_recovery_does_not_apply_where_the_mode_would_not_use_the_endpoint():

@@ -5,8 +5,10 @@
     python bench/replay_matrix.py --out /tmp/replay     # keep each run's JSON and requests
 
 Runs `crossroads replay --json` once per (fleet, mode), one after another (each starts its own
-simulator and router), and prints one markdown table row per run. About 3 minutes per mode for
-the three shipped fleets at 10 requests/s.
+simulator and router), and prints one markdown table row per run, ending with the machine's
+1-minute load average when the run started (other work on the machine slows the router, the
+simulator and the client alike). About 3 minutes per mode for the three shipped fleets at 10
+requests/s.
 """
 
 from __future__ import annotations
@@ -60,10 +62,11 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}")
     print("| fleet | mode | success | cost ÷ oracle | cost ÷ policy | throughput ÷ oracle | "
-          "TTFT p50 / p99 ms | wasted attempts | max reaction s | max recovery s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "TTFT p50 / p99 ms | wasted attempts | max reaction s | max recovery s | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for fleet in fleets:
         for mode in args.mode or MODES:
+            load = os.getloadavg()[0]
             save = [] if out is None else ["--save", str(out / f"{Path(fleet).stem}-{mode}.jsonl")]
             result = subprocess.run(
                 [sys.executable, "-m", "crossroads", "replay", fleet, "--mode", mode, "--json",
@@ -74,7 +77,7 @@ def main() -> None:
             run = json.loads(result.stdout)
             if out is not None:
                 (out / f"{Path(fleet).stem}-{mode}.json").write_text(result.stdout)
-            print(row(Path(fleet).stem, run), flush=True)
+            print(f"{row(Path(fleet).stem, run)} {load:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

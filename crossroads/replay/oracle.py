@@ -85,6 +85,7 @@ class Sent(msgspec.Struct, frozen=True, kw_only=True):
     latency_s: float = 0.0
     attempts: tuple[str, ...] = ()  # endpoints tried, in order; () when unknown
     error: str | None = None
+    router_cost_usd: float | None = None  # the answer's `usage.cost`, as the router billed it
 
 
 class Now(msgspec.Struct, frozen=True):
@@ -103,6 +104,7 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     at_s: float
     end_s: float | None
     failed_attempts: int  # attempts there by requests sent meanwhile that it did not serve
+    max_failed_per_s: int  # the most of those by requests sent within any one second
     expected_share: float | None  # the policy's share of the endpoint after it ends
     recovered: bool | None  # None: not applicable (no end, no traffic after, or no share)
     recovery_s: float | None  # wall seconds until it first had its share back
@@ -116,7 +118,8 @@ class Score(msgspec.Struct, frozen=True, kw_only=True):
     requests: int
     succeeded: int
     success_rate: float
-    cost_usd: float
+    cost_usd: float  # these four over the answers sent while some endpoint was healthy
+    router_cost_usd: float  # what the router billed the same answers (micro-dollar rounding)
     oracle_cost_usd: float
     policy_cost_usd: float
     cost_vs_oracle: float | None
@@ -284,13 +287,24 @@ def _reaction(event: Event, sent: Sequence[Sent], shares: Sequence[dict[str, flo
     return False, (sent[during[-1]].t - event.at) / compress
 
 
-def _failed_attempts(event: Event, sent: Sequence[Sent]) -> int:
-    count = 0
+def _failed_attempts(event: Event, sent: Sequence[Sent]) -> tuple[int, int]:
+    """(failed attempts at the event's endpoint by requests sent while it lasts, the most of
+    them by requests sent within one second: a burst the breaker should have held back)."""
+    failed: list[tuple[float, int]] = []
     for s in sent:
         if event.at <= s.t < event.end:
             tries = s.attempts.count(event.endpoint)
-            count += tries - (1 if s.ok and s.endpoint == event.endpoint else 0)
-    return count
+            tries -= 1 if s.ok and s.endpoint == event.endpoint else 0
+            if tries:
+                failed.append((s.t, tries))
+    burst = start = running = 0
+    for t, tries in failed:
+        running += tries
+        while failed[start][0] <= t - 1.0:
+            running -= failed[start][1]
+            start += 1
+        burst = max(burst, running)
+    return sum(tries for _, tries in failed), burst
 
 
 def score(fleet: SimFleet, mode: Mode, sent: Sequence[Sent], *,
@@ -306,7 +320,7 @@ def score(fleet: SimFleet, mode: Mode, sent: Sequence[Sent], *,
             fleet, timeline=tuple(e for e in fleet.timeline if e is not event))
         return [policy(mode, snapshot(script, s.t), mix) if event.at <= s.t < event.end else {}
                 for s in sent]
-    cost = oracle_cost = policy_cost = speed = oracle_speed = 0.0
+    cost = billed = oracle_cost = policy_cost = speed = oracle_speed = 0.0
     no_oracle = 0
     served: dict[str, int] = {}
     for s, now, share in zip(sent, nows, shares, strict=True):
@@ -321,6 +335,7 @@ def score(fleet: SimFleet, mode: Mode, sent: Sequence[Sent], *,
         price_of = {n: _dollars(v.price, s.prompt_tokens, s.completion_tokens)
                     for n, v in now.items()}
         cost += price_of[s.endpoint]
+        billed += s.router_cost_usd or 0.0
         oracle_cost += price_of[next(iter(_cheapest(healthy, mix)))]
         policy_cost += sum(price_of[n] * w for n, w in share.items())
         speed += now[s.endpoint].speed
@@ -329,6 +344,7 @@ def score(fleet: SimFleet, mode: Mode, sent: Sequence[Sent], *,
     waits = []
     for event in fleet.timeline:
         after = _Recovery()
+        failed, burst = _failed_attempts(event, sent) if event.kind in INCIDENTS else (0, 0)
         if event.kind in RECOVERS:
             later = [e.at for e in fleet.timeline
                      if e.endpoint == event.endpoint and e.kind in RECOVERS and e.at >= event.end]
@@ -340,7 +356,7 @@ def score(fleet: SimFleet, mode: Mode, sent: Sequence[Sent], *,
         incidents.append(Incident(
             endpoint=event.endpoint, kind=event.kind, at_s=event.at,
             end_s=None if math.isinf(event.end) else event.end,
-            failed_attempts=_failed_attempts(event, sent) if event.kind in INCIDENTS else 0,
+            failed_attempts=failed, max_failed_per_s=burst,
             expected_share=after.expected, recovered=after.recovered,
             recovery_s=after.recovery_s, relapse_s=after.relapse_s, reacted=reacted,
             react_s=react))
@@ -351,7 +367,8 @@ def score(fleet: SimFleet, mode: Mode, sent: Sequence[Sent], *,
     return Score(
         mode=mode, requests=len(sent), succeeded=len(ok),
         success_rate=len(ok) / len(sent) if sent else 0.0,
-        cost_usd=cost, oracle_cost_usd=oracle_cost, policy_cost_usd=policy_cost,
+        cost_usd=cost, router_cost_usd=billed,
+        oracle_cost_usd=oracle_cost, policy_cost_usd=policy_cost,
         cost_vs_oracle=cost / oracle_cost if oracle_cost else None,
         cost_vs_policy=cost / policy_cost if policy_cost else None,
         throughput_vs_oracle=speed / oracle_speed if oracle_speed else None,

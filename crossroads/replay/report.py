@@ -91,14 +91,14 @@ def tables(plan: Plan, score: Score, wall_s: float) -> Group:
     parts: list[Any] = [summary]
     if score.incidents:
         incidents = Table(title="incidents")
-        for column in ("endpoint", "event", "from", "until", "failed attempts meanwhile",
+        for column in ("endpoint", "event", "from", "until", "failed attempts (most in 1 s)",
                        "reaction", "share after", "recovery"):
             incidents.add_column(column, justify="left" if column in ("endpoint", "event")
                                  else "right")
         for i in score.incidents:
             incidents.add_row(
                 i.endpoint, i.kind, f"{i.at_s:g} s", "end" if i.end_s is None else f"{i.end_s:g} s",
-                str(i.failed_attempts), _took(i.reacted, i.react_s),
+                f"{i.failed_attempts} ({i.max_failed_per_s})", _took(i.reacted, i.react_s),
                 "-" if i.expected_share is None else f"{i.expected_share:.0%}",
                 _back(i))
         parts.append(incidents)

@@ -180,7 +180,8 @@ async def _read_stream(response: httpx.Response, t: float, started: float) -> Se
             return Sent(t=t, ok=True, status=200, endpoint=provider,
                         prompt_tokens=int(usage.get("prompt_tokens") or 0),
                         completion_tokens=int(usage.get("completion_tokens") or 0),
-                        ttft_s=ttft, latency_s=time.monotonic() - started)
+                        ttft_s=ttft, latency_s=time.monotonic() - started,
+                        router_cost_usd=float(usage.get("cost") or 0.0))
         try:
             chunk = json.loads(line[6:])
         except ValueError:

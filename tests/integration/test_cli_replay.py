@@ -62,12 +62,15 @@ def test_replay_json_scores_the_router_against_the_oracle(tmp_path: Path):
     assert report["cost_vs_policy"] == report["cost_vs_oracle"]  # Floor's policy is the oracle
     assert 0.0 < report["throughput_vs_oracle"] <= 1.0
     assert report["served"]["cheap"] >= 1
+    # The router billed what the fleet's prices say, to its micro-dollar rounding per answer.
+    assert abs(report["router_cost_usd"] - report["cost_usd"]) <= 0.5e-6 * 40
     assert isinstance(report["max_recovery_s"], float)
     (outage,) = report["incidents"]
     assert (outage["endpoint"], outage["kind"], outage["at_s"], outage["end_s"]) == \
         ("cheap", "outage", 1.0, 2.5)
     # Floor tries the cheapest first: the outage cost at least one failed attempt there.
     assert outage["failed_attempts"] >= 1 and report["wasted_attempts"] >= 1
+    assert 1 <= outage["max_failed_per_s"] <= outage["failed_attempts"]
     assert outage["expected_share"] == 1.0 and outage["recovered"] in (True, False)
     lines = [json.loads(line) for line in saved.read_text().splitlines()]
     assert len(lines) == 40 and all(line["ok"] for line in lines)

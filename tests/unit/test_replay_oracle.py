@@ -209,3 +209,11 @@ def test_nitro_reacts_to_a_slowdown_balanced_has_nothing_to_react_to():
     assert slowdown.recovered is True and slowdown.recovery_s == pytest.approx(0.0)
     balanced = score(fleet(), "balanced", sent).incidents[1]
     assert balanced.reacted is None and balanced.recovered is not None
+
+
+def test_the_most_failed_attempts_within_one_second_of_an_outage():
+    # Ten requests in the outage's first second each try a once; then one every 2 s.
+    sent = [served(10 + i / 10, "b", "a", "b") for i in range(10)]
+    sent += [served(12 + 2 * i, "b", "a", "b") for i in range(4)]
+    outage = score(fleet(), "floor", sent).incidents[0]
+    assert (outage.failed_attempts, outage.max_failed_per_s) == (14, 10)

@@ -34,7 +34,7 @@ __all__ = ["Plan", "replay", "suffix"]
 READY_SIM: Final = "crossroads-sim listening on "
 READY_ROUTER: Final = "listening on "
 START_TIMEOUT_S: Final = 60.0
-LEDGER_TRIES: Final = 20
+LEDGER_TRIES: Final = 10  # about 6 s of waiting for one generation, at most
 # The variant each mode asks for; Balanced is the plain slug.
 SUFFIXES: Final[dict[Mode, str]] = {"balanced": "", "nitro": ":nitro", "floor": ":floor",
                                     "exacto": ":exacto"}

@@ -11,6 +11,7 @@ import pytest
 from crossroads.commands.replay import duration_s, plan_for
 from crossroads.replay.catalog import KEY_VARIABLE, router_config
 from crossroads.replay.oracle import Mode, Sent, policy, score, snapshot
+from crossroads.replay.report import notes
 from crossroads.settings import load_settings
 from crossroads.sim.profile import SimConfigError, SimFleet, parse_fleet
 
@@ -217,3 +218,15 @@ def test_the_most_failed_attempts_within_one_second_of_an_outage():
     sent += [served(12 + 2 * i, "b", "a", "b") for i in range(4)]
     outage = score(fleet(), "floor", sent).incidents[0]
     assert (outage.failed_attempts, outage.max_failed_per_s) == (14, 10)
+
+
+def test_a_price_event_reprices_the_answers_and_the_oracle_and_is_noted():
+    script = fleet({"at": 30, "endpoint": "a", "kind": "price",
+                    "price": {"prompt": 1.0, "completion": 1.0}})
+    result = score(script, "floor", [served(5, "a"), served(35, "a")])
+    # At 35 s a charges $1 while b is the cheapest at $0.2: (0.1 + 1.0) ÷ (0.1 + 0.2).
+    assert result.cost_vs_oracle == pytest.approx(1.1 / 0.3)
+    plan = plan_for(args(compress=2), script)
+    said = " ".join(notes(plan))
+    assert "price events reach the oracle" in said and "compressed 2×" in said
+    assert notes(plan_for(args(), fleet())) == []

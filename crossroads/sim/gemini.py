@@ -128,8 +128,9 @@ class GeminiService:
         ep.requests += 1
         if self._refused(ep, ex, vertex):
             return None
-        p = ep.profile
         now = self._state.elapsed()
+        # The profile as the fleet's timeline has it now (speeds, faults, outages).
+        p = ep.profile_at(now)
         stream = method == "streamGenerateContent"
         raw: Any = None
         try:

@@ -90,6 +90,8 @@ class RoutingConfig(_Table, frozen=True):
     # Sticky routing for prompt caches (routing/sticky.py).
     sticky: bool = True
     sticky_idle_s: float = 600.0
+    # Continue a committed stream that breaks on an endpoint that takes a prefill (resume.py).
+    resume_streams: bool = True
 
 
 class TimeoutConfig(_Table, frozen=True):
@@ -138,6 +140,12 @@ class DataPolicyConfig(_Table, frozen=True):
 
 
 Dialect = Literal["openai", "anthropic", "gemini", "bedrock-converse"]
+# Whether a dialect's endpoints continue a trailing assistant message (resume.py) unless the
+# catalog says otherwise: Anthropic's Messages API does; OpenAI's answers it anew, and so is
+# Gemini taken to (a trailing `model` turn is not documented as a prefix to continue), and so is
+# Bedrock's Converse (Llama on Bedrock is not documented to continue an assistant turn).
+PREFILL_BY_DIALECT: dict[str, bool] = {"openai": False, "anthropic": True, "gemini": False,
+                                       "bedrock-converse": False}
 
 
 class ProviderConfig(_Table, frozen=True):
@@ -148,6 +156,7 @@ class ProviderConfig(_Table, frozen=True):
     # settings; absent, the static key of `api_key_env`.
     credentials: dict[str, str] | None = None
     dialect: Dialect | None = None
+    supports_prefill: bool | None = None
     data_policy: DataPolicyConfig | None = None
     privacy_policy_url: str | None = None
     terms_of_service_url: str | None = None
@@ -203,6 +212,7 @@ class EndpointConfig(_Table, frozen=True):
     nominal_throughput: float | None = None
     nominal_ttft_ms: float | None = None
     usage_prompt_includes_cached: bool | None = None
+    supports_prefill: bool | None = None
 
 
 class ConfigFile(_Table, frozen=True):
@@ -396,6 +406,8 @@ def _build_endpoint(
         api_key_env=key_env,
         credentials=credentials,
         dialect=dialect,
+        supports_prefill=_first_set(config.supports_prefill, provider.supports_prefill,
+                                    PREFILL_BY_DIALECT.get(dialect, False)),
         nominal_throughput=config.nominal_throughput or 50.0,
         nominal_ttft_ms=config.nominal_ttft_ms or 1000.0,
         usage_prompt_includes_cached=config.usage_prompt_includes_cached is not False,
@@ -427,6 +439,10 @@ def _credential_spec(config: Mapping[str, str] | None, where: str,
     except ValueError as exc:
         raise ConfigError(f"{where}.credentials: {exc}") from None
     return spec
+
+
+def _first_set(*values: bool | None) -> bool:
+    return next((v for v in values if v is not None), False)
 
 
 def shipped_config() -> ConfigFile:

@@ -10,7 +10,6 @@ replica routes on its own state until it is back). `/healthz` stays as it was.
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 import orjson
@@ -26,12 +25,11 @@ async def live(state: AppState, scope: Scope, receive: Receive, send: Send) -> N
 async def ready(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     ledger = state.ledger.health()
     shared = state.shared.status()
-    # An endpoint whose credential cannot be had now (no AWS keys, an expired token) is not
-    # routable, whatever its catalog row says.
-    now = asyncio.get_running_loop().time()
-    credentials = state.catalog.credentials
+    # An endpoint whose credential cannot be had right now (a Google token, AWS keys) is not
+    # routable.
+    blocked = state.catalog.credentials.blocked(state.clock())
     routable = sum(1 for e in state.catalog.all_endpoints()
-                   if e.available and credentials.reason(e, now) is None)
+                   if e.available and e.key not in blocked)
     checks = {
         "ledger": {"ok": ledger.ok, "backlog": ledger.backlog, "detail": ledger.detail},
         "shared_state": {"ok": shared.healthy, "backend": shared.backend,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ import google.auth
 import google.auth.credentials
 import google.auth.exceptions
 import google.auth.transport
+import google.oauth2.credentials
 import httpx
 
 from crossroads.credentials import CredentialUnavailable
@@ -37,6 +39,8 @@ from crossroads.http_client import FrozenHeaders
 if TYPE_CHECKING:
     from crossroads.catalog import CredentialSpec
     from crossroads.providers.base import UpstreamRequest
+
+log = logging.getLogger("crossroads")
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 REFRESH_MARGIN_S = 300.0
@@ -137,7 +141,11 @@ class GoogleCredential:
             token, lifetime_s = await asyncio.to_thread(self._mint)
         except Exception as exc:
             now = time.monotonic()
-            self._reason = _describe(exc)
+            reason = _describe(exc)
+            if reason != self._reason:
+                # Once per new reason, not per retry; the reason never holds a secret.
+                log.warning("%s (retrying in %.0f s)", reason, self._backoff)
+            self._reason = reason
             self._due = now + self._backoff
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
             return
@@ -198,6 +206,15 @@ def _loader(spec: CredentialSpec, env: Mapping[str, str]) -> Callable[[], Google
         return loaded
 
     return load
+
+
+def authorized_user(client_id: str, client_secret: str, refresh_token: str,
+                    token_uri: str) -> GoogleCredential:
+    """An OAuth client's refresh token as a credential, as an `authorized_user` key file would
+    give it (demo mode's, with the simulator's own client)."""
+    return GoogleCredential(lambda: google.oauth2.credentials.Credentials(
+        token=None, refresh_token=refresh_token, client_id=client_id,
+        client_secret=client_secret, token_uri=token_uri))
 
 
 def google_credential(spec: CredentialSpec, env: Mapping[str, str]) -> GoogleCredential:

@@ -58,6 +58,10 @@ class CredentialSet:
             if spec is None or spec.kind == "api_key":
                 key = keys.get(endpoint.key)
                 credential = StaticKey(key, endpoint.dialect) if key else NO_CREDENTIAL
+            elif not endpoint.available:
+                # Never routed to (its base URL lacks a variable, demo mode left it out):
+                # nothing to mint, and no token endpoint to bother.
+                credential = NO_CREDENTIAL
             else:
                 ident = (spec.kind, spec.options)
                 found = shared.get(ident)

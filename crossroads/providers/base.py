@@ -47,6 +47,12 @@ class Framing(Protocol):
         """End of body: whether an event was left unfinished (the stream was cut mid-event)."""
         ...
 
+    @property
+    def skipped(self) -> int:
+        """Events skipped as harmless junk so far (SSE's blank or comment-like lines; AWS's
+        framing skips nothing), for the attempt's record."""
+        ...
+
 
 class StreamTranslator(Protocol):
     """One attempt's upstream stream, event by event, as OpenAI-shaped chunks."""

@@ -93,6 +93,8 @@ class EventStreamFraming:
 
     __slots__ = ("_buffer", "_checked", "_max")
 
+    skipped = 0  # a CRC-checked framing has no harmless junk to skip: anything bad is MALFORMED
+
     def __init__(self, max_event_bytes: int) -> None:
         self._buffer = bytearray()
         self._checked = False  # the pending message's prelude has passed botocore's checks

@@ -19,6 +19,7 @@ from crossroads.credentials.keeper import CredentialKeeper
 from crossroads.credentials.registry import CredentialSet
 from crossroads.credentials.static import StaticKey
 from crossroads.errors import NoProviderAvailable
+from crossroads.failures import RULES, Failure
 from crossroads.http_client import FrozenHeaders
 from crossroads.providers.base import UpstreamRequest
 from crossroads.routing.plan import build_plan
@@ -264,3 +265,11 @@ def test_an_api_key_credential_names_its_variable(tmp_path: Any) -> None:
     assert ep.available and ep.credentials is None and ep.api_key_env == "GEM_KEY"
     signed = settings.catalog.credentials.for_endpoint(ep).authorize(BUILT)
     assert signed.headers["x-goog-api-key"] == "secret-1"
+
+
+def test_a_credential_lost_between_routing_and_sending_fails_over_without_blame() -> None:
+    # The relay turns CredentialUnavailable into this failure: the next endpoint is tried,
+    # and the endpoint itself, which did nothing wrong, keeps its uptime and its breaker shut.
+    rule = RULES[Failure.CREDENTIAL]
+    assert rule.fail_over and not rule.trips_breaker and not rule.counts_against_uptime
+    assert rule.caller_status == 503

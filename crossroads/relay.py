@@ -148,6 +148,7 @@ class Relay:
                 counts_against_uptime=rule.counts_against_uptime,
                 trips_breaker=rule.trips_breaker,
                 retry_after_s=error.retry_after_s,
+                started=attempt.started,
             )
         else:
             report = AttemptReport(
@@ -158,6 +159,7 @@ class Relay:
                 latency_s=attempt.ended - attempt.started,
                 completion_tokens=attempt.usage.completion_tokens if attempt.usage else 0,
                 generation_s=attempt.generation_s,
+                started=attempt.started,
             )
         self.stats.record(key, report, attempt.ended)
 

@@ -172,6 +172,9 @@ class AttemptReport(msgspec.Struct, frozen=True):
     latency_s: float | None = None
     completion_tokens: int = 0
     generation_s: float | None = None
+    # When the attempt began (the loop clock), so the breaker hears outcomes in the order they
+    # began; None: unknown, taken as the moment it is recorded.
+    started: float | None = None
 
 
 class OutcomeListener(Protocol):
@@ -188,15 +191,33 @@ consecutive failures, local) — local is False for what another replica reporte
 
 class _EndpointState:
     __slots__ = (
-        "consecutive_failures", "cooling_until", "day", "fine", "health", "last_outage_at",
-        "latency", "opened_at", "probing", "recent", "recent_failures", "speed", "speed_until",
-        "throughput", "ttft",
+        "changed_at",
+        "consecutive_failures",
+        "cooling_until",
+        "day",
+        "fine",
+        "health",
+        "last_outage_at",
+        "latency",
+        "opened_at",
+        "probing",
+        "recent",
+        "recent_failures",
+        "retry_until",
+        "speed",
+        "speed_until",
+        "throughput",
+        "ttft",
     )
 
     def __init__(self) -> None:
         self.consecutive_failures = 0
         self.cooling_until = 0.0
         self.opened_at = -math.inf  # when the breaker last opened: older successes keep it open
+        # When it last opened or closed: an attempt that began before then says nothing about
+        # the breaker's state now (it changes uptime and speed only).
+        self.changed_at = -math.inf
+        self.retry_until = 0.0  # a provider's Retry-After: no success cuts it short
         self.probing = False
         self.recent: deque[tuple[float, bool]] = deque()
         self.recent_failures = 0
@@ -445,26 +466,37 @@ class LiveStats:
         self._trim(state, now)
         if report.counts_against_uptime or report.ok:
             self._count(state, report.ok, now, now)
+        # Outcomes in the order their attempts began: a stream that was already running when
+        # the breaker opened neither closes it by finishing well nor doubles its cooldown by
+        # failing too (issue 18); only a Retry-After always counts.
+        current = (report.started if report.started is not None else now) >= state.changed_at
         if report.ok:
-            if state.consecutive_failures and self._on_breaker is not None:
-                self._on_breaker(key, False, 0.0, 0, True)
-            state.consecutive_failures = 0
-            state.cooling_until = 0.0
+            if current and state.consecutive_failures:
+                if self._on_breaker is not None:
+                    self._on_breaker(key, False, 0.0, 0, True)
+                state.consecutive_failures = 0
+                state.changed_at = now
+                state.cooling_until = state.retry_until if state.retry_until > now else 0.0
             self._learn_speed(state, report, now)
-        elif report.trips_breaker:
-            state.consecutive_failures += 1
+        elif report.trips_breaker and (current or report.retry_after_s is not None):
+            if current:
+                state.consecutive_failures += 1
             if report.retry_after_s is not None:
                 # The provider said exactly when to come back; believe it (within reason).
                 cooldown = min(report.retry_after_s, self._breaker.max_cooldown_s)
+                state.retry_until = max(state.retry_until, now + cooldown)
             else:
                 # The exponent is capped: a long outage must not overflow the float.
-                doublings = min(state.consecutive_failures - 1, 32)
+                doublings = min(max(state.consecutive_failures, 1) - 1, 32)
                 cooldown = min(self._breaker.base_cooldown_s * 2.0**doublings,
                                self._breaker.max_cooldown_s)
-            state.cooling_until = now + cooldown
-            state.opened_at = now
+            if current:
+                state.cooling_until = now + cooldown
+            else:  # a Retry-After from an attempt the breaker's last change overtook
+                state.cooling_until = max(state.cooling_until, now + cooldown)
+            state.opened_at = state.changed_at = now
             if self._on_breaker is not None:
-                self._on_breaker(key, True, cooldown, state.consecutive_failures, True)
+                self._on_breaker(key, True, cooldown, max(state.consecutive_failures, 1), True)
         self._changed(key, state)
         if self._listener is not None:
             self._listener.recorded(key, report, now, state.cooling_until)

@@ -184,9 +184,12 @@ def test_concurrent_requests_never_overdraw_a_key(setup: tuple[Path, str],
     assert outcomes["served"] >= 60 and outcomes["cancelled"] >= 10, outcomes
     assert outcomes["http_402"] >= 250, outcomes
     assert min(run.remaining_seen) >= 0 and len(run.remaining_seen) >= 5
-    # Failovers really happened: alpha failed some attempts that bravo then served.
+    # Failovers really happened: alpha failed some attempts that bravo then served. One is
+    # enough to show it: the breaker hears outcomes in the order attempts began, so a success
+    # begun before a failure no longer reopens alpha at once, and alpha (also demoted while
+    # its recent uptime is low) may see only a handful of attempts in this short run.
     log = fresh_sim.requests("alpha")
-    assert Counter(r["outcome"] for r in log)["http_500"] >= 3
+    assert Counter(r["outcome"] for r in log)["http_500"] >= 1
     cost, rollup, rows = ledger_total(tmp, key_hash)
     assert cost == rollup == spent and rows >= outcomes["served"]
     assert spent <= round(LIMIT_USD * 1e6)

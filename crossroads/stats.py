@@ -12,7 +12,12 @@ Per endpoint, all bounded in memory however long the router runs:
   failures); caller errors (400, 413) and rate limits (429) never count;
 * percentiles (p50/p75/p90/p99) of time to first token, latency (the attempt's full round trip)
   and throughput (completion tokens ÷ generation time, streamed answers only) over 5 and 30
-  minutes, from rolling log-scale histograms (`windows.py`, ±2.5 %).
+  minutes, from rolling log-scale histograms (`windows.py`, ±2.5 %);
+* recent evidence (`recent.py`), what demotion and the speed sorts decide on: successes and
+  failures decayed with a short half-life (`routing.health_half_life_s`), and the median of
+  the last few throughput and TTFT samples, with the 5-minute median as prior. The windows
+  above are for display: a healed endpoint must not wait 30 minutes for its failures to age
+  out, nor a slowed one for the 5-minute median to move (issue 18).
 
 Routing reads `health()`, which never blocks: breaker and outage fields are always current; the
 percentile and uptime part is recomputed at most once per `SNAPSHOT_S` per endpoint, because
@@ -37,6 +42,7 @@ from typing import Protocol
 
 import msgspec
 
+from crossroads.recent import DecayedCounts, RecentSamples
 from crossroads.settings import BreakerConfig, RoutingConfig
 from crossroads.windows import RollingCounts, RollingHistogram
 
@@ -47,6 +53,14 @@ DAY_SLOT_S = 300.0
 DAY_SLOTS = 288
 SNAPSHOT_S = 1.0
 MIN_SPEED_SAMPLES = 3
+# The fast speed estimate: the median of the last FAST_SAMPLES samples younger than
+# FAST_MEMORY_S, the 5-minute median joining them while fewer than FAST_ENOUGH are fresh. Three
+# slow samples out of five move it (a slowdown is seen within a second or two of traffic), and
+# forgetting after 8 s re-measures an endpoint ranked down for a slowdown: its estimate falls
+# back to the prior, it is tried again, and regains its rank within 10 s of recovering.
+FAST_SAMPLES = 5
+FAST_ENOUGH = 3
+FAST_MEMORY_S = 8.0
 # Health sets kept current at once; routing asks one per model, so this only bounds misuse.
 MAX_HEALTH_SETS = 4096
 
@@ -85,6 +99,21 @@ class Health(msgspec.Struct, frozen=True):
     recent_attempts: int = 0
     recent_failures: int = 0
     speed: Speed = Speed()
+    # Recent evidence (decayed successes and failures, fast speed estimates): what demotion
+    # and the speed sorts read.
+    decayed_ok: float = 0.0
+    decayed_failed: float = 0.0
+    fast_throughput: float | None = None
+    fast_ttft_s: float | None = None
+
+    @property
+    def recent_weight(self) -> float:
+        return self.decayed_ok + self.decayed_failed
+
+    @property
+    def recent_uptime(self) -> float | None:
+        weight = self.decayed_ok + self.decayed_failed
+        return self.decayed_ok / weight if weight > 0 else None
 
     @property
     def uptime(self) -> float | None:
@@ -126,22 +155,21 @@ class HealthSet(msgspec.Struct, frozen=True):
     latest_cooling: float  # the largest `cooling_until`; 0.0 for no endpoints
     most_recent_failures: int
     failing: tuple[int, ...]  # indices of those with recent failures, ascending
-    lowest_uptime: float | None  # the lowest 30-minute uptime among those that have one
-    most_uptime_samples: int
+    lowest_uptime: float | None  # the lowest recent (decayed) uptime among those with one
+    most_recent_weight: float  # the largest decayed weight of evidence
 
     @classmethod
     def of(cls, healths: tuple[Health, ...]) -> HealthSet:
         if not healths:
-            return cls((), 0.0, 0, (), None, 0)
-        uptimes = [h.speed.uptime_30m for h in healths]
-        ratios = [u.ratio for u in uptimes if u.ratio is not None]
+            return cls((), 0.0, 0, (), None, 0.0)
+        ratios = [r for h in healths if (r := h.recent_uptime) is not None]
         return cls(
             healths,
             max(h.cooling_until for h in healths),
             max(h.recent_failures for h in healths),
             tuple(i for i, h in enumerate(healths) if h.recent_failures),
             min(ratios) if ratios else None,
-            max(u.samples for u in uptimes),
+            max(h.recent_weight for h in healths),
         )
 
 
@@ -195,6 +223,9 @@ class _EndpointState:
         "consecutive_failures",
         "cooling_until",
         "day",
+        "decayed",
+        "fast_throughput",
+        "fast_ttft",
         "fine",
         "health",
         "last_outage_at",
@@ -210,7 +241,10 @@ class _EndpointState:
         "ttft",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, half_life_s: float) -> None:
+        self.decayed = DecayedCounts(half_life_s)
+        self.fast_throughput = RecentSamples(FAST_SAMPLES, FAST_MEMORY_S)
+        self.fast_ttft = RecentSamples(FAST_SAMPLES, FAST_MEMORY_S)
         self.consecutive_failures = 0
         self.cooling_until = 0.0
         self.opened_at = -math.inf  # when the breaker last opened: older successes keep it open
@@ -238,7 +272,7 @@ class _Watched:
     is due). Members whose state changed are listed in `stale` by `LiveStats._touch`."""
 
     __slots__ = ("coolings", "failing", "failures", "healths", "keys", "oldest", "ratios",
-                 "samples", "snapshot", "snapshot_due", "speed_until", "stale", "trims_at")
+                 "snapshot", "snapshot_due", "speed_until", "stale", "trims_at", "weights")
 
     def __init__(self, keys: tuple[str, ...]) -> None:
         n = len(keys)
@@ -249,7 +283,7 @@ class _Watched:
         self.failures = [0] * n
         self.failing: set[int] = set()
         self.ratios = [math.inf] * n  # inf: no uptime yet
-        self.samples = [0] * n
+        self.weights = [0.0] * n
         self.trims_at = [math.inf] * n  # time of the oldest outcome in the outage window
         self.speed_until = [math.inf] * n
         self.oldest = math.inf
@@ -279,6 +313,7 @@ class LiveStats:
 
     def __init__(self, routing: RoutingConfig, breaker: BreakerConfig) -> None:
         self._window = routing.outage_window_s
+        self._half_life = routing.health_half_life_s
         self._outage_failures = routing.outage_min_failures
         self._outage_ratio = routing.outage_failure_ratio
         self._breaker = breaker
@@ -297,7 +332,7 @@ class LiveStats:
     def _state(self, key: str) -> _EndpointState:
         state = self._states.get(key)
         if state is None:
-            state = self._states[key] = _EndpointState()
+            state = self._states[key] = _EndpointState(self._half_life)
             self._touch(key)
         return state
 
@@ -347,12 +382,20 @@ class LiveStats:
             self._changed(key, state)
         health = state.health
         if health is None:
+            speed = state.speed
+            ok, failed = state.decayed.read(now)
             health = state.health = Health(
                 cooling_until=state.cooling_until,
                 probing=state.probing,
                 recent_attempts=len(state.recent),
                 recent_failures=state.recent_failures,
-                speed=state.speed,
+                speed=speed,
+                decayed_ok=ok,
+                decayed_failed=failed,
+                fast_throughput=state.fast_throughput.estimate(
+                    now, speed.throughput.p50 if speed.throughput else None, FAST_ENOUGH),
+                fast_ttft_s=state.fast_ttft.estimate(
+                    now, speed.ttft_s.p50 if speed.ttft_s else None, FAST_ENOUGH),
             )
         return health
 
@@ -391,15 +434,15 @@ class LiveStats:
             for index in due:
                 key = keys[index]
                 health = watched.healths[index] = self.health(key, now)
-                uptime = health.speed.uptime_30m
+                ratio = health.recent_uptime
                 watched.coolings[index] = health.cooling_until
                 watched.failures[index] = health.recent_failures
                 if health.recent_failures:
                     watched.failing.add(index)
                 else:
                     watched.failing.discard(index)
-                watched.ratios[index] = math.inf if uptime.ratio is None else uptime.ratio
-                watched.samples[index] = uptime.samples
+                watched.ratios[index] = math.inf if ratio is None else ratio
+                watched.weights[index] = health.recent_weight
                 state = states.get(key)
                 watched.trims_at[index] = (
                     state.recent[0][0] if state is not None and state.recent else math.inf)
@@ -418,7 +461,7 @@ class LiveStats:
             max(watched.failures),
             tuple(sorted(watched.failing)),
             None if lowest == math.inf else lowest,
-            max(watched.samples),
+            max(watched.weights),
         )
 
     def endpoint_stats(self, key: str, now: float) -> EndpointStats:
@@ -449,6 +492,7 @@ class LiveStats:
         """One outcome into the outage window (at `at`) and the uptime windows (at `now`)."""
         state.fine.add(ok, now)
         state.day.add(ok, now)
+        state.decayed.add(ok, now)
         if at < now - self._window:
             return
         if state.recent and at < state.recent[-1][0]:
@@ -483,7 +527,7 @@ class LiveStats:
                 state.consecutive_failures += 1
             if report.retry_after_s is not None:
                 # The provider said exactly when to come back; believe it (within reason).
-                cooldown = min(report.retry_after_s, self._breaker.max_cooldown_s)
+                cooldown = min(report.retry_after_s, self._breaker.max_retry_after_s)
                 state.retry_until = max(state.retry_until, now + cooldown)
             else:
                 # The exponent is capped: a long outage must not overflow the float.
@@ -564,7 +608,10 @@ class LiveStats:
     def _learn_speed(state: _EndpointState, report: AttemptReport, now: float) -> None:
         if report.ttft_s is not None:
             state.ttft.add(report.ttft_s, now)
+            state.fast_ttft.add(report.ttft_s, now)
         if report.latency_s is not None:
             state.latency.add(report.latency_s, now)
         if report.generation_s and report.completion_tokens > 1:
-            state.throughput.add(report.completion_tokens / report.generation_s, now)
+            speed = report.completion_tokens / report.generation_s
+            state.throughput.add(speed, now)
+            state.fast_throughput.add(speed, now)

@@ -2,18 +2,22 @@
 
 * Balanced (default): endpoints in a significant recent outage, or in a demoted uptime tier, go
   to the back; among the rest the order is a weighted draw without replacement, each endpoint
-  weighted by the inverse square of its blended price (a $1 endpoint is 9× as likely as a $3 one).
-  The blend weights input and output price by the request's expected tokens: the prompt estimate
-  and `max_tokens` (or `routing.expected_output_tokens`).
+  weighted by the inverse square of its blended price (a $1 endpoint is 9× as likely as a $3 one),
+  or, with `routing.balanced = "price_speed"`, by its traffic share from price and speed
+  (`shares.py`). The blend weights input and output price by the request's expected tokens: the
+  prompt estimate and `max_tokens` (or `routing.expected_output_tokens`).
 * `sort=price` / `:floor`: cheapest blended price first.
-* `sort=throughput` / `:nitro`: highest measured throughput first (the catalog's prior until
-  measurements exist).
-* `sort=latency`: lowest measured time to first token first (prior until measured).
+* `sort=throughput` / `:nitro`: highest recent throughput first (the median of the last few
+  samples, the 5-minute median while they are few, the catalog's prior until measured).
+* `sort=latency`: lowest recent time to first token first (likewise).
 * `:exacto`: one fixed endpoint: the model's configured `exacto_provider` when it can serve,
   otherwise the most faithful quantization, then best uptime, then cheapest. No fallback unless the
   caller sets `provider.allow_fallbacks: true`, in which case Balanced orders the rest.
 
-In every mode, outage and low-uptime endpoints sink to the back (never out), `provider.order`
+In every mode, outage and low-uptime endpoints sink to the back (never out), judged on recent
+(decayed) evidence; with probability `routing.exploration_share` the one the mode would have put
+first, when demoted, is tried first anyway, so that an endpoint that healed is seen to have
+healed (a cooling or probing one is skipped by the breaker as always), `provider.order`
 goes first (and with `allow_fallbacks: false` alone), endpoints supporting requested `tools` or
 `response_format` come before those that do not, and endpoints missing the soft
 `preferred_min_throughput` / `preferred_max_latency` thresholds move behind those that meet them.
@@ -28,9 +32,12 @@ from collections.abc import Callable, Sequence
 from crossroads.catalog import Endpoint, EndpointTable, Model
 from crossroads.routing.filters import Needs
 from crossroads.routing.prefs import Sort, Variant
+from crossroads.routing.shares import traffic_weights
 from crossroads.stats import Health, HealthSet
 
-UPTIME_MIN_SAMPLES = 100
+# Uptime tiers need this much decayed evidence (OpenRouter asks for 100 requests over its
+# window; with a 5-s half-life 20 is steady traffic of about 3 requests a second).
+UPTIME_MIN_WEIGHT = 20.0
 UPTIME_NORMAL = 0.95
 UPTIME_FALLBACK_ONLY = 0.80
 PREFERRED_FEATURES = frozenset({"tools", "response_format"})
@@ -41,8 +48,8 @@ class Context:
     """Everything ordering may consult: the request's needs, the candidates and their live
     health (aligned: `health.healths[i]` is `table.endpoints[i]`'s), the dice."""
 
-    __slots__ = ("expected_output", "failure_ratio", "health", "min_failures", "needs", "rng",
-                 "sticky", "table")
+    __slots__ = ("balanced", "expected_output", "exploration_share", "failure_ratio", "health",
+                 "min_failures", "needs", "rng", "sticky", "table")
 
     def __init__(
         self,
@@ -54,8 +61,12 @@ class Context:
         min_failures: int,
         failure_ratio: float,
         sticky: str | None = None,
+        exploration_share: float = 0.0,
+        balanced: str = "price",
     ) -> None:
         self.sticky = sticky
+        self.exploration_share = exploration_share
+        self.balanced = balanced
         self.needs = needs
         self.table = table
         self.health = health
@@ -89,18 +100,40 @@ class Context:
             for e, h in zip(self.table.endpoints, self.health.healths, strict=True)
         ]
 
+    def fast_throughputs(self) -> list[float]:
+        """What the speed sorts rank by: the recent estimate, else the catalog's prior."""
+        return [
+            h.fast_throughput if h.fast_throughput is not None
+            else h.speed.throughput.p50 if h.speed.throughput is not None
+            else e.nominal_throughput
+            for e, h in zip(self.table.endpoints, self.health.healths, strict=True)
+        ]
+
+    def fast_ttfts_s(self) -> list[float]:
+        return [
+            h.fast_ttft_s if h.fast_ttft_s is not None
+            else h.speed.ttft_s.p50 if h.speed.ttft_s is not None
+            else e.nominal_ttft_ms / 1000
+            for e, h in zip(self.table.endpoints, self.health.healths, strict=True)
+        ]
+
     def tier(self, h: Health) -> int:
-        """0 = healthy, 1 = demoted (outage or uptime 80-95 %), 2 = fallback only (< 80 %)."""
-        if h.uptime is not None and h.uptime_samples >= UPTIME_MIN_SAMPLES:
-            if h.uptime < UPTIME_FALLBACK_ONLY:
+        """0 = healthy, 1 = demoted (outage or uptime 80-95 %), 2 = fallback only (< 80 %),
+        all on recent (decayed) evidence: old failures weigh little against new successes."""
+        ratio = h.recent_uptime
+        if ratio is not None and h.recent_weight >= UPTIME_MIN_WEIGHT:
+            if ratio < UPTIME_FALLBACK_ONLY:
                 return 2
-            if h.uptime < UPTIME_NORMAL:
+            if ratio < UPTIME_NORMAL:
                 return 1
-        outage = (
-            h.recent_failures >= self.min_failures
-            and h.recent_failures >= self.failure_ratio * max(h.recent_attempts, 1)
-        )
-        return 1 if outage else 0
+        if h.recent_failures < self.min_failures:
+            return 0
+        # Significant (enough failures in the outage window) and still mostly failing by
+        # recency-weighted counts; fakes without decayed counts fall back to the window's.
+        weight = h.recent_weight
+        failed_share = (h.decayed_failed / weight if weight > 0
+                        else h.recent_failures / max(h.recent_attempts, 1))
+        return 1 if failed_share >= self.failure_ratio else 0
 
     def tiers(self) -> list[int] | None:
         """Each candidate's tier; None when every one is healthy. The set's extremes usually
@@ -108,7 +141,7 @@ class Context:
         the endpoints that failed recently are looked at."""
         hs = self.health
         uptime_fine = (hs.lowest_uptime is None or hs.lowest_uptime >= UPTIME_NORMAL
-                       or hs.most_uptime_samples < UPTIME_MIN_SAMPLES)
+                       or hs.most_recent_weight < UPTIME_MIN_WEIGHT)
         if not uptime_fine or self.min_failures < 1:
             return [self.tier(h) for h in hs.healths]
         if hs.most_recent_failures < self.min_failures:
@@ -172,6 +205,8 @@ def _squared_prices(ctx: Context) -> list[float]:
 
 
 def _balanced(ctx: Context) -> list[int]:
+    if ctx.balanced == "price_speed":
+        return _race([1.0 / w for w in _share_weights(ctx)], ctx.rng)
     mix = _mix(ctx)
     if mix is None:
         return _race(_squared_prices(ctx), ctx.rng)
@@ -186,20 +221,26 @@ def _balanced(ctx: Context) -> list[int]:
     return sorted(range(len(keys)), key=keys.__getitem__, reverse=True)
 
 
+def _share_weights(ctx: Context) -> list[float]:
+    ratios = [h.recent_uptime for h in ctx.health.healths]
+    return traffic_weights(ctx.prices(), ctx.fast_throughputs(), ctx.fast_ttfts_s(),
+                           ratios, ctx.tokens()[1])
+
+
 def _by_price(ctx: Context) -> list[int]:
-    prices, speeds = ctx.prices(), ctx.throughputs()
+    prices, speeds = ctx.prices(), ctx.fast_throughputs()
     keys = [(p, -t) for p, t in zip(prices, speeds, strict=True)]
     return sorted(range(len(keys)), key=keys.__getitem__)
 
 
 def _by_throughput(ctx: Context) -> list[int]:
-    prices, speeds = ctx.prices(), ctx.throughputs()
+    prices, speeds = ctx.prices(), ctx.fast_throughputs()
     keys = [(-t, p) for p, t in zip(prices, speeds, strict=True)]
     return sorted(range(len(keys)), key=keys.__getitem__)
 
 
 def _by_latency(ctx: Context) -> list[int]:
-    prices, ttfts = ctx.prices(), ctx.ttfts_s()
+    prices, ttfts = ctx.prices(), ctx.fast_ttfts_s()
     keys = [(t, p) for p, t in zip(prices, ttfts, strict=True)]
     return sorted(range(len(keys)), key=keys.__getitem__)
 
@@ -232,9 +273,9 @@ def sort_key_values(ctx: Context) -> dict[str, float]:
     if sort is Sort.PRICE:
         return dict(zip(keys, ctx.prices(), strict=True))
     if sort is Sort.THROUGHPUT:
-        return {k: -t for k, t in zip(keys, ctx.throughputs(), strict=True)}
+        return {k: -t for k, t in zip(keys, ctx.fast_throughputs(), strict=True)}
     if sort is Sort.LATENCY:
-        return dict(zip(keys, ctx.ttfts_s(), strict=True))
+        return dict(zip(keys, ctx.fast_ttfts_s(), strict=True))
     return {}
 
 
@@ -325,11 +366,22 @@ def order_candidates(model: Model | None, ctx: Context) -> list[Endpoint]:
         ordered.sort(key=lacks.__getitem__)
     tiers = ctx.tiers()
     if tiers is not None:
+        preferred = ordered[0]
         ordered.sort(key=tiers.__getitem__)
+        _explore(ordered, preferred, tiers, ctx)
     if ctx.sticky and prefs.effective_sort in STICKY_SORTS:
         _pin_sticky(ordered, ctx)
 
     return _apply_order([candidates[i] for i in ordered], prefs.order, prefs.allow_fallbacks)
+
+
+def _explore(ordered: list[int], preferred: int, tiers: list[int], ctx: Context) -> None:
+    """The endpoint the mode prefers, demoted, goes first anyway for a small share of requests:
+    demoted endpoints get no traffic otherwise, so their evidence could never improve. The dice
+    are thrown only when there is one, so routing without demotions draws as before."""
+    if tiers[preferred] and ctx.exploration_share > 0 and ctx.rng.random() < ctx.exploration_share:
+        ordered.remove(preferred)
+        ordered.insert(0, preferred)
 
 
 def _apply_order(endpoints: list[Endpoint], order: tuple[str, ...] | None,

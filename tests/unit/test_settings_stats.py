@@ -112,10 +112,15 @@ def test_breaker_cooldown_doubles_and_allows_one_probe():
 
 
 def test_breaker_honours_retry_after_and_caps():
+    # A provider's Retry-After is believed beyond the (short) doubling cap, up to its own cap.
     s = _stats()
     s.record("k", AttemptReport(ok=False, counts_against_uptime=False, trips_breaker=True,
                                 retry_after_s=30.0), 0.0)
-    assert s.health("k", 1.0).cooling_until == 8.0  # capped at max_cooldown_s
+    assert s.health("k", 1.0).cooling_until == 30.0
+    capped = LiveStats(RoutingConfig(), BreakerConfig(max_retry_after_s=20.0))
+    capped.record("k", AttemptReport(ok=False, counts_against_uptime=False, trips_breaker=True,
+                                     retry_after_s=30.0), 0.0)
+    assert capped.health("k", 1.0).cooling_until == 20.0
 
 
 def test_rate_limits_and_caller_errors_do_not_count_against_uptime():

@@ -1,4 +1,4 @@
-"""The client commands: `models`, `check-config`, `generation`, `bench`.
+"""The client commands: `models`, `check-config`, `generation`, `bench`, `replay`.
 
 Their command lines are in `options.py`; each command module gives `run(args) -> exit status`
 and is imported only when its command runs (they pull in httpx and rich, which `serve` never
@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], str]] = {
     "check-config": (options.add_check_config, "crossroads.commands.check_config"),
     "generation": (options.add_generation, "crossroads.commands.generation"),
     "bench": (options.add_bench, "crossroads.commands.bench"),
+    "replay": (options.add_replay, "crossroads.commands.replay"),
 }
 
 

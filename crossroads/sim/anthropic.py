@@ -89,8 +89,8 @@ class AnthropicService:
 
     def messages(self, ep: EndpointState, ex: Exchange) -> Pending:
         ep.requests += 1
-        p = ep.profile
         now = self._state.elapsed()
+        p = ep.profile_at(now)
         reason = self.authorized(ep, ex)
         if reason is not None:
             ep.record(entry(now, "http_401", None, None))
@@ -135,6 +135,7 @@ class AnthropicService:
 
         reply = AnthropicReply(ex, req, p, completion_id=self._chat.next_id(),
                                created=int(time.time()), cached=cached,
-                               timing=ep.sample_timing(self._state.time_scale), written=written)
+                               timing=ep.sample_timing(self._state.time_scale, now),
+                               written=written)
         plays = STREAM_PLAYS if req.stream else BLOCK_PLAYS
         return ep.start(plays[outcome](reply))

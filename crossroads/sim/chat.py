@@ -90,8 +90,8 @@ class ChatService:
     def completions(self, ep: EndpointState, ex: Exchange, parsed: Any = _UNPARSED) -> Pending:
         """Answer one chat request; `parsed` is its body when the server already decoded it."""
         ep.requests += 1
-        p = ep.profile
         now = self._state.elapsed()
+        p = ep.profile_at(now)
         reason = self.authorized(ep, ex)
         if reason is not None:
             body = error_body(reason, "authentication_error", "invalid_api_key")
@@ -130,7 +130,7 @@ class ChatService:
             completion_id=self.next_id(),
             created=int(time.time()),
             cached=cached,
-            timing=ep.sample_timing(self._state.time_scale),
+            timing=ep.sample_timing(self._state.time_scale, now),
         )
         plays = STREAM_PLAYS if req.stream else BLOCK_PLAYS
         return ep.start(plays[outcome](reply))

@@ -86,7 +86,7 @@ class RoutingConfig(_Table, frozen=True):
     outage_failure_ratio: float = 0.5
     # Demotion (the outage ratio and the uptime tiers) weighs outcomes by 2^(-age / this), so a
     # healed endpoint's recent successes outweigh its old failures within seconds (issue 18).
-    health_half_life_s: float = 5.0
+    health_half_life_s: float = 3.0
     # The share of requests that try first an endpoint the mode would prefer but that is
     # demoted, so a healed one is seen to have healed (never a cooling one: the breaker still
     # bounds what a dead endpoint costs to one attempt per cooldown).

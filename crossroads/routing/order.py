@@ -36,8 +36,10 @@ from crossroads.routing.shares import traffic_weights
 from crossroads.stats import Health, HealthSet
 
 # Uptime tiers need this much decayed evidence (OpenRouter asks for 100 requests over its
-# window; with a 5-s half-life 20 is steady traffic of about 3 requests a second).
-UPTIME_MIN_WEIGHT = 20.0
+# window): with the default 3-s half-life, steady traffic of 3.5 requests a second. Below it an
+# endpoint is judged by its breaker and the outage rule alone, so a demoted endpoint that gets
+# no traffic is forgiven as its evidence fades, within seconds instead of 30 minutes.
+UPTIME_MIN_WEIGHT = 15.0
 UPTIME_NORMAL = 0.95
 UPTIME_FALLBACK_ONLY = 0.80
 PREFERRED_FEATURES = frozenset({"tools", "response_format"})

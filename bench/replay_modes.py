@@ -1,0 +1,85 @@
+"""Run `crossroads replay` on one fleet file for several modes, with optional router settings,
+and print one line of the numbers issue 18 targets per mode (and the whole scores as JSON).
+
+    .venv/bin/python bench/replay_modes.py bench/replay/incidents.toml \\
+        --modes balanced,nitro,floor --routing 'balanced = "price_speed"' --out scores.json
+
+`--routing` lines are added to the replay's `[routing]` table (the replay itself runs the router
+with default settings); everything else is the replay's own (crossroads/replay/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from crossroads.replay import run as replay_run
+from crossroads.replay.catalog import router_config
+from crossroads.replay.oracle import Mode, score
+from crossroads.replay.report import as_json
+from crossroads.sim.profile import SimFleet, load_fleet
+
+MODES: tuple[Mode, ...] = ("balanced", "nitro", "floor", "exacto")
+
+
+def _with_routing(lines: list[str]) -> Any:
+    def config(fleet: SimFleet, sim_url: str, seed: int = 1) -> str:
+        text = router_config(fleet, sim_url, seed)
+        return text.replace("[routing]\n", "[routing]\n" + "".join(f"{x}\n" for x in lines), 1)
+    return config
+
+
+def _line(out: dict[str, Any]) -> str:
+    incidents = out["incidents"]
+    failed = ", ".join(f"{i['endpoint']}:{i['kind']}={i['failed_attempts']}" for i in incidents)
+    recovery = ", ".join(
+        f"{i['endpoint']}:" + ("n/a" if i["recovered"] is None else
+                               f"{i['recovery_s']:.1f}s" + ("" if i["recovered"] else "!"))
+        for i in incidents)
+
+    def ratio(key: str) -> str:
+        value = out[key]
+        return "-" if value is None else f"{value:.2f}"
+
+    return (f"{out['mode']:8} success {out['success_rate']:.2%}  cost/oracle "
+            f"{ratio('cost_vs_oracle')}  cost/policy {ratio('cost_vs_policy')}  "
+            f"speed/oracle {ratio('throughput_vs_oracle')}  wasted {out['wasted_attempts']}  "
+            f"recovery [{recovery}]  failed [{failed}]")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("fleet")
+    parser.add_argument("--modes", default="balanced,nitro,floor,exacto")
+    parser.add_argument("--routing", action="append", default=[])
+    parser.add_argument("--out", default=None, help="write every score as one JSON list")
+    args = parser.parse_args()
+    fleet = load_fleet(args.fleet)
+    replay_run.router_config = _with_routing(args.routing)  # type: ignore[attr-defined]
+    scores = []
+    for mode in args.modes.split(","):
+        if mode not in MODES:
+            parser.error(f"unknown mode {mode}")
+        rate = fleet.replay.rate
+        plan = replay_run.Plan(
+            fleet_path=args.fleet, fleet=fleet, mode=mode,
+            requests=round((fleet.replay.duration_s or 60) / fleet.compress * rate),
+            rate=rate, compress=1.0, max_tokens=fleet.replay.max_tokens, timeout_s=60.0)
+        started = time.monotonic()
+        sent = replay_run.replay(plan)
+        result = score(fleet, plan.mode, sent, compress=fleet.compress)
+        out = as_json(plan, result, time.monotonic() - started)
+        out["routing"] = args.routing
+        scores.append(out)
+        print(_line(out), flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(scores, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,7 +5,10 @@ and print one line of the numbers issue 18 targets per mode (and the whole score
         --modes balanced,nitro,floor --routing 'balanced = "price_speed"' --out scores.json
 
 `--routing` lines are added to the replay's `[routing]` table (the replay itself runs the router
-with default settings); everything else is the replay's own (crossroads/replay/).
+with default settings); everything else is the replay's own (crossroads/replay/). With
+`--policy price_speed`, Balanced is also scored against that method's own policy over the healthy
+endpoints (the replay's oracle knows only 1/price²): shares from `routing/shares.py` on the
+script's prices and speeds, each endpoint's TTFT taken as its profile's, scaled by its slowdown.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from crossroads.replay import oracle
 from crossroads.replay import run as replay_run
 from crossroads.replay.catalog import router_config
-from crossroads.replay.oracle import Mode, score
+from crossroads.replay.oracle import Mode, Now, blended, score
 from crossroads.replay.report import as_json
+from crossroads.routing.shares import traffic_weights
 from crossroads.sim.profile import SimFleet, load_fleet
 
 MODES: tuple[Mode, ...] = ("balanced", "nitro", "floor", "exacto")
@@ -31,6 +36,21 @@ def _with_routing(lines: list[str]) -> Any:
         text = router_config(fleet, sim_url, seed)
         return text.replace("[routing]\n", "[routing]\n" + "".join(f"{x}\n" for x in lines), 1)
     return config
+
+
+def _price_speed_policy(fleet: SimFleet) -> Any:
+    profiles = {p.name: p for p in fleet.endpoints}
+
+    def shares(healthy: dict[str, Now], mix: tuple[float, float]) -> dict[str, float]:
+        names = list(healthy)
+        ttfts = [profiles[n].ttft_ms / 1000 * profiles[n].tokens_per_s / healthy[n].speed
+                 for n in names]
+        weights = traffic_weights([blended(healthy[n].price, mix) for n in names],
+                                  [healthy[n].speed for n in names], ttfts,
+                                  [None] * len(names), round(mix[1]))
+        total = sum(weights)
+        return {n: w / total for n, w in zip(names, weights, strict=True)}
+    return shares
 
 
 def _line(out: dict[str, Any]) -> str:
@@ -57,8 +77,12 @@ def main() -> int:
     parser.add_argument("--modes", default="balanced,nitro,floor,exacto")
     parser.add_argument("--routing", action="append", default=[])
     parser.add_argument("--out", default=None, help="write every score as one JSON list")
+    parser.add_argument("--policy", choices=("price", "price_speed"), default="price",
+                        help="Balanced's own policy the score compares with")
     args = parser.parse_args()
     fleet = load_fleet(args.fleet)
+    if args.policy == "price_speed":
+        oracle._POLICIES["balanced"] = _price_speed_policy(fleet)
     replay_run.router_config = _with_routing(args.routing)  # type: ignore[attr-defined]
     scores = []
     for mode in args.modes.split(","):
@@ -74,6 +98,7 @@ def main() -> int:
         result = score(fleet, plan.mode, sent, compress=fleet.compress)
         out = as_json(plan, result, time.monotonic() - started)
         out["routing"] = args.routing
+        out["policy"] = args.policy
         scores.append(out)
         print(_line(out), flush=True)
     if args.out:

@@ -328,6 +328,8 @@ class Relay:
                 events = session.feed(chunk, now) if chunk else session.end_of_body(now)
                 if events:
                     if not out.committed:
+                        # Content flows: a probe has proved the endpoint works (issue 18).
+                        self.stats.answering(endpoint_key(attempt.endpoint), attempt.started)
                         await self._commit(out, attempt, request, generation)
                     await out.write(b"".join(events))
                 if session.error is not None:

@@ -597,6 +597,22 @@ class LiveStats:
                 histogram.add_bins(counts, at)
         self._changed(key, state)
 
+    def answering(self, key: str, started: float) -> None:
+        """An attempt begun at `started` is streaming content: when the breaker opened before
+        it began, it has proved the endpoint works, so the breaker closes now rather than when
+        the stream ends (seconds later for a slow endpoint). Its own outcome still counts: the
+        breaker's last change is dated at its start."""
+        state = self._states.get(key)
+        if state is None or not state.consecutive_failures or started < state.changed_at:
+            return
+        if self._on_breaker is not None:
+            self._on_breaker(key, False, 0.0, 0, True)
+        state.consecutive_failures = 0
+        state.changed_at = started
+        state.probing = False
+        state.cooling_until = state.retry_until if state.retry_until > started else 0.0
+        self._changed(key, state)
+
     def release(self, key: str) -> None:
         """An attempt ended without a verdict on the endpoint (e.g. the caller left)."""
         state = self._states.get(key)

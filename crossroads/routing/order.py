@@ -51,7 +51,7 @@ class Context:
     health (aligned: `health.healths[i]` is `table.endpoints[i]`'s), the dice."""
 
     __slots__ = ("balanced", "expected_output", "exploration_share", "failure_ratio", "health",
-                 "min_failures", "needs", "rng", "sticky", "table")
+                 "min_failures", "needs", "now", "rng", "sticky", "table")
 
     def __init__(
         self,
@@ -65,7 +65,9 @@ class Context:
         sticky: str | None = None,
         exploration_share: float = 0.0,
         balanced: str = "price",
+        now: float = 0.0,
     ) -> None:
+        self.now = now
         self.sticky = sticky
         self.exploration_share = exploration_share
         self.balanced = balanced
@@ -306,13 +308,18 @@ def _exacto_choice(model: Model | None, ctx: Context) -> int:
                 return index
     prices = ctx.prices()
     healths = ctx.health.healths
-
-    def quality(i: int) -> tuple[int, float, float]:
-        uptime = healths[i].uptime
-        return (-candidates[i].quantization_rank, -(uptime if uptime is not None else 1.0),
-                prices[i])
-
-    return min(range(len(candidates)), key=quality)
+    # Without a fallback, the one endpoint must be one that can answer now: not cooling, then
+    # healthy by recent evidence (a demoted one is explored as in every mode: it may have
+    # healed), then cheapest.
+    cooling = [h.cooling_until > ctx.now for h in healths]
+    tiers = [ctx.tier(h) for h in healths]
+    ranks = [-e.quantization_rank for e in candidates]
+    every = range(len(candidates))
+    preferred = min(every, key=lambda i: (ranks[i], cooling[i], prices[i]))
+    if (tiers[preferred] and ctx.exploration_share > 0
+            and ctx.rng.random() < ctx.exploration_share):
+        return preferred
+    return min(every, key=lambda i: (ranks[i], cooling[i], tiers[i], prices[i]))
 
 
 # Stickiness saves money; it would defeat a caller who asked for the fastest endpoint.

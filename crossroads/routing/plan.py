@@ -158,7 +158,7 @@ def build_plan(
         ctx = Context(
             needs, candidates, health, rng, routing.expected_output_tokens,
             routing.outage_min_failures, routing.outage_failure_ratio, sticky,
-            routing.exploration_share, routing.balanced,
+            routing.exploration_share, routing.balanced, now,
         )
         ordered = order_candidates(model, ctx)
         if needs.prefs.partition_none:

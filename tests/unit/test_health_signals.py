@@ -231,3 +231,17 @@ def test_balanced_price_speed_draws_by_share():
     price = Counter(build_plan(request(), cat, stats, QUIET, rng, 0.0).attempts[0].tag
                     for _ in range(2000))
     assert 850 < price["fast"] < 1150                      # 1/price² alone: a coin toss
+
+
+def test_a_probe_that_streams_content_closes_the_breaker_before_it_ends():
+    stats = LiveStats(QUIET, BreakerConfig())
+    stats.record("k", msgspec.structs.replace(FAIL, started=99.0), 100.0)   # cooling to 101
+    stats.answering("k", 98.0)                            # began before it opened: ignored
+    assert stats.health("k", 100.5).cooling_until == 101.0
+    assert stats.try_begin("k", 101.0)                     # the probe…
+    assert not stats.try_begin("k", 101.1)
+    stats.answering("k", 101.0)                            # …streams its first token
+    assert stats.try_begin("k", 101.2) and stats.try_begin("k", 101.2)    # closed: no gating
+    # The probe's own outcome still counts: cut mid-stream, it opens the breaker again.
+    stats.record("k", msgspec.structs.replace(FAIL, started=101.0), 103.0)
+    assert stats.health("k", 103.0).cooling_until == 104.0

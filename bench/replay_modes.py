@@ -25,7 +25,6 @@ from crossroads.replay import run as replay_run
 from crossroads.replay.catalog import router_config
 from crossroads.replay.oracle import Mode, Now, blended, score
 from crossroads.replay.report import as_json
-from crossroads.routing.shares import traffic_weights
 from crossroads.sim.profile import SimFleet, load_fleet
 
 MODES: tuple[Mode, ...] = ("balanced", "nitro", "floor", "exacto")
@@ -39,6 +38,9 @@ def _with_routing(lines: list[str]) -> Any:
 
 
 def _price_speed_policy(fleet: SimFleet) -> Any:
+    # Imported here: the script also runs against older trees that lack it (a "before" run).
+    from crossroads.routing.shares import traffic_weights  # noqa: PLC0415
+
     profiles = {p.name: p for p in fleet.endpoints}
 
     def shares(healthy: dict[str, Now], mix: tuple[float, float]) -> dict[str, float]:

@@ -105,6 +105,7 @@ class Health(msgspec.Struct, frozen=True):
     decayed_failed: float = 0.0
     fast_throughput: float | None = None
     fast_ttft_s: float | None = None
+    breaker_open: bool = False  # it failed last: past `cooling_until`, the next attempt probes
 
     @property
     def recent_weight(self) -> float:
@@ -396,6 +397,7 @@ class LiveStats:
                     now, speed.throughput.p50 if speed.throughput else None, FAST_ENOUGH),
                 fast_ttft_s=state.fast_ttft.estimate(
                     now, speed.ttft_s.p50 if speed.ttft_s else None, FAST_ENOUGH),
+                breaker_open=state.consecutive_failures > 0,
             )
         return health
 

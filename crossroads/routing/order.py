@@ -316,8 +316,7 @@ def _exacto_choice(model: Model | None, ctx: Context) -> int:
     ranks = [-e.quantization_rank for e in candidates]
     every = range(len(candidates))
     preferred = min(every, key=lambda i: (ranks[i], cooling[i], prices[i]))
-    if (tiers[preferred] and ctx.exploration_share > 0
-            and ctx.rng.random() < ctx.exploration_share):
+    if tiers[preferred] and _explores(ctx, preferred, ctx.needs.prefs.allow_fallbacks is True):
         return preferred
     return min(every, key=lambda i: (ranks[i], cooling[i], tiers[i], prices[i]))
 
@@ -384,11 +383,22 @@ def order_candidates(model: Model | None, ctx: Context) -> list[Endpoint]:
     return _apply_order([candidates[i] for i in ordered], prefs.order, prefs.allow_fallbacks)
 
 
+def _explores(ctx: Context, index: int, probe: bool = True) -> bool:
+    """Should this demoted endpoint, the one the mode prefers, be tried first anyway? Always
+    when its breaker waits for a probe (its cooldown is over, nobody probes it): the breaker
+    allows one attempt per cooldown, and that attempt is how a healed endpoint is found. For a
+    small share of requests otherwise: demoted endpoints get no traffic, so their evidence could
+    never improve. The dice are thrown only then, so routing without demotions draws as
+    before. `probe` False: the share only (`:exacto` without a fallback, where a probe that
+    fails is the caller's error)."""
+    h = ctx.health.healths[index]
+    if probe and h.breaker_open and not h.probing and h.cooling_until <= ctx.now:
+        return True
+    return ctx.exploration_share > 0 and ctx.rng.random() < ctx.exploration_share
+
+
 def _explore(ordered: list[int], preferred: int, tiers: list[int], ctx: Context) -> None:
-    """The endpoint the mode prefers, demoted, goes first anyway for a small share of requests:
-    demoted endpoints get no traffic otherwise, so their evidence could never improve. The dice
-    are thrown only when there is one, so routing without demotions draws as before."""
-    if tiers[preferred] and ctx.exploration_share > 0 and ctx.rng.random() < ctx.exploration_share:
+    if tiers[preferred] and _explores(ctx, preferred):
         ordered.remove(preferred)
         ordered.insert(0, preferred)
 

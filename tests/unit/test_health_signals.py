@@ -245,3 +245,21 @@ def test_a_probe_that_streams_content_closes_the_breaker_before_it_ends():
     # The probe's own outcome still counts: cut mid-stream, it opens the breaker again.
     stats.record("k", msgspec.structs.replace(FAIL, started=101.0), 103.0)
     assert stats.health("k", 103.0).cooling_until == 104.0
+
+
+def test_a_demoted_endpoint_whose_cooldown_is_over_is_probed_by_the_next_request():
+    cat = catalog(endpoint("cheap", 0.1), endpoint("dear", 1.0))
+    stats = LiveStats(QUIET, BreakerConfig())              # exploration share 0
+    cheap = _key(cat, "cheap")
+    floor = request(model="test/model:floor")
+    for i in range(4):                                     # an outage: the breaker opens…
+        stats.record(cheap, msgspec.structs.replace(FAIL, started=99.0 + i), 100.0 + i)
+    assert stats.health(cheap, 103.5).cooling_until == 108.0           # 1, 2, 4, 8→5 s
+    assert _first(cat, floor, stats, 107.0) == "dear"      # cooling: not tried at all
+    assert _first(cat, floor, stats, 108.0) == "cheap"     # over: the probe goes first
+    assert stats.try_begin(cheap, 108.0)
+    assert _first(cat, floor, stats, 108.1) == "dear"      # being probed: the rest go on
+    # Exacto without a fallback does not make a caller's one attempt the probe.
+    stats.release(cheap)
+    exacto = request(model="test/model:exacto")
+    assert {_first(cat, exacto, stats, 108.2, seed=s) for s in range(50)} == {"dear"}

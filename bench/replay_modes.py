@@ -8,7 +8,8 @@ and print one line of the numbers issue 18 targets per mode (and the whole score
 with default settings); everything else is the replay's own (crossroads/replay/). With
 `--policy price_speed`, Balanced is also scored against that method's own policy over the healthy
 endpoints (the replay's oracle knows only 1/price²): shares from `routing/shares.py` on the
-script's prices and speeds, each endpoint's TTFT taken as its profile's, scaled by its slowdown.
+script's prices and speeds, each endpoint's TTFT taken as its profile's, scaled by its slowdown,
+for the output tokens the router expects.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from crossroads.replay import run as replay_run
 from crossroads.replay.catalog import router_config
 from crossroads.replay.oracle import Mode, Now, blended, score
 from crossroads.replay.report import as_json
+from crossroads.settings import RoutingConfig
 from crossroads.sim.profile import SimFleet, load_fleet
 
 MODES: tuple[Mode, ...] = ("balanced", "nitro", "floor", "exacto")
@@ -37,7 +39,7 @@ def _with_routing(lines: list[str]) -> Any:
     return config
 
 
-def _price_speed_policy(fleet: SimFleet) -> Any:
+def _price_speed_policy(fleet: SimFleet, output_tokens: int) -> Any:
     # Imported here: the script also runs against older trees that lack it (a "before" run).
     from crossroads.routing.shares import traffic_weights  # noqa: PLC0415
 
@@ -49,7 +51,7 @@ def _price_speed_policy(fleet: SimFleet) -> Any:
                  for n in names]
         weights = traffic_weights([blended(healthy[n].price, mix) for n in names],
                                   [healthy[n].speed for n in names], ttfts,
-                                  [None] * len(names), round(mix[1]))
+                                  [None] * len(names), output_tokens)
         total = sum(weights)
         return {n: w / total for n, w in zip(names, weights, strict=True)}
     return shares
@@ -84,7 +86,10 @@ def main() -> int:
     args = parser.parse_args()
     fleet = load_fleet(args.fleet)
     if args.policy == "price_speed":
-        oracle._POLICIES["balanced"] = _price_speed_policy(fleet)
+        # The router weighs speed for the output it expects (max_tokens, else its default),
+        # not the shorter answers the sim happens to give: so does its policy here.
+        expected = fleet.replay.max_tokens or RoutingConfig().expected_output_tokens
+        oracle._POLICIES["balanced"] = _price_speed_policy(fleet, expected)
     replay_run.router_config = _with_routing(args.routing)  # type: ignore[attr-defined]
     scores = []
     for mode in args.modes.split(","):

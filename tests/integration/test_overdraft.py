@@ -181,7 +181,10 @@ def test_concurrent_requests_never_overdraw_a_key(setup: tuple[Path, str],
     outcomes = run.outcomes
     assert sum(outcomes.values()) == REQUESTS, outcomes
     assert set(outcomes) <= {"served", "cancelled", "http_402"}, outcomes
-    assert outcomes["served"] >= 60 and outcomes["cancelled"] >= 10, outcomes
+    # At alpha's prices the limit covers ~100 answers, at bravo's ~70: alpha, failing a quarter
+    # of its attempts, is demoted by its recent uptime (issue 18), so most answers come from
+    # bravo and 50-odd are served besides the cancelled ones.
+    assert outcomes["served"] >= 45 and outcomes["cancelled"] >= 10, outcomes
     assert outcomes["http_402"] >= 250, outcomes
     assert min(run.remaining_seen) >= 0 and len(run.remaining_seen) >= 5
     # Failovers really happened: alpha failed some attempts that bravo then served. One is

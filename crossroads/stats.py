@@ -556,7 +556,7 @@ class LiveStats:
         are 30 s); the outage window files it in order, no earlier than its latest outcome, and
         not at all once it is older than the window. A failure that opened a breaker there
         opens it here until the same moment; a success there closes it here unless the breaker
-        opened after that success.
+        opened after that success began (after it ended, when its start is unknown).
         """
         state = self._state(key)
         self._trim(state, now)
@@ -564,16 +564,20 @@ class LiveStats:
         if report.counts_against_uptime or report.ok:
             self._count(state, report.ok, at, now)
         if report.ok:
-            if at >= state.opened_at:
-                if state.consecutive_failures and self._on_breaker is not None:
-                    self._on_breaker(key, False, 0.0, 0, False)
+            began = min(report.started, at) if report.started is not None else at
+            if began >= state.opened_at:
+                if state.consecutive_failures:
+                    if self._on_breaker is not None:
+                        self._on_breaker(key, False, 0.0, 0, False)
+                    state.changed_at = max(state.changed_at, at)
                 state.consecutive_failures = 0
-                state.cooling_until = 0.0
+                state.cooling_until = state.retry_until if state.retry_until > now else 0.0
             self._learn_speed(state, report, now)
         elif report.trips_breaker:
             state.consecutive_failures += 1
             state.cooling_until = max(state.cooling_until, cooling_until)
             state.opened_at = max(state.opened_at, at)
+            state.changed_at = max(state.changed_at, at)
             if self._on_breaker is not None:
                 self._on_breaker(key, True, max(state.cooling_until - now, 0.0),
                                  state.consecutive_failures, False)

@@ -30,14 +30,24 @@ Committing. A stream commits to an endpoint when that endpoint's first content (
 reasoning or a finish reason) arrives; role-only preludes are held back until then. Response
 headers go to the caller at commit time, or earlier if `keepalive_s` passes first, in which case
 `: CROSSROADS PROCESSING` comments keep the connection alive while attempts continue. After
-commit nothing is retried: a cut, stall or malformed event ends the stream with one event that
-carries a top-level `error` and `finish_reason: "error"`, and no `[DONE]` — a truncated answer is
-never dressed as a complete one. If every attempt fails before commit, the caller gets a normal
-JSON error with the real status, unless keep-alives already sent a 200, in which case the same
-in-band error event ends the stream.
+commit nothing is retried, but it may be *resumed*: when the stream is cut, stalls or turns
+malformed, the answer so far is sent as an assistant prefill to the next endpoint of the plan
+that takes one (same model, `supports_prefill`), and its continuation is spliced into the
+caller's stream (`resume.py`: when it applies, the splice, and how the parts are billed). The
+loop goes on as a failover would, skipping endpoints that cannot continue; a continuation that
+fails before its own first content moves on the same way. A stream that cannot be resumed (tool
+calls, JSON, nothing left to try, resume off) ends with one event that carries a top-level
+`error` and `finish_reason: "error"`, and no `[DONE]` — a truncated answer is never dressed as a
+complete one. If every attempt fails before commit, the caller gets a normal JSON error with the
+real status, unless keep-alives already sent a 200, in which case the same in-band error event
+ends the stream.
+
+Parsing is tolerant where nothing can be lost: an upstream line that could not have carried a
+chunk is skipped and counted on the attempt; one that could have is malformed (`sse.py`).
 
 A stream that ends without `[DONE]` after its finish reason (and usage, if any) is complete, and
-the relay finishes it at once. The caller leaving cancels the task running the relay, which closes
+the relay finishes it at once; so is one cut or stalled after its finish reason (its usage then
+estimated). The caller leaving cancels the task running the relay, which closes
 the upstream connection immediately (`UpstreamResponse.close`).
 
 Operations. An embeddings request runs this same loop: the provider builds its upstream call
@@ -53,6 +63,7 @@ from collections.abc import Callable
 
 from crossroads.catalog import Catalog, endpoint_key
 from crossroads.chat_request import ChatRequest
+from crossroads.credentials import CredentialUnavailable
 from crossroads.embeddings_response import embeddings_body
 from crossroads.errors import (
     redact,
@@ -63,6 +74,7 @@ from crossroads.metrics import OverheadTimer
 from crossroads.operations import Operation
 from crossroads.providers import PROVIDERS
 from crossroads.relay_errors import caller_error, final_error
+from crossroads.resume import Resume
 from crossroads.routing.plan import Plan
 from crossroads.settings import Settings
 from crossroads.stats import AttemptReport, LiveStats
@@ -90,6 +102,10 @@ _ANSWERS: dict[Operation, Answer] = {
     Operation.CHAT: _chat_answer,
     Operation.EMBEDDINGS: _embeddings_answer,
 }
+
+
+# Transport failures that, once the finish reason has arrived, cost nothing of the answer.
+_AFTER_FINISH = frozenset({Failure.CUT, Failure.STALL})
 
 
 class _KeepAlive:
@@ -171,7 +187,16 @@ class Relay:
         # A key's reservation may have lowered max_tokens for this endpoint, to stay a bound.
         reservation = generation.reservation
         max_tokens = None if reservation is None else reservation.max_tokens.get(endpoint.key)
-        built = provider.build(endpoint, self.catalog.api_key(endpoint), request, max_tokens)
+        if max_tokens is not None and request.max_tokens is not None:
+            # A continuation's limit is what the answer so far left of the caller's (resume.py).
+            max_tokens = min(max_tokens, request.max_tokens)
+        # The provider builds the request; the endpoint's credential authorises it last, so a
+        # signature covers the final URL, headers and body.
+        built = provider.build(endpoint, None, request, max_tokens)
+        try:
+            built = self.catalog.credentials.for_endpoint(endpoint).authorize(built)
+        except CredentialUnavailable as exc:
+            raise AttemptError(Failure.CREDENTIAL, exc.reason) from None
         if request.echo_upstream_body:
             attempt.upstream_body = built.body
         headers_deadline = min(deadline, attempt.started + self.timeouts.headers_s)
@@ -209,9 +234,12 @@ class Relay:
         last_error: AttemptError | None = None
         errors: list[AttemptError] = []
         waited_for_rate_limit = False
+        resume = Resume(request) if out is not None and self.settings.routing.resume_streams \
+            else None
         while queue and len(generation.attempts) < self.settings.routing.max_attempts:
             endpoint = queue.pop(0)
-            if endpoint.context_length <= min_context:
+            if endpoint.context_length <= min_context or (resume is not None
+                                                          and not resume.accepts(endpoint)):
                 continue
             now = self._now()
             if now >= total_deadline:
@@ -220,6 +248,8 @@ class Relay:
                 continue
             attempt = Attempt(endpoint=endpoint, started=now)
             generation.attempts.append(attempt)
+            if resume is not None:
+                resume.begin(attempt)
             has_fallback = any(e.context_length > min_context for e in queue)
             first_token_deadline = (
                 min(total_deadline, now + self.timeouts.first_token_s)
@@ -229,13 +259,20 @@ class Relay:
                 if out is None:
                     return await self._complete(attempt, request, generation,
                                                 first_token_deadline)
-                await self._stream(attempt, request, generation, out,
-                                   first_token_deadline, total_deadline)
+                await self._stream(attempt, request if resume is None else resume.request,
+                                   generation, out, first_token_deadline, total_deadline, resume)
                 return None
             except AttemptError as error:
                 error.message = redact(error.message, self.catalog.api_key(endpoint))
                 self._finish_attempt(attempt, error)
                 if out is not None and out.committed:
+                    attempts_left = (len(generation.attempts) < self.settings.routing.max_attempts
+                                     and self._now() < total_deadline)
+                    if resume is not None and resume.resumes(attempt, error, generation, queue,
+                                                             attempts_left):
+                        last_error = error
+                        errors.append(error)
+                        continue
                     await out.write(generation.error_event(
                         endpoint, 502, f"The provider failed mid-stream: {error.message}",
                         {"provider_name": endpoint.provider_name,
@@ -314,16 +351,26 @@ class Relay:
 
     async def _stream(self, attempt: Attempt, request: ChatRequest, generation: Generation,
                       out: ClientStream, first_token_deadline: float,
-                      total_deadline: float) -> None:
+                      total_deadline: float, resume: Resume | None = None) -> None:
         timer = generation.overhead
         response = await self._open(attempt, request, first_token_deadline, out, generation)
         translator = PROVIDERS[attempt.endpoint.dialect].stream_translator(request)
         session = StreamSession(attempt, generation, request, translator,
-                                self.settings.server.max_body_bytes)
+                                self.settings.server.max_body_bytes,
+                                None if resume is None else resume.splice)
+        if resume is not None:
+            resume.watch(session)
         try:
             while not session.saw_done:
-                chunk = await self._next_chunk(response, out, first_token_deadline,
-                                               total_deadline, timer)
+                try:
+                    chunk = await self._next_chunk(response, out, first_token_deadline,
+                                                   total_deadline, timer)
+                except AttemptError as error:
+                    # Broken after its finish reason: the answer is whole, only usage is lost
+                    # (estimated below), as for a clean end without [DONE].
+                    if session.finish_reason is None or error.failure not in _AFTER_FINISH:
+                        raise
+                    chunk = b""
                 now = self._now()
                 events = session.feed(chunk, now) if chunk else session.end_of_body(now)
                 if events:

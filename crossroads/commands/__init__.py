@@ -46,6 +46,7 @@ TOP_EPILOG = """examples:
   crossroads models                              # the catalog, live stats from a running router
   crossroads generation gen-1765113600-AbCdEf    # one generation from the ledger
   crossroads bench --requests 200 -c 16 --stream # throughput, latency, cost, failovers
+  crossroads replay bench/replay/incidents.toml  # routing against an oracle, on a scripted fleet
   crossroads keys create --name ci --limit 5
 
 `crossroads COMMAND --help` shows each command's options and examples."""

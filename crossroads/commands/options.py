@@ -104,6 +104,8 @@ REPLAY_EPILOG = """examples:
   crossroads replay bench/replay/incidents.toml                 # Balanced, 10 req/s
   crossroads replay bench/replay/incidents.toml --mode nitro --json | jq .throughput_vs_oracle
   crossroads replay bench/replay/calm.toml --requests 50 --rate 5
+  crossroads replay bench/replay/incidents.toml --save run.jsonl   # every request, for later
+  crossroads replay bench/replay/incidents.toml --rescore run.jsonl   # score it again
 
 Runs wholly on this machine and spends nothing; keep other load off it while it runs, since the
 router, the simulator and the client share its cores.
@@ -206,4 +208,13 @@ def add_replay(commands: Any) -> None:
                         help="max_tokens of each request (default: none, the sim's length)")
     parser.add_argument("--timeout", type=_positive_float, default=60.0,
                         help="seconds one request may take (default 60)")
+    parser.add_argument("--workdir", default=None, metavar="DIR",
+                        help="run the sim and the router in DIR (new or empty) and keep their "
+                             "logs, config and ledger there (default: a temporary directory)")
+    parser.add_argument("--save", default=None, metavar="FILE",
+                        help="write every request (send time, outcome, endpoint, attempts, "
+                             "tokens, TTFT) and the oracle's choices then as JSON lines")
+    parser.add_argument("--rescore", default=None, metavar="FILE",
+                        help="run nothing: score the requests of an earlier --save FILE of the "
+                             "same fleet and mode again (the oracle's rules may have changed)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -13,10 +13,13 @@ import json
 import math
 import sys
 import time
+from pathlib import Path
+
+import msgspec
 
 from crossroads.commands.options import Exit
 from crossroads.commands.remote import console, quiet_http_logs
-from crossroads.replay.oracle import Mode, score
+from crossroads.replay.oracle import Mode, Sent, choices, score
 from crossroads.replay.report import as_json, tables
 from crossroads.replay.run import Plan, ReplayError, replay
 from crossroads.sim.profile import SimConfigError, SimFleet, load_fleet
@@ -53,6 +56,25 @@ def plan_for(args: argparse.Namespace, fleet: SimFleet) -> Plan:
                 timeout_s=args.timeout)
 
 
+def save(path: Path, fleet: SimFleet, sent: list[Sent]) -> None:
+    """One JSON line per request, in send order, with the oracle's two choices at its time."""
+    ordered = sorted(sent, key=lambda s: s.t)
+    with path.open("w") as fh:
+        for one, (cheapest, fastest) in zip(ordered, choices(fleet, ordered), strict=True):
+            record = {**msgspec.to_builtins(one), "cheapest_healthy": cheapest,
+                      "fastest_healthy": fastest}
+            fh.write(json.dumps(record) + "\n")
+
+
+def load(path: Path) -> list[Sent]:
+    """The requests of an earlier run's --save file, to score again without running."""
+    try:
+        return [msgspec.json.decode(line, type=Sent)
+                for line in path.read_bytes().splitlines() if line.strip()]
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise SimConfigError(f"{path}: not a --save file of crossroads replay ({exc})") from exc
+
+
 def run(args: argparse.Namespace) -> int:
     quiet_http_logs()
     try:
@@ -61,16 +83,22 @@ def run(args: argparse.Namespace) -> int:
     except SimConfigError as error:
         print(f"crossroads replay: {error}", file=sys.stderr)
         return int(Exit.FAILED)
-    print(f"crossroads replay: {plan.requests} requests at {plan.rate:g}/s, mode {plan.mode}",
-          file=sys.stderr)
     started = time.monotonic()
     try:
-        sent = replay(plan)
-    except (ReplayError, SimConfigError) as error:
+        if args.rescore:
+            sent = load(Path(args.rescore))
+            plan = msgspec.structs.replace(plan, requests=len(sent))
+        else:
+            print(f"crossroads replay: {plan.requests} requests at {plan.rate:g}/s, mode "
+                  f"{plan.mode}", file=sys.stderr)
+            sent = replay(plan, Path(args.workdir) if args.workdir else None)
+    except (ReplayError, SimConfigError, OSError) as error:
         print(f"crossroads replay: {error}", file=sys.stderr)
         return int(Exit.FAILED)
     wall_s = time.monotonic() - started
     result = score(fleet, plan.mode, sent, compress=fleet.compress * plan.compress)
+    if args.save:
+        save(Path(args.save), fleet, sent)
     if args.json:
         print(json.dumps(as_json(plan, result, wall_s), indent=2))
     else:

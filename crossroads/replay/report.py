@@ -42,11 +42,29 @@ def as_json(plan: Plan, score: Score, wall_s: float) -> dict[str, Any]:
     return out
 
 
-def _recovery(incident: Incident) -> str:
-    if incident.recovered is None:
+def _took(done: bool | None, seconds: float | None) -> str:
+    if done is None:
         return "n/a"
-    took = _seconds(incident.recovery_s)
-    return took if incident.recovered else f"never (> {took})"
+    took = _seconds(seconds)
+    return took if done else f"never (> {took})"
+
+
+def _back(incident: Incident) -> str:
+    if incident.relapse_s is not None:
+        return (f"{_seconds(incident.recovery_s)}, lost again by "
+                f"{_seconds(incident.relapse_s)}")
+    if incident.recovered is False:
+        return "never"
+    return _took(incident.recovered, incident.recovery_s)
+
+
+def _worst(score: Score, what: str) -> str:
+    """The longest reaction or recovery, "n/a" when no event had one to measure."""
+    done = [getattr(i, what) for i in score.incidents]
+    if all(d is None for d in done):
+        return "n/a"
+    seconds = score.max_react_s if what == "reacted" else score.max_recovery_s
+    return _seconds(seconds) + ("" if False not in done else f" (one never {what})")
 
 
 def tables(plan: Plan, score: Score, wall_s: float) -> Group:
@@ -63,8 +81,7 @@ def tables(plan: Plan, score: Score, wall_s: float) -> Group:
         ("measured tokens/s p50", "-" if score.measured_tokens_per_s_p50 is None
          else f"{score.measured_tokens_per_s_p50:,.0f}"),
         ("wasted attempts / failovers", f"{score.wasted_attempts} / {score.failovers}"),
-        ("max recovery", _seconds(score.max_recovery_s)
-         + ("" if score.all_recovered else " (one never recovered)")),
+        ("max reaction / recovery", f"{_worst(score, 'reacted')} / {_worst(score, 'recovered')}"),
         ("served", ", ".join(f"{k} {v}" for k, v in score.served.items()) or "-"),
     ]
     if score.no_oracle:
@@ -74,15 +91,16 @@ def tables(plan: Plan, score: Score, wall_s: float) -> Group:
     parts: list[Any] = [summary]
     if score.incidents:
         incidents = Table(title="incidents")
-        for column in ("endpoint", "event", "from", "until", "failed attempts meanwhile",
-                       "share after", "recovery"):
+        for column in ("endpoint", "event", "from", "until", "failed attempts (most in 1 s)",
+                       "reaction", "share after", "recovery"):
             incidents.add_column(column, justify="left" if column in ("endpoint", "event")
                                  else "right")
         for i in score.incidents:
             incidents.add_row(
                 i.endpoint, i.kind, f"{i.at_s:g} s", "end" if i.end_s is None else f"{i.end_s:g} s",
-                str(i.failed_attempts),
-                "-" if i.expected_share is None else f"{i.expected_share:.0%}", _recovery(i))
+                f"{i.failed_attempts} ({i.max_failed_per_s})", _took(i.reacted, i.react_s),
+                "-" if i.expected_share is None else f"{i.expected_share:.0%}",
+                _back(i))
         parts.append(incidents)
     parts.extend(f"note: {n}" for n in notes(plan))
     return Group(*parts)

@@ -34,7 +34,7 @@ __all__ = ["Plan", "replay", "suffix"]
 READY_SIM: Final = "crossroads-sim listening on "
 READY_ROUTER: Final = "listening on "
 START_TIMEOUT_S: Final = 60.0
-LEDGER_TRIES: Final = 20
+LEDGER_TRIES: Final = 10  # about 6 s of waiting for one generation, at most
 # The variant each mode asks for; Balanced is the plain slug.
 SUFFIXES: Final[dict[Mode, str]] = {"balanced": "", "nitro": ":nitro", "floor": ":floor",
                                     "exacto": ":exacto"}
@@ -84,18 +84,31 @@ def _stop(process: subprocess.Popen[str] | None) -> None:
         process.wait(10)
 
 
-def replay(plan: Plan) -> list[Sent]:
-    """Start the fleet and a router for it, replay the script, stop both; the requests."""
-    with tempfile.TemporaryDirectory(prefix="crossroads-replay-") as folder:
-        tmp = Path(folder)
-        sim: subprocess.Popen[str] | None = None
-        router: subprocess.Popen[str] | None = None
+def replay(plan: Plan, workdir: Path | None = None) -> list[Sent]:
+    """Start the fleet and a router for it, replay the script, stop both; the requests.
+
+    The processes run in `workdir` (kept: their logs, the router's config and ledger), which must
+    be new or empty so that no earlier ledger seeds the router's health; else in a temporary one.
+    """
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="crossroads-replay-") as folder:
+            return _replay_in(plan, Path(folder))
+    workdir.mkdir(parents=True, exist_ok=True)
+    if any(workdir.iterdir()):
+        raise ReplayError(f"{workdir} is not empty; give a new or empty directory")
+    return _replay_in(plan, workdir.resolve())
+
+
+def _replay_in(plan: Plan, tmp: Path) -> list[Sent]:
+    sim: subprocess.Popen[str] | None = None
+    router: subprocess.Popen[str] | None = None
+    with (tmp / "sim.log").open("w") as sim_log, (tmp / "router.log").open("w") as router_log:
         try:
             sim = subprocess.Popen(
                 [sys.executable, "-m", "crossroads", "sim", "--port", "0", "--fleet",
                  plan.fleet_path, "--compress", repr(plan.fleet.compress * plan.compress),
                  "--parent-pid", str(os.getpid())],
-                stdout=subprocess.PIPE, stderr=(tmp / "sim.log").open("w"), text=True)
+                stdout=subprocess.PIPE, stderr=sim_log, text=True)
             sim_url = _ready(sim, READY_SIM, "the simulator")
             (tmp / "router.toml").write_text(router_config(plan.fleet, sim_url))
             # Keys of real providers would add their endpoints to the catalog; none are needed.
@@ -104,8 +117,7 @@ def replay(plan: Plan) -> list[Sent]:
             router = subprocess.Popen(
                 [sys.executable, "-m", "crossroads", "serve", "--port", "0", "--config",
                  str(tmp / "router.toml")],
-                stdout=subprocess.PIPE, stderr=(tmp / "router.log").open("w"), text=True,
-                env=env, cwd=tmp)
+                stdout=subprocess.PIPE, stderr=router_log, text=True, env=env, cwd=tmp)
             api = _ready(router, READY_ROUTER, "the router")
             return asyncio.run(_drive(plan, api, sim_url))
         finally:
@@ -168,7 +180,8 @@ async def _read_stream(response: httpx.Response, t: float, started: float) -> Se
             return Sent(t=t, ok=True, status=200, endpoint=provider,
                         prompt_tokens=int(usage.get("prompt_tokens") or 0),
                         completion_tokens=int(usage.get("completion_tokens") or 0),
-                        ttft_s=ttft, latency_s=time.monotonic() - started)
+                        ttft_s=ttft, latency_s=time.monotonic() - started,
+                        router_cost_usd=float(usage.get("cost") or 0.0))
         try:
             chunk = json.loads(line[6:])
         except ValueError:

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from crossroads.sim.continuation import REFUSAL, prefill_of
 from crossroads.sim.endpoint import EndpointState, LogEntry, SimState
 from crossroads.sim.play import BLOCK_PLAYS, STREAM_PLAYS, Reply
 from crossroads.sim.profile import OUTCOMES, Outcome
@@ -87,12 +88,14 @@ class ChatService:
         ex.send(status, body)
         return None
 
-    def completions(self, ep: EndpointState, ex: Exchange, parsed: Any = _UNPARSED) -> Pending:
-        """Answer one chat request; `parsed` is its body when the server already decoded it."""
+    def completions(self, ep: EndpointState, ex: Exchange, parsed: Any = _UNPARSED,
+                    authorized: bool = False) -> Pending:
+        """Answer one chat request; `parsed` is its body when the server already decoded it,
+        `authorized` when the surface already checked the caller its own way (Vertex)."""
         ep.requests += 1
         now = self._state.elapsed()
         p = ep.profile_at(now)
-        reason = self.authorized(ep, ex)
+        reason = None if authorized else self.authorized(ep, ex)
         if reason is not None:
             body = error_body(reason, "authentication_error", "invalid_api_key")
             return self._reject(ep, ex, 401, body, entry(now, "http_401", None, None))
@@ -100,6 +103,8 @@ class ChatService:
         try:
             raw = orjson.loads(ex.body) if parsed is _UNPARSED else parsed
             req = parse_chat(raw, p.image_tokens, p.cache)
+            if not p.supports_prefill and prefill_of(req) is not None:
+                raise BadRequestError(REFUSAL, "messages")
         except (orjson.JSONDecodeError, BadRequestError) as exc:
             message = (
                 exc.message if isinstance(exc, BadRequestError) else "request body is not JSON"

@@ -97,6 +97,7 @@ Outcome = Literal[
     "malformed_sse",
     "no_done",
     "empty_200",
+    "junk_line",
 ]
 OUTCOMES: Final[tuple[Outcome, ...]] = get_args(Outcome)
 
@@ -211,6 +212,11 @@ class SimProfile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     outage_outcome: Outcome = "http_503"
     retry_after_s: NonNegative = 1.0
     slow_first_token_s: NonNegative = 30.0
+    # After how many streamed tokens stream_cut, stream_stall, malformed_sse and junk_line
+    # strike; unset: half the answer for a cut or stall, 3 tokens for an injected line.
+    fault_after_tokens: PositiveInt | None = None
+    # Whether a trailing assistant message is continued (continuation.py) or refused (400).
+    supports_prefill: bool = True
     seed: int | None = None
     price: Price | None = None
 

@@ -57,13 +57,22 @@ def _price_speed_policy(fleet: SimFleet, output_tokens: int) -> Any:
     return shares
 
 
+def _seconds(incident: dict[str, Any], ok: str, value: str) -> str:
+    if incident[ok] is None:
+        return "n/a"
+    return f"{incident[value]:.1f}s" + ("" if incident[ok] else "!")
+
+
 def _line(out: dict[str, Any]) -> str:
     incidents = out["incidents"]
-    failed = ", ".join(f"{i['endpoint']}:{i['kind']}={i['failed_attempts']}" for i in incidents)
+    failed = ", ".join(f"{i['endpoint']}:{i['kind']}={i['failed_attempts']}"
+                       f"({i.get('max_failed_per_s', '-')}/s)" for i in incidents)
     recovery = ", ".join(
-        f"{i['endpoint']}:" + ("n/a" if i["recovered"] is None else
-                               f"{i['recovery_s']:.1f}s" + ("" if i["recovered"] else "!"))
+        f"{i['endpoint']}:{_seconds(i, 'recovered', 'recovery_s')}"
+        + ("" if i.get("relapse_s") is None else f" lost@{i['relapse_s']:.1f}s")
         for i in incidents)
+    reaction = ", ".join(f"{i['endpoint']}:{_seconds(i, 'reacted', 'react_s')}"
+                         for i in incidents if "reacted" in i)
 
     def ratio(key: str) -> str:
         value = out[key]
@@ -72,7 +81,7 @@ def _line(out: dict[str, Any]) -> str:
     return (f"{out['mode']:8} success {out['success_rate']:.2%}  cost/oracle "
             f"{ratio('cost_vs_oracle')}  cost/policy {ratio('cost_vs_policy')}  "
             f"speed/oracle {ratio('throughput_vs_oracle')}  wasted {out['wasted_attempts']}  "
-            f"recovery [{recovery}]  failed [{failed}]")
+            f"recovery [{recovery}]  reaction [{reaction}]  failed [{failed}]")
 
 
 def main() -> int:

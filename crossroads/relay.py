@@ -164,6 +164,7 @@ class Relay:
                 counts_against_uptime=rule.counts_against_uptime,
                 trips_breaker=rule.trips_breaker,
                 retry_after_s=error.retry_after_s,
+                started=attempt.started,
             )
         else:
             report = AttemptReport(
@@ -174,6 +175,7 @@ class Relay:
                 latency_s=attempt.ended - attempt.started,
                 completion_tokens=attempt.usage.completion_tokens if attempt.usage else 0,
                 generation_s=attempt.generation_s,
+                started=attempt.started,
             )
         self.stats.record(key, report, attempt.ended)
 
@@ -377,6 +379,8 @@ class Relay:
                 events = session.feed(chunk, now) if chunk else session.end_of_body(now)
                 if events:
                     if not out.committed:
+                        # Content flows: a probe has proved the endpoint works (issue 18).
+                        self.stats.answering(endpoint_key(attempt.endpoint), attempt.started)
                         await self._commit(out, attempt, request, generation)
                     await out.write(b"".join(events))
                 if session.error is not None:

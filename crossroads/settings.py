@@ -86,6 +86,17 @@ class RoutingConfig(_Table, frozen=True):
     outage_window_s: float = 30.0
     outage_min_failures: int = 3
     outage_failure_ratio: float = 0.5
+    # Demotion (the outage ratio and the uptime tiers) weighs outcomes by 2^(-age / this), so a
+    # healed endpoint's recent successes outweigh its old failures within seconds (issue 18).
+    health_half_life_s: float = 3.0
+    # The share of requests that try first an endpoint the mode would prefer but that is
+    # demoted, so a healed one is seen to have healed (never a cooling one: the breaker still
+    # bounds what a dead endpoint costs to one attempt per cooldown).
+    exploration_share: float = 0.05
+    # Balanced's draw: "price" weighs 1/price² (OpenRouter's older method); "price_speed"
+    # gives each endpoint a traffic share from its reliability-adjusted price, throughput and
+    # TTFT, with a competitive edge and a shrinking exploration share (the newer method).
+    balanced: Literal["price", "price_speed"] = "price"
     image_token_estimate: int = 1000
     # Sticky routing for prompt caches (routing/sticky.py).
     sticky: bool = True
@@ -108,7 +119,12 @@ class TimeoutConfig(_Table, frozen=True):
 
 class BreakerConfig(_Table, frozen=True):
     base_cooldown_s: float = 1.0
-    max_cooldown_s: float = 60.0
+    # Cooldowns double per consecutive failure up to this: short, so a healed endpoint gets
+    # traffic within seconds of healing however long its outage (one probe per 5 s at most
+    # while it is down).
+    max_cooldown_s: float = 5.0
+    # A provider's own Retry-After is believed up to this long.
+    max_retry_after_s: float = 60.0
 
 
 class LoggingConfig(_Table, frozen=True):
@@ -536,6 +552,9 @@ def range_problems(settings: Settings) -> list[str]:
         ("server.max_body_bytes", settings.server.max_body_bytes > 0),
         ("routing.max_attempts", settings.routing.max_attempts >= 1),
         ("routing.outage_failure_ratio", 0 <= settings.routing.outage_failure_ratio <= 1),
+        ("routing.health_half_life_s", settings.routing.health_half_life_s > 0),
+        ("routing.exploration_share", 0 <= settings.routing.exploration_share <= 0.5),
+        ("breaker.max_retry_after_s", settings.breaker.max_retry_after_s >= 0),
         ("timeouts", all(v > 0 for v in msgspec.structs.astuple(settings.timeouts))),
         ("breaker.base_cooldown_s", 0 <= settings.breaker.base_cooldown_s
          <= settings.breaker.max_cooldown_s),

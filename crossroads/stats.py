@@ -12,7 +12,12 @@ Per endpoint, all bounded in memory however long the router runs:
   failures); caller errors (400, 413) and rate limits (429) never count;
 * percentiles (p50/p75/p90/p99) of time to first token, latency (the attempt's full round trip)
   and throughput (completion tokens ÷ generation time, streamed answers only) over 5 and 30
-  minutes, from rolling log-scale histograms (`windows.py`, ±2.5 %).
+  minutes, from rolling log-scale histograms (`windows.py`, ±2.5 %);
+* recent evidence (`recent.py`), what demotion and the speed sorts decide on: successes and
+  failures decayed with a short half-life (`routing.health_half_life_s`), and the median of
+  the last few throughput and TTFT samples, with the 5-minute median as prior. The windows
+  above are for display: a healed endpoint must not wait 30 minutes for its failures to age
+  out, nor a slowed one for the 5-minute median to move (issue 18).
 
 Routing reads `health()`, which never blocks: breaker and outage fields are always current; the
 percentile and uptime part is recomputed at most once per `SNAPSHOT_S` per endpoint, because
@@ -37,6 +42,7 @@ from typing import Protocol
 
 import msgspec
 
+from crossroads.recent import DecayedCounts, RecentSamples
 from crossroads.settings import BreakerConfig, RoutingConfig
 from crossroads.windows import RollingCounts, RollingHistogram
 
@@ -47,6 +53,14 @@ DAY_SLOT_S = 300.0
 DAY_SLOTS = 288
 SNAPSHOT_S = 1.0
 MIN_SPEED_SAMPLES = 3
+# The fast speed estimate: the median of the last FAST_SAMPLES samples younger than
+# FAST_MEMORY_S, the 5-minute median joining them while fewer than FAST_ENOUGH are fresh. Three
+# slow samples out of five move it (a slowdown is seen within a second or two of traffic), and
+# forgetting after 8 s re-measures an endpoint ranked down for a slowdown: its estimate falls
+# back to the prior, it is tried again, and regains its rank within 10 s of recovering.
+FAST_SAMPLES = 5
+FAST_ENOUGH = 3
+FAST_MEMORY_S = 8.0
 # Health sets kept current at once; routing asks one per model, so this only bounds misuse.
 MAX_HEALTH_SETS = 4096
 
@@ -85,6 +99,22 @@ class Health(msgspec.Struct, frozen=True):
     recent_attempts: int = 0
     recent_failures: int = 0
     speed: Speed = Speed()
+    # Recent evidence (decayed successes and failures, fast speed estimates): what demotion
+    # and the speed sorts read.
+    decayed_ok: float = 0.0
+    decayed_failed: float = 0.0
+    fast_throughput: float | None = None
+    fast_ttft_s: float | None = None
+    breaker_open: bool = False  # it failed last: past `cooling_until`, the next attempt probes
+
+    @property
+    def recent_weight(self) -> float:
+        return self.decayed_ok + self.decayed_failed
+
+    @property
+    def recent_uptime(self) -> float | None:
+        weight = self.decayed_ok + self.decayed_failed
+        return self.decayed_ok / weight if weight > 0 else None
 
     @property
     def uptime(self) -> float | None:
@@ -126,22 +156,21 @@ class HealthSet(msgspec.Struct, frozen=True):
     latest_cooling: float  # the largest `cooling_until`; 0.0 for no endpoints
     most_recent_failures: int
     failing: tuple[int, ...]  # indices of those with recent failures, ascending
-    lowest_uptime: float | None  # the lowest 30-minute uptime among those that have one
-    most_uptime_samples: int
+    lowest_uptime: float | None  # the lowest recent (decayed) uptime among those with one
+    most_recent_weight: float  # the largest decayed weight of evidence
 
     @classmethod
     def of(cls, healths: tuple[Health, ...]) -> HealthSet:
         if not healths:
-            return cls((), 0.0, 0, (), None, 0)
-        uptimes = [h.speed.uptime_30m for h in healths]
-        ratios = [u.ratio for u in uptimes if u.ratio is not None]
+            return cls((), 0.0, 0, (), None, 0.0)
+        ratios = [r for h in healths if (r := h.recent_uptime) is not None]
         return cls(
             healths,
             max(h.cooling_until for h in healths),
             max(h.recent_failures for h in healths),
             tuple(i for i, h in enumerate(healths) if h.recent_failures),
             min(ratios) if ratios else None,
-            max(u.samples for u in uptimes),
+            max(h.recent_weight for h in healths),
         )
 
 
@@ -172,6 +201,9 @@ class AttemptReport(msgspec.Struct, frozen=True):
     latency_s: float | None = None
     completion_tokens: int = 0
     generation_s: float | None = None
+    # When the attempt began (the loop clock), so the breaker hears outcomes in the order they
+    # began; None: unknown, taken as the moment it is recorded.
+    started: float | None = None
 
 
 class OutcomeListener(Protocol):
@@ -188,15 +220,39 @@ consecutive failures, local) — local is False for what another replica reporte
 
 class _EndpointState:
     __slots__ = (
-        "consecutive_failures", "cooling_until", "day", "fine", "health", "last_outage_at",
-        "latency", "opened_at", "probing", "recent", "recent_failures", "speed", "speed_until",
-        "throughput", "ttft",
+        "changed_at",
+        "consecutive_failures",
+        "cooling_until",
+        "day",
+        "decayed",
+        "fast_throughput",
+        "fast_ttft",
+        "fine",
+        "health",
+        "last_outage_at",
+        "latency",
+        "opened_at",
+        "probing",
+        "recent",
+        "recent_failures",
+        "retry_until",
+        "speed",
+        "speed_until",
+        "throughput",
+        "ttft",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, half_life_s: float) -> None:
+        self.decayed = DecayedCounts(half_life_s)
+        self.fast_throughput = RecentSamples(FAST_SAMPLES, FAST_MEMORY_S)
+        self.fast_ttft = RecentSamples(FAST_SAMPLES, FAST_MEMORY_S)
         self.consecutive_failures = 0
         self.cooling_until = 0.0
         self.opened_at = -math.inf  # when the breaker last opened: older successes keep it open
+        # When it last opened or closed: an attempt that began before then says nothing about
+        # the breaker's state now (it changes uptime and speed only).
+        self.changed_at = -math.inf
+        self.retry_until = 0.0  # a provider's Retry-After: no success cuts it short
         self.probing = False
         self.recent: deque[tuple[float, bool]] = deque()
         self.recent_failures = 0
@@ -217,7 +273,7 @@ class _Watched:
     is due). Members whose state changed are listed in `stale` by `LiveStats._touch`."""
 
     __slots__ = ("coolings", "failing", "failures", "healths", "keys", "oldest", "ratios",
-                 "samples", "snapshot", "snapshot_due", "speed_until", "stale", "trims_at")
+                 "snapshot", "snapshot_due", "speed_until", "stale", "trims_at", "weights")
 
     def __init__(self, keys: tuple[str, ...]) -> None:
         n = len(keys)
@@ -228,7 +284,7 @@ class _Watched:
         self.failures = [0] * n
         self.failing: set[int] = set()
         self.ratios = [math.inf] * n  # inf: no uptime yet
-        self.samples = [0] * n
+        self.weights = [0.0] * n
         self.trims_at = [math.inf] * n  # time of the oldest outcome in the outage window
         self.speed_until = [math.inf] * n
         self.oldest = math.inf
@@ -258,6 +314,7 @@ class LiveStats:
 
     def __init__(self, routing: RoutingConfig, breaker: BreakerConfig) -> None:
         self._window = routing.outage_window_s
+        self._half_life = routing.health_half_life_s
         self._outage_failures = routing.outage_min_failures
         self._outage_ratio = routing.outage_failure_ratio
         self._breaker = breaker
@@ -276,7 +333,7 @@ class LiveStats:
     def _state(self, key: str) -> _EndpointState:
         state = self._states.get(key)
         if state is None:
-            state = self._states[key] = _EndpointState()
+            state = self._states[key] = _EndpointState(self._half_life)
             self._touch(key)
         return state
 
@@ -326,12 +383,21 @@ class LiveStats:
             self._changed(key, state)
         health = state.health
         if health is None:
+            speed = state.speed
+            ok, failed = state.decayed.read(now)
             health = state.health = Health(
                 cooling_until=state.cooling_until,
                 probing=state.probing,
                 recent_attempts=len(state.recent),
                 recent_failures=state.recent_failures,
-                speed=state.speed,
+                speed=speed,
+                decayed_ok=ok,
+                decayed_failed=failed,
+                fast_throughput=state.fast_throughput.estimate(
+                    now, speed.throughput.p50 if speed.throughput else None, FAST_ENOUGH),
+                fast_ttft_s=state.fast_ttft.estimate(
+                    now, speed.ttft_s.p50 if speed.ttft_s else None, FAST_ENOUGH),
+                breaker_open=state.consecutive_failures > 0,
             )
         return health
 
@@ -370,15 +436,15 @@ class LiveStats:
             for index in due:
                 key = keys[index]
                 health = watched.healths[index] = self.health(key, now)
-                uptime = health.speed.uptime_30m
+                ratio = health.recent_uptime
                 watched.coolings[index] = health.cooling_until
                 watched.failures[index] = health.recent_failures
                 if health.recent_failures:
                     watched.failing.add(index)
                 else:
                     watched.failing.discard(index)
-                watched.ratios[index] = math.inf if uptime.ratio is None else uptime.ratio
-                watched.samples[index] = uptime.samples
+                watched.ratios[index] = math.inf if ratio is None else ratio
+                watched.weights[index] = health.recent_weight
                 state = states.get(key)
                 watched.trims_at[index] = (
                     state.recent[0][0] if state is not None and state.recent else math.inf)
@@ -397,7 +463,7 @@ class LiveStats:
             max(watched.failures),
             tuple(sorted(watched.failing)),
             None if lowest == math.inf else lowest,
-            max(watched.samples),
+            max(watched.weights),
         )
 
     def endpoint_stats(self, key: str, now: float) -> EndpointStats:
@@ -428,6 +494,7 @@ class LiveStats:
         """One outcome into the outage window (at `at`) and the uptime windows (at `now`)."""
         state.fine.add(ok, now)
         state.day.add(ok, now)
+        state.decayed.add(ok, now)
         if at < now - self._window:
             return
         if state.recent and at < state.recent[-1][0]:
@@ -445,26 +512,37 @@ class LiveStats:
         self._trim(state, now)
         if report.counts_against_uptime or report.ok:
             self._count(state, report.ok, now, now)
+        # Outcomes in the order their attempts began: a stream that was already running when
+        # the breaker opened neither closes it by finishing well nor doubles its cooldown by
+        # failing too (issue 18); only a Retry-After always counts.
+        current = (report.started if report.started is not None else now) >= state.changed_at
         if report.ok:
-            if state.consecutive_failures and self._on_breaker is not None:
-                self._on_breaker(key, False, 0.0, 0, True)
-            state.consecutive_failures = 0
-            state.cooling_until = 0.0
+            if current and state.consecutive_failures:
+                if self._on_breaker is not None:
+                    self._on_breaker(key, False, 0.0, 0, True)
+                state.consecutive_failures = 0
+                state.changed_at = now
+                state.cooling_until = state.retry_until if state.retry_until > now else 0.0
             self._learn_speed(state, report, now)
-        elif report.trips_breaker:
-            state.consecutive_failures += 1
+        elif report.trips_breaker and (current or report.retry_after_s is not None):
+            if current:
+                state.consecutive_failures += 1
             if report.retry_after_s is not None:
                 # The provider said exactly when to come back; believe it (within reason).
-                cooldown = min(report.retry_after_s, self._breaker.max_cooldown_s)
+                cooldown = min(report.retry_after_s, self._breaker.max_retry_after_s)
+                state.retry_until = max(state.retry_until, now + cooldown)
             else:
                 # The exponent is capped: a long outage must not overflow the float.
-                doublings = min(state.consecutive_failures - 1, 32)
+                doublings = min(max(state.consecutive_failures, 1) - 1, 32)
                 cooldown = min(self._breaker.base_cooldown_s * 2.0**doublings,
                                self._breaker.max_cooldown_s)
-            state.cooling_until = now + cooldown
-            state.opened_at = now
+            if current:
+                state.cooling_until = now + cooldown
+            else:  # a Retry-After from an attempt the breaker's last change overtook
+                state.cooling_until = max(state.cooling_until, now + cooldown)
+            state.opened_at = state.changed_at = now
             if self._on_breaker is not None:
-                self._on_breaker(key, True, cooldown, state.consecutive_failures, True)
+                self._on_breaker(key, True, cooldown, max(state.consecutive_failures, 1), True)
         self._changed(key, state)
         if self._listener is not None:
             self._listener.recorded(key, report, now, state.cooling_until)
@@ -478,7 +556,7 @@ class LiveStats:
         are 30 s); the outage window files it in order, no earlier than its latest outcome, and
         not at all once it is older than the window. A failure that opened a breaker there
         opens it here until the same moment; a success there closes it here unless the breaker
-        opened after that success.
+        opened after that success began (after it ended, when its start is unknown).
         """
         state = self._state(key)
         self._trim(state, now)
@@ -486,16 +564,20 @@ class LiveStats:
         if report.counts_against_uptime or report.ok:
             self._count(state, report.ok, at, now)
         if report.ok:
-            if at >= state.opened_at:
-                if state.consecutive_failures and self._on_breaker is not None:
-                    self._on_breaker(key, False, 0.0, 0, False)
+            began = min(report.started, at) if report.started is not None else at
+            if began >= state.opened_at:
+                if state.consecutive_failures:
+                    if self._on_breaker is not None:
+                        self._on_breaker(key, False, 0.0, 0, False)
+                    state.changed_at = max(state.changed_at, at)
                 state.consecutive_failures = 0
-                state.cooling_until = 0.0
+                state.cooling_until = state.retry_until if state.retry_until > now else 0.0
             self._learn_speed(state, report, now)
         elif report.trips_breaker:
             state.consecutive_failures += 1
             state.cooling_until = max(state.cooling_until, cooling_until)
             state.opened_at = max(state.opened_at, at)
+            state.changed_at = max(state.changed_at, at)
             if self._on_breaker is not None:
                 self._on_breaker(key, True, max(state.cooling_until - now, 0.0),
                                  state.consecutive_failures, False)
@@ -521,6 +603,22 @@ class LiveStats:
                 histogram.add_bins(counts, at)
         self._changed(key, state)
 
+    def answering(self, key: str, started: float) -> None:
+        """An attempt begun at `started` is streaming content: when the breaker opened before
+        it began, it has proved the endpoint works, so the breaker closes now rather than when
+        the stream ends (seconds later for a slow endpoint). Its own outcome still counts: the
+        breaker's last change is dated at its start."""
+        state = self._states.get(key)
+        if state is None or not state.consecutive_failures or started < state.changed_at:
+            return
+        if self._on_breaker is not None:
+            self._on_breaker(key, False, 0.0, 0, True)
+        state.consecutive_failures = 0
+        state.changed_at = started
+        state.probing = False
+        state.cooling_until = state.retry_until if state.retry_until > started else 0.0
+        self._changed(key, state)
+
     def release(self, key: str) -> None:
         """An attempt ended without a verdict on the endpoint (e.g. the caller left)."""
         state = self._states.get(key)
@@ -532,7 +630,10 @@ class LiveStats:
     def _learn_speed(state: _EndpointState, report: AttemptReport, now: float) -> None:
         if report.ttft_s is not None:
             state.ttft.add(report.ttft_s, now)
+            state.fast_ttft.add(report.ttft_s, now)
         if report.latency_s is not None:
             state.latency.add(report.latency_s, now)
         if report.generation_s and report.completion_tokens > 1:
-            state.throughput.add(report.completion_tokens / report.generation_s, now)
+            speed = report.completion_tokens / report.generation_s
+            state.throughput.add(speed, now)
+            state.fast_throughput.add(speed, now)

@@ -2,18 +2,22 @@
 
 * Balanced (default): endpoints in a significant recent outage, or in a demoted uptime tier, go
   to the back; among the rest the order is a weighted draw without replacement, each endpoint
-  weighted by the inverse square of its blended price (a $1 endpoint is 9× as likely as a $3 one).
-  The blend weights input and output price by the request's expected tokens: the prompt estimate
-  and `max_tokens` (or `routing.expected_output_tokens`).
+  weighted by the inverse square of its blended price (a $1 endpoint is 9× as likely as a $3 one),
+  or, with `routing.balanced = "price_speed"`, by its traffic share from price and speed
+  (`shares.py`). The blend weights input and output price by the request's expected tokens: the
+  prompt estimate and `max_tokens` (or `routing.expected_output_tokens`).
 * `sort=price` / `:floor`: cheapest blended price first.
-* `sort=throughput` / `:nitro`: highest measured throughput first (the catalog's prior until
-  measurements exist).
-* `sort=latency`: lowest measured time to first token first (prior until measured).
+* `sort=throughput` / `:nitro`: highest recent throughput first (the median of the last few
+  samples, the 5-minute median while they are few, the catalog's prior until measured).
+* `sort=latency`: lowest recent time to first token first (likewise).
 * `:exacto`: one fixed endpoint: the model's configured `exacto_provider` when it can serve,
   otherwise the most faithful quantization, then best uptime, then cheapest. No fallback unless the
   caller sets `provider.allow_fallbacks: true`, in which case Balanced orders the rest.
 
-In every mode, outage and low-uptime endpoints sink to the back (never out), `provider.order`
+In every mode, outage and low-uptime endpoints sink to the back (never out), judged on recent
+(decayed) evidence; with probability `routing.exploration_share` the one the mode would have put
+first, when demoted, is tried first anyway, so that an endpoint that healed is seen to have
+healed (a cooling or probing one is skipped by the breaker as always), `provider.order`
 goes first (and with `allow_fallbacks: false` alone), endpoints supporting requested `tools` or
 `response_format` come before those that do not, and endpoints missing the soft
 `preferred_min_throughput` / `preferred_max_latency` thresholds move behind those that meet them.
@@ -25,102 +29,10 @@ import math
 import random
 from collections.abc import Callable, Sequence
 
-from crossroads.catalog import Endpoint, EndpointTable, Model
-from crossroads.routing.filters import Needs
+from crossroads.catalog import Endpoint, Model
+from crossroads.routing.context import MIN_PRICE, PREFERRED_FEATURES, Context
 from crossroads.routing.prefs import Sort, Variant
-from crossroads.stats import Health, HealthSet
-
-UPTIME_MIN_SAMPLES = 100
-UPTIME_NORMAL = 0.95
-UPTIME_FALLBACK_ONLY = 0.80
-PREFERRED_FEATURES = frozenset({"tools", "response_format"})
-MIN_PRICE = 1  # micro-dollars per 1M tokens; keeps free endpoints finite in 1/price²
-
-
-class Context:
-    """Everything ordering may consult: the request's needs, the candidates and their live
-    health (aligned: `health.healths[i]` is `table.endpoints[i]`'s), the dice."""
-
-    __slots__ = ("expected_output", "failure_ratio", "health", "min_failures", "needs", "rng",
-                 "sticky", "table")
-
-    def __init__(
-        self,
-        needs: Needs,
-        table: EndpointTable,
-        health: HealthSet,
-        rng: random.Random,
-        expected_output: int,
-        min_failures: int,
-        failure_ratio: float,
-        sticky: str | None = None,
-    ) -> None:
-        self.sticky = sticky
-        self.needs = needs
-        self.table = table
-        self.health = health
-        self.rng = rng
-        self.expected_output = expected_output
-        self.min_failures = min_failures
-        self.failure_ratio = failure_ratio
-
-    def tokens(self) -> tuple[int, int]:
-        """(prompt, output) tokens the blended price weighs."""
-        return self.needs.prompt_tokens, self.needs.max_tokens or self.expected_output
-
-    def prices(self) -> list[float]:
-        """Each candidate's blended price, exactly `max(Pricing.blended(...), MIN_PRICE)`."""
-        prompt, output = self.tokens()
-        total = max(prompt + output, 1)
-        return [max((p * prompt + c * output) / total, MIN_PRICE)
-                for p, c in zip(self.table.prompt, self.table.completion, strict=True)]
-
-    def throughputs(self, percentile: str = "p50") -> list[float]:
-        return [
-            h.speed.throughput.at(percentile) if h.speed.throughput is not None
-            else e.nominal_throughput
-            for e, h in zip(self.table.endpoints, self.health.healths, strict=True)
-        ]
-
-    def ttfts_s(self, percentile: str = "p50") -> list[float]:
-        return [
-            h.speed.ttft_s.at(percentile) if h.speed.ttft_s is not None
-            else e.nominal_ttft_ms / 1000
-            for e, h in zip(self.table.endpoints, self.health.healths, strict=True)
-        ]
-
-    def tier(self, h: Health) -> int:
-        """0 = healthy, 1 = demoted (outage or uptime 80-95 %), 2 = fallback only (< 80 %)."""
-        if h.uptime is not None and h.uptime_samples >= UPTIME_MIN_SAMPLES:
-            if h.uptime < UPTIME_FALLBACK_ONLY:
-                return 2
-            if h.uptime < UPTIME_NORMAL:
-                return 1
-        outage = (
-            h.recent_failures >= self.min_failures
-            and h.recent_failures >= self.failure_ratio * max(h.recent_attempts, 1)
-        )
-        return 1 if outage else 0
-
-    def tiers(self) -> list[int] | None:
-        """Each candidate's tier; None when every one is healthy. The set's extremes usually
-        show that only an outage can demote, and an outage needs recent failures: then only
-        the endpoints that failed recently are looked at."""
-        hs = self.health
-        uptime_fine = (hs.lowest_uptime is None or hs.lowest_uptime >= UPTIME_NORMAL
-                       or hs.most_uptime_samples < UPTIME_MIN_SAMPLES)
-        if not uptime_fine or self.min_failures < 1:
-            return [self.tier(h) for h in hs.healths]
-        if hs.most_recent_failures < self.min_failures:
-            return None
-        healths = hs.healths
-        demoted = [(i, tier) for i in hs.failing if (tier := self.tier(healths[i]))]
-        if not demoted:
-            return None
-        tiers = [0] * len(healths)
-        for i, tier in demoted:
-            tiers[i] = tier
-        return tiers
+from crossroads.routing.shares import traffic_weights
 
 
 def weighted_permutation(
@@ -172,6 +84,8 @@ def _squared_prices(ctx: Context) -> list[float]:
 
 
 def _balanced(ctx: Context) -> list[int]:
+    if ctx.balanced == "price_speed":
+        return _race([1.0 / w for w in _share_weights(ctx)], ctx.rng)
     mix = _mix(ctx)
     if mix is None:
         return _race(_squared_prices(ctx), ctx.rng)
@@ -186,20 +100,26 @@ def _balanced(ctx: Context) -> list[int]:
     return sorted(range(len(keys)), key=keys.__getitem__, reverse=True)
 
 
+def _share_weights(ctx: Context) -> list[float]:
+    ratios = [h.recent_uptime for h in ctx.health.healths]
+    return traffic_weights(ctx.prices(), ctx.fast_throughputs(), ctx.fast_ttfts_s(),
+                           ratios, ctx.tokens()[1])
+
+
 def _by_price(ctx: Context) -> list[int]:
-    prices, speeds = ctx.prices(), ctx.throughputs()
+    prices, speeds = ctx.prices(), ctx.fast_throughputs()
     keys = [(p, -t) for p, t in zip(prices, speeds, strict=True)]
     return sorted(range(len(keys)), key=keys.__getitem__)
 
 
 def _by_throughput(ctx: Context) -> list[int]:
-    prices, speeds = ctx.prices(), ctx.throughputs()
+    prices, speeds = ctx.prices(), ctx.fast_throughputs()
     keys = [(-t, p) for p, t in zip(prices, speeds, strict=True)]
     return sorted(range(len(keys)), key=keys.__getitem__)
 
 
 def _by_latency(ctx: Context) -> list[int]:
-    prices, ttfts = ctx.prices(), ctx.ttfts_s()
+    prices, ttfts = ctx.prices(), ctx.fast_ttfts_s()
     keys = [(t, p) for p, t in zip(prices, ttfts, strict=True)]
     return sorted(range(len(keys)), key=keys.__getitem__)
 
@@ -232,9 +152,9 @@ def sort_key_values(ctx: Context) -> dict[str, float]:
     if sort is Sort.PRICE:
         return dict(zip(keys, ctx.prices(), strict=True))
     if sort is Sort.THROUGHPUT:
-        return {k: -t for k, t in zip(keys, ctx.throughputs(), strict=True)}
+        return {k: -t for k, t in zip(keys, ctx.fast_throughputs(), strict=True)}
     if sort is Sort.LATENCY:
-        return dict(zip(keys, ctx.ttfts_s(), strict=True))
+        return dict(zip(keys, ctx.fast_ttfts_s(), strict=True))
     return {}
 
 
@@ -263,13 +183,17 @@ def _exacto_choice(model: Model | None, ctx: Context) -> int:
                 return index
     prices = ctx.prices()
     healths = ctx.health.healths
-
-    def quality(i: int) -> tuple[int, float, float]:
-        uptime = healths[i].uptime
-        return (-candidates[i].quantization_rank, -(uptime if uptime is not None else 1.0),
-                prices[i])
-
-    return min(range(len(candidates)), key=quality)
+    # Without a fallback, the one endpoint must be one that can answer now: not cooling, then
+    # healthy by recent evidence and not awaiting a probe (a demoted one is explored as in
+    # every mode, by the share alone: it may have healed), then cheapest.
+    cooling = [h.cooling_until > ctx.now for h in healths]
+    tiers = [max(ctx.tier(h), int(h.breaker_open)) for h in healths]
+    ranks = [-e.quantization_rank for e in candidates]
+    every = range(len(candidates))
+    preferred = min(every, key=lambda i: (ranks[i], cooling[i], prices[i]))
+    if tiers[preferred] and _explores(ctx, preferred, ctx.needs.prefs.allow_fallbacks is True):
+        return preferred
+    return min(every, key=lambda i: (ranks[i], cooling[i], tiers[i], prices[i]))
 
 
 # Stickiness saves money; it would defeat a caller who asked for the fastest endpoint.
@@ -325,11 +249,33 @@ def order_candidates(model: Model | None, ctx: Context) -> list[Endpoint]:
         ordered.sort(key=lacks.__getitem__)
     tiers = ctx.tiers()
     if tiers is not None:
+        preferred = ordered[0]
         ordered.sort(key=tiers.__getitem__)
+        _explore(ordered, preferred, tiers, ctx)
     if ctx.sticky and prefs.effective_sort in STICKY_SORTS:
         _pin_sticky(ordered, ctx)
 
     return _apply_order([candidates[i] for i in ordered], prefs.order, prefs.allow_fallbacks)
+
+
+def _explores(ctx: Context, index: int, probe: bool = True) -> bool:
+    """Should this demoted endpoint, the one the mode prefers, be tried first anyway? Always
+    when its breaker waits for a probe (its cooldown is over, nobody probes it): the breaker
+    allows one attempt per cooldown, and that attempt is how a healed endpoint is found. For a
+    small share of requests otherwise: demoted endpoints get no traffic, so their evidence could
+    never improve. The dice are thrown only then, so routing without demotions draws as
+    before. `probe` False: the share only (`:exacto` without a fallback, where a probe that
+    fails is the caller's error)."""
+    h = ctx.health.healths[index]
+    if probe and h.breaker_open and not h.probing and h.cooling_until <= ctx.now:
+        return True
+    return ctx.exploration_share > 0 and ctx.rng.random() < ctx.exploration_share
+
+
+def _explore(ordered: list[int], preferred: int, tiers: list[int], ctx: Context) -> None:
+    if tiers[preferred] and _explores(ctx, preferred):
+        ordered.remove(preferred)
+        ordered.insert(0, preferred)
 
 
 def _apply_order(endpoints: list[Endpoint], order: tuple[str, ...] | None,

@@ -19,8 +19,9 @@ from crossroads.errors import (
     NoProviderAvailable,
 )
 from crossroads.operations import Operation
+from crossroads.routing.context import Context
 from crossroads.routing.filters import Funnel, Needs, apply_filters
-from crossroads.routing.order import Context, order_candidates, sort_key_values
+from crossroads.routing.order import order_candidates, sort_key_values
 from crossroads.settings import RoutingConfig
 from crossroads.stats import StatsView, read_health
 
@@ -168,6 +169,7 @@ def build_plan(
         ctx = Context(
             needs, candidates, health, rng, routing.expected_output_tokens,
             routing.outage_min_failures, routing.outage_failure_ratio, sticky,
+            routing.exploration_share, routing.balanced, now,
         )
         ordered = order_candidates(model, ctx)
         if needs.prefs.partition_none:

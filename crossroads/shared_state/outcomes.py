@@ -39,6 +39,9 @@ class Outcome(msgspec.Struct, frozen=True, array_like=True):
     latency_s: float | None = None
     completion_tokens: int = 0
     generation_s: float | None = None
+    # When the attempt began (unix): a success begun before a breaker opened does not close it
+    # on any replica. Last, so batches of replicas that lack it still decode (and vice versa).
+    started: float | None = None
 
     @classmethod
     def of(cls, key: str, report: AttemptReport, at: float, cooling_until: float,
@@ -55,9 +58,11 @@ class Outcome(msgspec.Struct, frozen=True, array_like=True):
             latency_s=report.latency_s,
             completion_tokens=report.completion_tokens,
             generation_s=report.generation_s,
+            started=None if report.started is None else report.started + wall_offset,
         )
 
-    def report(self) -> AttemptReport:
+    def report(self, wall_offset: float = 0.0) -> AttemptReport:
+        """Back to an `AttemptReport`, its start on the loop clock whose offset is given."""
         return AttemptReport(
             ok=self.ok,
             counts_against_uptime=self.counts_against_uptime,
@@ -66,6 +71,7 @@ class Outcome(msgspec.Struct, frozen=True, array_like=True):
             latency_s=self.latency_s,
             completion_tokens=self.completion_tokens,
             generation_s=self.generation_s,
+            started=None if self.started is None else self.started - wall_offset,
         )
 
 
@@ -149,7 +155,8 @@ def merge(stats: LiveStats, outcomes: Iterable[Outcome], wall_offset: float,
     merged = 0
     for outcome in outcomes:
         cooling = outcome.cooling_until - wall_offset if outcome.cooling_until else 0.0
-        stats.absorb(outcome.key, outcome.report(), outcome.at - wall_offset, cooling, now)
+        stats.absorb(outcome.key, outcome.report(wall_offset), outcome.at - wall_offset, cooling,
+                     now)
         merged += 1
     return merged
 

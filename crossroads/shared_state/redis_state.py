@@ -116,7 +116,8 @@ class RedisState:
         self._flush_s = flush_s
         self._fresh_s = routing.outage_window_s
         # A joining replica reads back far enough to see every breaker still open.
-        self._catch_up_s = max(routing.outage_window_s, breaker.max_cooldown_s)
+        self._catch_up_s = max(routing.outage_window_s, breaker.max_cooldown_s,
+                               breaker.max_retry_after_s)
         self._replica = uuid.uuid4().hex
         self._outbox = Outbox()
         self._wake = asyncio.Event()

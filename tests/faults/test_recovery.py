@@ -4,6 +4,7 @@ restraint, back on the primary once it heals."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 
@@ -39,3 +40,34 @@ def test_primary_down_then_healthy(make_router: Callable[..., Router], fresh_sim
     assert len(during) > 3 * len(failed)
     # Healed: back on the primary, for good.
     assert [p for _, p in served[-5:]] == ["Alpha"] * 5, served[-10:]
+
+
+LONG_OUTAGE_S = 12.0  # long enough for the doubling cooldown to reach its cap: 1 + 2 + 4 + 5
+
+
+def test_a_long_outage_heals_within_10_s_with_the_shipped_breaker(
+        make_router: Callable[..., Router], fresh_sim: Sim):
+    """Issue 16 item 4 / issue 18: with the shipped cooldowns (1 s doubling to a 5-s cap), the
+    dead primary is probed about once per cooldown, and serves again within 10 s of healing."""
+    router = make_router(cooldowns=(1.0, 5.0))
+    fresh_sim.reset()  # the sim's clock restarts now that the router is up: the whole outage
+    fresh_sim.patch("alpha", outages=[[0, LONG_OUTAGE_S]])
+    started = time.monotonic()
+    served: list[str] = []
+    while time.monotonic() - started < LONG_OUTAGE_S + 15.0:
+        status, body, _ = router.post("/chat/completions", {
+            "model": f"{MODEL}:floor", "messages": [{"role": "user", "content": "hi"}]})
+        assert status == 200, body  # the caller never notices the outage
+        served.append(body["provider"])
+        if served[-5:] == ["Alpha"] * 5:
+            break
+        time.sleep(PACE_S)
+    assert served[-5:] == ["Alpha"] * 5, served[-10:]
+    # The sim's log is on its own clock, which started with the outage.
+    log = fresh_sim.requests("alpha")
+    healed = [r["t"] for r in log if r["outcome"] == "ok"]
+    assert healed and healed[0] >= LONG_OUTAGE_S and healed[0] - LONG_OUTAGE_S <= 10.0, healed[:3]
+    failed = [r["t"] for r in log if r["outcome"] != "ok"]
+    gaps = [b - a for a, b in itertools.pairwise(failed)]
+    assert failed and all(g >= 0.9 for g in gaps), failed  # one probe per cooldown
+    assert len(failed) <= 7, failed

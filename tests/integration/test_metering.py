@@ -274,10 +274,9 @@ def test_nitro_follows_the_fastest_endpoint_and_leaves_one_that_slows_down(start
     served = Counter(stream_provider(client, model=nitro) for _ in range(30))
     assert served["Bravo"] >= 27, served
 
-    # Bravo slows to 20 tok/s (16 tokens now take 0.75 s). Nitro ranks by the p50 of the last
-    # five minutes, so it moves only once slow samples outnumber the ~35 fast ones it holds:
-    # about 40 slow answers, plus up to a second of snapshot lag. Sending them in concurrent
-    # waves of 15 keeps that to a few seconds; 6 waves (90 requests) is the bound.
+    # Bravo slows to 20 tok/s (16 tokens now take 0.75 s). Nitro ranks by the median of the
+    # last five samples (issue 18), so three slow answers move it: the first concurrent wave of
+    # 15 was sent before any came back, the second must already go elsewhere.
     sim.patch("bravo", tokens_per_s=20)
     waves: list[Counter[str]] = []
     while len(waves) < 6:
@@ -288,10 +287,13 @@ def test_nitro_follows_the_fastest_endpoint_and_leaves_one_that_slows_down(start
     print(f"nitro after the slowdown, per wave of 15: {waves}")
     assert "Bravo" not in waves[-1], f"Nitro never left the slowed endpoint: {waves}"
     assert waves[0]["Bravo"] >= 10, waves  # it was on bravo when bravo slowed down
+    assert len(waves) <= 2, f"Nitro left the slowed endpoint late: {waves}"
     last = [stream_provider(client, model=nitro) for _ in range(10)]
     assert "Bravo" not in last, last
+    # Nitro left although the 30-minute p50 the endpoints API shows is still the fast one
+    # (slow answers are a minority there): routing reads the recent samples, not the window.
     row = endpoint_rows(router)["bravo"]
-    assert row["throughput_last_30m"]["p50"] < 100, row["throughput_last_30m"]
+    assert row["throughput_last_30m"]["p50"] > 100, row["throughput_last_30m"]
 
 
 # --- outages ----------------------------------------------------------------------------------

@@ -181,12 +181,18 @@ def test_concurrent_requests_never_overdraw_a_key(setup: tuple[Path, str],
     outcomes = run.outcomes
     assert sum(outcomes.values()) == REQUESTS, outcomes
     assert set(outcomes) <= {"served", "cancelled", "http_402"}, outcomes
-    assert outcomes["served"] >= 60 and outcomes["cancelled"] >= 10, outcomes
+    # At alpha's prices the limit covers ~100 answers, at bravo's ~70: alpha, failing a quarter
+    # of its attempts, is demoted by its recent uptime (issue 18), so most answers come from
+    # bravo and 50-odd are served besides the cancelled ones.
+    assert outcomes["served"] >= 45 and outcomes["cancelled"] >= 10, outcomes
     assert outcomes["http_402"] >= 250, outcomes
     assert min(run.remaining_seen) >= 0 and len(run.remaining_seen) >= 5
-    # Failovers really happened: alpha failed some attempts that bravo then served.
+    # Failovers really happened: alpha failed some attempts that bravo then served. One is
+    # enough to show it: the breaker hears outcomes in the order attempts began, so a success
+    # begun before a failure no longer reopens alpha at once, and alpha (also demoted while
+    # its recent uptime is low) may see only a handful of attempts in this short run.
     log = fresh_sim.requests("alpha")
-    assert Counter(r["outcome"] for r in log)["http_500"] >= 3
+    assert Counter(r["outcome"] for r in log)["http_500"] >= 1
     cost, rollup, rows = ledger_total(tmp, key_hash)
     assert cost == rollup == spent and rows >= outcomes["served"]
     assert spent <= round(LIMIT_USD * 1e6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from crossroads.routing.sticky import StickyTable
@@ -216,3 +217,26 @@ def test_a_newer_pin_wins_whichever_replica_made_it():
     # A replica whose clock runs ahead cannot make a pin outlive its idle time here.
     merge_pins(table, [Pin("s:ahead", "alpha", T + 100)], HERE, here(T + 40))
     assert table.lookup("s:ahead", here(T + 641)) is None
+
+
+def test_a_success_there_that_began_before_the_breaker_opened_here_does_not_close_it():
+    seen, wire, learns = replicas()
+    learns.record("alpha", FAIL, here(T + 0))                 # opened here at T
+    began = AttemptReport(ok=True, counts_against_uptime=True, trips_breaker=False,
+                          started=there(T - 0.5))
+    seen.record("alpha", began, there(T + 0.5))               # began before T, ended after
+    assert wire.outcomes[-1].started == pytest.approx(T - 0.5)  # unix time on the wire
+    merge(learns, wire.outcomes, HERE, here(T + 0.6))
+    assert learns.health("alpha", here(T + 0.6)).cooling_until == pytest.approx(here(T + 10))
+    wire.outcomes.clear()
+    seen.record("alpha", AttemptReport(ok=True, counts_against_uptime=True,
+                                       trips_breaker=False, started=there(T + 0.2)),
+                there(T + 0.7))                               # began after it opened: closes
+    merge(learns, wire.outcomes, HERE, here(T + 0.8))
+    assert learns.health("alpha", here(T + 0.8)).cooling_until == 0.0
+
+
+def test_batches_without_the_start_still_decode():
+    old = Batch("r", [Outcome("k", T, True, True, False, 0.0)])
+    legacy = msgspec.msgpack.encode(["r", [["k", T, True, True, False, 0.0]], []])
+    assert unpack(legacy) == old and unpack(pack(old)) == old

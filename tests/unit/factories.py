@@ -60,4 +60,8 @@ def health(uptime: float | None = None, samples: int = 0, throughput: float | No
 
     speed = Speed(throughput=flat(throughput), ttft_s=flat(ttft_s),
                   uptime_30m=Uptime(uptime, samples))
+    if uptime is not None:
+        # Demotion reads the recent (decayed) counts: the same ratio, `samples` as weight.
+        kw.setdefault("decayed_ok", uptime * samples)
+        kw.setdefault("decayed_failed", (1 - uptime) * samples)
     return Health(speed=speed, **kw)

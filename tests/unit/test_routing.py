@@ -20,7 +20,9 @@ from crossroads.stats import AttemptReport, Health, LiveStats
 
 from .factories import MODEL, FakeStats, catalog, endpoint, health, request
 
-ROUTING = RoutingConfig(expected_output_tokens=100)
+# Exploration off: these tests pin where demotion puts an endpoint; exploration (a seeded share
+# of requests trying a demoted preferred endpoint first) has its own in test_health_signals.py.
+ROUTING = RoutingConfig(expected_output_tokens=100, exploration_share=0.0)
 # chi-square critical values at p = 0.001 by degrees of freedom
 CHI2_CRITICAL_001 = {1: 10.83, 2: 13.82, 3: 16.27, 4: 18.47}
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from crossroads.settings import BreakerConfig, ConfigError, RoutingConfig, load_settings
@@ -112,10 +113,15 @@ def test_breaker_cooldown_doubles_and_allows_one_probe():
 
 
 def test_breaker_honours_retry_after_and_caps():
+    # A provider's Retry-After is believed beyond the (short) doubling cap, up to its own cap.
     s = _stats()
     s.record("k", AttemptReport(ok=False, counts_against_uptime=False, trips_breaker=True,
                                 retry_after_s=30.0), 0.0)
-    assert s.health("k", 1.0).cooling_until == 8.0  # capped at max_cooldown_s
+    assert s.health("k", 1.0).cooling_until == 30.0
+    capped = LiveStats(RoutingConfig(), BreakerConfig(max_retry_after_s=20.0))
+    capped.record("k", AttemptReport(ok=False, counts_against_uptime=False, trips_breaker=True,
+                                     retry_after_s=30.0), 0.0)
+    assert capped.health("k", 1.0).cooling_until == 20.0
 
 
 def test_rate_limits_and_caller_errors_do_not_count_against_uptime():
@@ -144,3 +150,42 @@ def test_breaker_survives_a_very_long_outage():
     for t in range(5000):
         s.record("k", FAIL, float(t))
     assert s.health("k", 5000.0).cooling_until == 4999.0 + 60.0
+
+
+def _began(report: AttemptReport, started: float) -> AttemptReport:
+    return msgspec.structs.replace(report, started=started)
+
+
+def test_a_success_that_began_before_the_breaker_opened_does_not_close_it():
+    s = _stats(base=10.0, maximum=60.0)
+    s.record("k", _began(FAIL, 99.0), 100.0)              # opens, cooling until 110
+    for t in (100.2, 100.4, 100.6):                        # streams already running finish well
+        s.record("k", _began(OK, 98.0), t)
+    assert s.health("k", 101.0).cooling_until == 110.0
+    assert not s.try_begin("k", 101.0)
+    assert s.try_begin("k", 110.0)                         # the probe, begun after it opened,
+    s.record("k", _began(OK, 110.0), 110.5)                # does close it
+    assert s.health("k", 110.5).cooling_until == 0.0
+
+
+def test_failures_in_flight_when_it_opened_do_not_double_the_cooldown():
+    s = _stats(base=10.0, maximum=60.0)
+    s.record("k", _began(FAIL, 99.0), 100.0)
+    for t in (100.1, 100.2, 100.3):                        # begun before it opened
+        s.record("k", _began(FAIL, 99.5), t)
+    assert s.health("k", 101.0).cooling_until == 110.0   # one failure's cooldown, not 80 s
+    s.record("k", _began(FAIL, 110.0), 111.0)            # the probe fails: now it doubles
+    assert s.health("k", 111.0).cooling_until == 131.0
+
+
+def test_retry_after_holds_whatever_finishes_meanwhile():
+    s = _stats(base=1.0, maximum=60.0)
+    s.record("k", _began(AttemptReport(ok=False, counts_against_uptime=False,
+                                        trips_breaker=True, retry_after_s=3.0), 99.9), 100.0)
+    s.record("k", _began(OK, 99.0), 100.5)                # an older stream: ignored
+    s.record("k", _began(OK, 100.2), 100.6)               # even a newer success: 429 holds
+    assert s.health("k", 101.0).cooling_until == 103.0
+    # A late 429 from an attempt begun before the breaker's last change still counts.
+    s.record("k", _began(AttemptReport(ok=False, counts_against_uptime=False,
+                                        trips_breaker=True, retry_after_s=5.0), 99.0), 101.0)
+    assert s.health("k", 101.0).cooling_until == 106.0

@@ -13,18 +13,22 @@ uptime and which open the endpoint's breaker is the table in `failures.py`. Thre
   the provider's reason, and trying elsewhere would only repeat it.
 * A context-length rejection moves on only to endpoints with a larger context than the one that
   refused.
-* A 429 opens the breaker for Retry-After. When no other endpoint is left and Retry-After is
-  short (`timeouts.retry_after_max_wait_s`), the relay waits it out and asks once more; otherwise
-  the caller gets the 429 with the Retry-After to honour.
+* Same model first (`retry_policy.py`). Endpoints of one model come before the next model's
+  (the plan's order). Before leaving a model, the endpoint that just failed is tried once more
+  per request: after a short Retry-After (`timeouts.retry_after_max_wait_s`) or, for a
+  transient 5xx, a jittered backoff or its breaker's cooldown, whichever is longer
+  (`failover.*`). Otherwise a 429 reaches the caller with the Retry-After to honour.
 
 An endpoint whose breaker is open is skipped (`LiveStats.try_begin`), and at most
 `routing.max_attempts` attempts are made, all within `timeouts.total_s`.
 
 Limits. Waiting for response headers is bounded by `headers_s`; a streamed answer's first
-content token by `first_token_s` (from the attempt's start) *when another endpoint could still
-be tried* — for the last candidate, waiting longer beats failing; each later gap between chunks
-by `stall_s`. A non-streamed answer must complete within `first_token_s` when a fallback exists,
-otherwise within the total budget.
+content token (from the attempt's start) *when another endpoint could still be tried* by a
+budget adaptive to the endpoint's measured TTFT, `first_token_s` at most (`deadlines.py`) — for
+the last candidate, waiting longer beats failing; each later gap between chunks by `stall_s`.
+A non-streamed answer must complete within `first_token_s` when a fallback exists, otherwise
+within the total budget. With `failover.hedge`, a stream late by its budget is not abandoned:
+the next endpoint starts alongside and the first to produce content commits (`hedging.py`).
 
 Committing. A stream commits to an endpoint when that endpoint's first content (text, tool call,
 reasoning or a finish reason) arrives; role-only preludes are held back until then. Response
@@ -41,72 +45,32 @@ the relay finishes it at once. The caller leaving cancels the task running the r
 the upstream connection immediately (`UpstreamResponse.close`).
 
 Operations. An embeddings request runs this same loop: the provider builds its upstream call
-(`/embeddings` instead of `/chat/completions`), and `_ANSWERS` reads its whole answer; a broken
-one fails over like a broken chat answer. It never streams.
+(`/embeddings` instead of `/chat/completions`), and `relay_io.ANSWERS` reads its whole answer; a
+broken one fails over like a broken chat answer. It never streams.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
 
-from crossroads.catalog import Catalog, endpoint_key
+from crossroads.catalog import Catalog, Endpoint, endpoint_key
 from crossroads.chat_request import ChatRequest
-from crossroads.embeddings_response import embeddings_body
-from crossroads.errors import (
-    redact,
-)
+from crossroads.deadlines import AttemptLimits, attempt_limits
+from crossroads.errors import redact
 from crossroads.failures import AttemptError, Failure
 from crossroads.generation import Attempt, Generation, ResultSink
+from crossroads.hedging import Race
 from crossroads.metrics import OverheadTimer
-from crossroads.operations import Operation
 from crossroads.providers import PROVIDERS
 from crossroads.relay_errors import caller_error, final_error
+from crossroads.relay_io import ANSWERS, KeepAlive
+from crossroads.retry_policy import retry_wait
 from crossroads.routing.plan import Plan
 from crossroads.settings import Settings
 from crossroads.stats import AttemptReport, LiveStats
 from crossroads.streaming import ClientStream, StreamSession
 from crossroads.upstream import DeadlinePassed, Upstream, UpstreamResponse
-
-Answer = Callable[[Generation, Attempt, bytes, ChatRequest], bytes]
-
-
-def _chat_answer(generation: Generation, attempt: Attempt, raw: bytes,
-                 request: ChatRequest) -> bytes:
-    provider = PROVIDERS[attempt.endpoint.dialect]
-    return generation.complete_body(attempt, provider.parse_completion(raw, request), request)
-
-
-def _embeddings_answer(generation: Generation, attempt: Attempt, raw: bytes,
-                       request: ChatRequest) -> bytes:
-    provider = PROVIDERS[attempt.endpoint.dialect]
-    return embeddings_body(generation, attempt, provider.parse_embeddings(raw), request)
-
-
-# How a whole upstream answer becomes the caller's, per operation; both raise AttemptError
-# for a broken answer, so the loop fails over alike. Only chat streams (`_stream`).
-_ANSWERS: dict[Operation, Answer] = {
-    Operation.CHAT: _chat_answer,
-    Operation.EMBEDDINGS: _embeddings_answer,
-}
-
-
-class _KeepAlive:
-    """`WhileWaiting` for an uncommitted stream: a keep-alive comment to the caller whenever
-    `keepalive_s` passed since it last heard from us."""
-
-    __slots__ = ("_interval", "_out")
-
-    def __init__(self, out: ClientStream, interval_s: float) -> None:
-        self._out = out
-        self._interval = interval_s
-
-    def due(self) -> float:
-        return self._out.keepalive_due(self._interval)
-
-    async def fire(self) -> None:
-        await self._out.keepalive()
 
 
 class Relay:
@@ -175,7 +139,7 @@ class Relay:
         headers_deadline = min(deadline, attempt.started + self.timeouts.headers_s)
         what = f"no response headers within {self.timeouts.headers_s:g} s"
         keepalive = None if out is None or out.committed else \
-            _KeepAlive(out, self.timeouts.keepalive_s)
+            KeepAlive(out, self.timeouts.keepalive_s)
         # The client's own timers bound the wait and fire the keep-alives: no task and no
         # asyncio.timeout context per attempt. The wait is the provider's, not overhead.
         timer.begin_wait()
@@ -197,40 +161,90 @@ class Relay:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    async def run(self, request: ChatRequest, plan: Plan, generation: Generation,
-                  out: ClientStream | None) -> bytes | None:
-        """Serve the request; returns the JSON body for a non-streamed answer."""
-        start = self._now()
-        total_deadline = start + self.timeouts.total_s
-        queue = list(plan.attempts)
-        min_context = 0
-        last_error: AttemptError | None = None
-        errors: list[AttemptError] = []
-        waited_for_rate_limit = False
+    def _next_attempt(self, queue: list[Endpoint], min_context: int, generation: Generation,
+                      total_deadline: float, streamed: bool = True
+                      ) -> tuple[Attempt, AttemptLimits] | None:
+        """Start the plan's next endpoint that can be tried now, with its limits."""
         while queue and len(generation.attempts) < self.settings.routing.max_attempts:
             endpoint = queue.pop(0)
             if endpoint.context_length <= min_context:
                 continue
             now = self._now()
             if now >= total_deadline:
-                break
-            if not self.stats.try_begin(endpoint_key(endpoint), now):
+                return None
+            key = endpoint_key(endpoint)
+            if not self.stats.try_begin(key, now):
                 continue
             attempt = Attempt(endpoint=endpoint, started=now)
             generation.attempts.append(attempt)
-            has_fallback = any(e.context_length > min_context for e in queue)
-            first_token_deadline = (
-                min(total_deadline, now + self.timeouts.first_token_s)
-                if has_fallback else total_deadline
-            )
+            return attempt, attempt_limits(
+                now=now, total_deadline=total_deadline, streamed=streamed,
+                has_fallback=any(e.context_length > min_context for e in queue),
+                ttft=self.stats.health(key, now).speed.ttft_s, failover=self.settings.failover,
+                first_token_s=self.timeouts.first_token_s)
+        return None
+
+    async def _retry_same(self, error: AttemptError, endpoint: Endpoint, queue: list[Endpoint],
+                          min_context: int, total_deadline: float,
+                          generation: Generation) -> bool:
+        """Wait, then put `endpoint` first again, when `retry_policy` says so."""
+        now = self._now()
+        wait = retry_wait(
+            error, endpoint, queue, min_context,
+            cooling_left_s=self.stats.health(endpoint_key(endpoint), now).cooling_until - now,
+            time_left_s=total_deadline - now, failover=self.settings.failover,
+            timeouts=self.timeouts, rng=self.rng)
+        if wait is None:
+            return False
+        generation.overhead.begin_wait()
+        try:
+            await asyncio.sleep(wait)
+        finally:
+            generation.overhead.end_wait()
+        queue.insert(0, endpoint)
+        return True
+
+    async def run(self, request: ChatRequest, plan: Plan, generation: Generation,
+                  out: ClientStream | None) -> bytes | None:
+        """Serve the request; returns the JSON body for a non-streamed answer."""
+        total_deadline = self._now() + self.timeouts.total_s
+        queue = list(plan.attempts)
+        min_context = 0
+        last_error: AttemptError | None = None
+        errors: list[AttemptError] = []
+        retried = False
+
+        def failed(attempt: Attempt, error: AttemptError) -> None:
+            error.message = redact(error.message, self.catalog.api_key(attempt.endpoint))
+            self._finish_attempt(attempt, error)
+            errors.append(error)
+
+        def challenger() -> tuple[Attempt, float] | None:
+            picked = self._next_attempt(queue, min_context, generation, total_deadline)
+            return None if picked is None else (picked[0], picked[1].first_token_deadline)
+
+        while (picked := self._next_attempt(queue, min_context, generation,
+                                            total_deadline, out is not None)) is not None:
+            attempt, limits = picked
+            endpoint = attempt.endpoint
+            race = None
             try:
                 if out is None:
                     return await self._complete(attempt, request, generation,
-                                                first_token_deadline)
-                await self._stream(attempt, request, generation, out,
-                                   first_token_deadline, total_deadline)
+                                                limits.first_token_deadline)
+                if limits.hedge_at is None:
+                    await self._stream(attempt, request, generation, out,
+                                       limits.first_token_deadline, total_deadline)
+                else:
+                    race = Race(out, self.stats, request, generation,
+                                lambda a, lane, ftd: self._stream(
+                                    a, request, generation, lane, ftd, total_deadline),
+                                challenger, failed)
+                    await race.run(attempt, limits.hedge_at, limits.first_token_deadline)
                 return None
             except AttemptError as error:
+                attempt = race.owner if race is not None and race.owner else attempt
+                endpoint = attempt.endpoint
                 error.message = redact(error.message, self.catalog.api_key(endpoint))
                 self._finish_attempt(attempt, error)
                 if out is not None and out.committed:
@@ -247,21 +261,12 @@ class Relay:
                     raise caller_error(error, attempt.endpoint.provider_name) from None
                 if error.failure is Failure.CONTEXT_LENGTH:
                     min_context = max(min_context, endpoint.context_length)
-                if (error.failure is Failure.RATE_LIMITED and not waited_for_rate_limit
-                        and not queue and error.retry_after_s is not None
-                        and error.retry_after_s <= self.timeouts.retry_after_max_wait_s):
-                    waited_for_rate_limit = True
-                    # Sleep to the breaker's own deadline (not just Retry-After) so the retry
-                    # is never refused by clock rounding.
-                    until = self.stats.health(endpoint_key(endpoint), self._now()).cooling_until
-                    generation.overhead.begin_wait()
-                    try:
-                        await asyncio.sleep(max(until - self._now(), 0.0) + 0.002)
-                    finally:
-                        generation.overhead.end_wait()
-                    queue.append(endpoint)
+                if not retried and len(generation.attempts) < self.settings.routing.max_attempts:
+                    retried = await self._retry_same(error, endpoint, queue, min_context,
+                                                     total_deadline, generation)
             except asyncio.CancelledError:
-                self._finish_attempt(attempt, AttemptError(Failure.CANCELLED, "caller left"))
+                if attempt.ended is None:  # a hedge racer that failed earlier is recorded
+                    self._finish_attempt(attempt, AttemptError(Failure.CANCELLED, "caller left"))
                 generation.cancelled = True
                 self.sink(generation)
                 raise
@@ -303,7 +308,7 @@ class Relay:
         response.release()
         # A non-streamed answer arrives whole: it has a latency but no honest TTFT or
         # throughput, so it feeds neither.
-        body = _ANSWERS[request.operation](generation, attempt, raw, request)
+        body = ANSWERS[request.operation](generation, attempt, raw, request)
         self._finish_attempt(attempt, None)
         self.sink(generation)
         return body
@@ -370,7 +375,7 @@ class Relay:
             deadline, keepalive = min(total_deadline, self._now() + stall), None
             failure, what = Failure.STALL, f"the provider sent nothing for {stall:g} s"
         else:
-            deadline, keepalive = first_token_deadline, _KeepAlive(out, self.timeouts.keepalive_s)
+            deadline, keepalive = first_token_deadline, KeepAlive(out, self.timeouts.keepalive_s)
             failure, what = Failure.FIRST_TOKEN_TIMEOUT, "no first token in time"
         timer.begin_wait()
         try:

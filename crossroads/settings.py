@@ -2,8 +2,8 @@
 
 An operator's file uses the tables of `data/catalog.toml` to add or override models (by slug),
 providers (by slug) and endpoints (by model + tag), plus the `[server]`, `[routing]`,
-`[timeouts]`, `[breaker]` and `[limits]` tables below. Every mistake fails at start with the key
-path that caused it (`endpoints[2].price.prompt: Expected float, got str`).
+`[timeouts]`, `[breaker]`, `[failover]` and `[limits]` tables below. Every mistake fails at start
+with the key path that caused it (`endpoints[2].price.prompt: Expected float, got str`).
 """
 
 from __future__ import annotations
@@ -107,6 +107,30 @@ class BreakerConfig(_Table, frozen=True):
     max_cooldown_s: float = 60.0
 
 
+class FailoverConfig(_Table, frozen=True):
+    """How hard the relay holds on to the endpoint and model the caller asked for
+    (`deadlines.py`, `retry_policy.py`, `hedging.py`)."""
+
+    # Before leaving a model for the next in `models`: one retry of the same endpoint after a
+    # transient 5xx, waiting this long (± half, jittered) or out the breaker's cooldown, and
+    # only when that wait is at most `same_endpoint_max_wait_s` (a 429's Retry-After is
+    # bounded by `timeouts.retry_after_max_wait_s`, as before).
+    same_endpoint_retry: bool = True
+    retry_backoff_s: float = 0.25
+    same_endpoint_max_wait_s: float = 2.0
+    # A stream's first-token deadline, when a fallback exists: ttft_multiple × the endpoint's
+    # measured TTFT p99, no lower than ttft_floor_s and no higher than timeouts.first_token_s,
+    # once at least ttft_min_samples first tokens were measured (else first_token_s).
+    adaptive_first_token: bool = True
+    ttft_multiple: float = 4.0
+    ttft_floor_s: float = 2.0
+    ttft_min_samples: int = 10
+    # At that deadline, start the next endpoint alongside instead of abandoning the first; the
+    # first to produce content wins, the other is cancelled, and the first attempt may run
+    # as long again. Streams only.
+    hedge: bool = False
+
+
 class LoggingConfig(_Table, frozen=True):
     # auto: text on a terminal, JSON otherwise (`serve --log-format` overrides).
     format: Literal["auto", "json", "text"] = "auto"
@@ -205,6 +229,7 @@ class ConfigFile(_Table, frozen=True):
     routing: RoutingConfig | None = None
     timeouts: TimeoutConfig | None = None
     breaker: BreakerConfig | None = None
+    failover: FailoverConfig | None = None
     logging: LoggingConfig | None = None
     metrics: MetricsConfig | None = None
     models: list[ModelConfig] = []
@@ -224,6 +249,7 @@ class Settings(msgspec.Struct, frozen=True):
     presets: dict[str, PresetConfig] = {}
     logging: LoggingConfig = LoggingConfig()
     metrics: MetricsConfig = MetricsConfig()
+    failover: FailoverConfig = FailoverConfig()
 
     @property
     def database_path(self) -> Path:
@@ -430,7 +456,8 @@ def settings_from_layers(layers: list[tuple[str, ConfigFile]], path: str | None,
             except BadRequest as error:
                 raise ConfigError(f"{origin}: {error.message}") from None
             presets[slug] = given
-        for table in ("server", "auth", "routing", "timeouts", "breaker", "logging", "metrics"):
+        for table in ("server", "auth", "routing", "timeouts", "breaker", "failover", "logging",
+                      "metrics"):
             if (value := getattr(layer, table)) is not None:
                 tables[table] = value
         for slug, provider in layer.providers.items():
@@ -472,6 +499,7 @@ def settings_from_layers(layers: list[tuple[str, ConfigFile]], path: str | None,
         presets=presets,
         logging=tables.get("logging", LoggingConfig()),
         metrics=tables.get("metrics", MetricsConfig()),
+        failover=tables.get("failover", FailoverConfig()),
     )
     if check_ranges:
         for problem in range_problems(settings):
@@ -490,6 +518,8 @@ def range_problems(settings: Settings) -> list[str]:
         ("timeouts", all(v > 0 for v in msgspec.structs.astuple(settings.timeouts))),
         ("breaker.base_cooldown_s", 0 <= settings.breaker.base_cooldown_s
          <= settings.breaker.max_cooldown_s),
+        ("failover", all(v >= 0 for v in msgspec.structs.astuple(settings.failover))),
+        ("failover.ttft_multiple", settings.failover.ttft_multiple > 0),
         ("auth.max_reservation_usd", 0 < settings.auth.max_reservation_usd <= 1e6),
         ("auth.image_token_bound", settings.auth.image_token_bound >= 0),
     )

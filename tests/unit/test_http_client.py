@@ -333,7 +333,7 @@ def test_a_pooled_connection_closed_before_the_write_is_not_written_to() -> None
             assert await response.read(100) == b"pong"
             response.release()
             await closed.wait()
-            time.sleep(0.1)  # blocks the loop on purpose: the FIN arrives, unprocessed
+            time.sleep(0.1)  # noqa: ASYNC251 - blocks the loop on purpose: the FIN arrives unseen
             response = await up.send(request(server.url), 5)
             assert await response.read(100) == b"pong"
             response.release()

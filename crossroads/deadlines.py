@@ -11,8 +11,10 @@ measurements the constant `first_token_s` stands, as it does for the last candid
 waiting beats failing: the deadline is the total one) and for non-streamed answers (their
 deadline bounds the whole answer, which TTFT says nothing about).
 
-With hedging on, the budget marks when the next endpoint starts alongside (`hedging.py`), and
-the late attempt itself may run one budget more before it is abandoned.
+With hedging on, the budget marks when the next endpoint starts alongside (`hedging.py`); the
+late attempt races on until the constant `first_token_s` (or twice its budget, if that is
+longer: with no measurements the budget is the constant, and a late attempt still gets as long
+again as it has had).
 """
 
 from __future__ import annotations
@@ -50,5 +52,6 @@ def attempt_limits(*, now: float, total_deadline: float, has_fallback: bool, str
         return AttemptLimits(min(total_deadline, now + first_token_s))
     budget = first_token_budget(ttft, failover, first_token_s)
     if failover.hedge and now + budget < total_deadline:
-        return AttemptLimits(min(total_deadline, now + 2 * budget), now + budget)
+        return AttemptLimits(min(total_deadline, now + max(first_token_s, 2 * budget)),
+                             now + budget)
     return AttemptLimits(min(total_deadline, now + budget))

@@ -15,9 +15,10 @@ uptime and which open the endpoint's breaker is the table in `failures.py`. Thre
   refused.
 * Same model first (`retry_policy.py`). Endpoints of one model come before the next model's
   (the plan's order). Before leaving a model, the endpoint that just failed is tried once more
-  per request: after a short Retry-After (`timeouts.retry_after_max_wait_s`) or, for a
-  transient 5xx, a jittered backoff or its breaker's cooldown, whichever is longer
-  (`failover.*`). Otherwise a 429 reaches the caller with the Retry-After to honour.
+  per request: after a short Retry-After (`timeouts.retry_after_max_wait_s`, also when nothing
+  else is left) or, for a transient 5xx when another model is next, after a jittered backoff or
+  its breaker's cooldown, whichever is longer (`failover.*`). Otherwise a 429 reaches the
+  caller with the Retry-After to honour.
 
 An endpoint whose breaker is open is skipped (`LiveStats.try_begin`), and at most
 `routing.max_attempts` attempts are made, all within `timeouts.total_s`.

@@ -7,9 +7,10 @@ endpoint that just failed, once per request, when the failure is likely gone in 
 
 * a 429 whose Retry-After is at most `timeouts.retry_after_max_wait_s`: after exactly that
   wait (the breaker's own deadline, which is the Retry-After);
-* a transient 5xx (500, 502, 503, 504, 529): after a jittered backoff (`retry_backoff_s`
-  ×0.5–1.5), or the breaker's cooldown if that is longer, when the wait is at most
-  `same_endpoint_max_wait_s`.
+* a transient 5xx (500, 502, 503, 504, 529), when another model is all that is left: after a
+  jittered backoff (`retry_backoff_s` ×0.5–1.5), or the breaker's cooldown if that is longer,
+  when the wait is at most `same_endpoint_max_wait_s`. With nothing at all left, the 5xx is
+  the caller's answer, as before (a short Retry-After is still waited out).
 
 The retry is an ordinary attempt: it passes the breaker (`LiveStats.try_begin`) after the
 wait, counts towards `routing.max_attempts`, and never outlives `timeouts.total_s`. With
@@ -51,7 +52,7 @@ def retry_wait(error: AttemptError, endpoint: Endpoint, queue: Sequence[Endpoint
             return None
         wait = cooled
     elif (failover.same_endpoint_retry and error.failure is Failure.SERVER_ERROR
-            and error.status in TRANSIENT_STATUSES
+            and error.status in TRANSIENT_STATUSES and queue
             and leaves_model(endpoint, queue, min_context)):
         wait = max(failover.retry_backoff_s * rng.uniform(0.5, 1.5), cooled)
         if wait > failover.same_endpoint_max_wait_s:

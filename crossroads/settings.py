@@ -126,8 +126,8 @@ class FailoverConfig(_Table, frozen=True):
     ttft_floor_s: float = 2.0
     ttft_min_samples: int = 10
     # At that deadline, start the next endpoint alongside instead of abandoning the first; the
-    # first to produce content wins, the other is cancelled, and the first attempt may run
-    # as long again. Streams only.
+    # first to produce content wins and the other is cancelled. The first attempt races until
+    # first_token_s (or twice its budget, if longer). Streams only.
     hedge: bool = False
 
 

@@ -166,12 +166,24 @@ class Race:
                 self._tasks.remove((attempt, task))
                 error = task.exception()
                 others = any(not t.done() for _, t in self._tasks)
+                if self.winner is not None and attempt is not self.winner:
+                    # It failed in the same moment the other claimed, before we looked: a
+                    # failure of its own, which cannot unseat the winner.
+                    if isinstance(error, AttemptError):
+                        self._failed(attempt, error)
+                    elif attempt.ended is None:
+                        self._lose(attempt, f"lost a hedge race to {self.winner.endpoint.tag}")
+                    continue
                 if (isinstance(error, AttemptError) and others and self.winner is None
                         and error.rule.fail_over):
                     self._failed(attempt, error)
                     continue
                 # Decided: a success, the winner's failure, the last racer's, or a refusal.
                 self.owner = attempt
+                if error is not None and not isinstance(error, AttemptError):
+                    # A refusal or a bug: free its probe slot, or the endpoint stays wedged.
+                    attempt.ended = asyncio.get_running_loop().time()
+                    self._stats.release(endpoint_key(attempt.endpoint))
                 await self._stop(Failure.HEDGED_LOSER, "the race ended")
                 if error is not None:
                     raise error

@@ -173,3 +173,23 @@ def test_the_caller_leaving_cancels_both_racers() -> None:
         assert setup.first.ended is None
         assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     asyncio.run(main())
+
+
+def test_a_racer_that_failed_just_before_the_claim_does_not_unseat_the_winner() -> None:
+    gate = asyncio.Event()
+
+    async def first(attempt: Attempt, lane: ClientStream) -> None:
+        await asyncio.sleep(0.1)  # past the hedge point: the challenger waits at the gate
+        gate.set()
+        await asyncio.sleep(0)  # the challenger fails now; the race has not looked yet
+        await answers(0.0)(attempt, lane)
+
+    async def second(attempt: Attempt, lane: ClientStream) -> None:
+        await gate.wait()
+        raise AttemptError(Failure.SERVER_ERROR, "bravo failed", status=500)
+
+    def check(s: Setup) -> None:
+        assert s.writers() == {"alpha"} and s.race.owner is s.first
+        assert s.first.failure is None
+        assert s.failed == [("bravo", Failure.SERVER_ERROR)]
+    race(first, second, check)

@@ -4,15 +4,16 @@ provider-side truth (issue 16, items 2, 3 and 6)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
-from tests.support import Router, Sim, wait_for
+from tests.support import Keys, Router, Sim, start_router, wait_for
 
-from .conftest import MODEL
+from .conftest import MODEL, router_config
 
 SOLO = "test/solo"  # one endpoint (alpha)
 OTHER = "test/other"  # one endpoint (charlie): the `models` fallback
@@ -45,8 +46,8 @@ ttft_min_samples = 5
 PATIENT = {"first_token_s": 30, "headers_s": 30, "total_s": 60}
 
 
-def sdk(router: Router) -> openai.OpenAI:
-    return openai.OpenAI(base_url=router.api, api_key="any-key", max_retries=0, timeout=60)
+def sdk(router: Router, key: str = "any-key") -> openai.OpenAI:
+    return openai.OpenAI(base_url=router.api, api_key=key, max_retries=0, timeout=60)
 
 
 def record(router: Router, generation_id: str) -> dict[str, Any]:
@@ -134,16 +135,21 @@ def test_retry_is_off_when_configured_off(make_router, sim: Sim):
 # --- adaptive first-token deadline and hedging ------------------------------------------------
 
 
-def warm_alpha(router: Router, sim: Sim, requests: int = 10) -> None:
+def warm_alpha(router: Router, sim: Sim, key: str = "any-key", requests: int = 10) -> int:
     """Ten streamed answers pinned to alpha, whose first token takes 300 ms: enough samples,
-    over more than the stats snapshot's second, for routing to know its TTFT."""
+    over more than the stats snapshot's second, for routing to know its TTFT. Returns what
+    they cost, in micro-dollars."""
     sim.patch("alpha", ttft_ms=300, ttft_sigma=0)
-    client = sdk(router)
+    client = sdk(router, key)
+    cost = 0
     for _ in range(requests):
         chunks = list(client.chat.completions.create(
             model=MODEL, messages=MESSAGES, stream=True,
             extra_body={"provider": {"order": ["alpha"], "allow_fallbacks": False}}))
-        assert chunks[-1].choices == [] or chunks[-1].choices[0].finish_reason == "stop"
+        usage = chunks[-1].usage
+        assert usage is not None
+        cost += usage.model_dump()["crossroads"]["cost_micro_usd"]
+    return cost
 
 
 def stream_floor(router: Router) -> tuple[str, str]:
@@ -190,24 +196,40 @@ def hedging_router(make_router: Callable[..., Router], sim: Sim) -> Router:
     return router
 
 
-def test_a_hedged_stream_bills_only_the_winner(hedging_router: Router, sim: Sim):
+@pytest.fixture
+def keyed_hedging_router(tmp_path: Path, fresh_sim: Sim) -> Iterator[Router]:
+    router = start_router(router_config(fresh_sim, hedged(), timeouts=PATIENT), tmp_path,
+                          "--auth", "keys", env={"SIM_KEY": "sim-secret-key"})
+    yield router
+    router.stop()
+
+
+def test_a_hedged_stream_bills_only_the_winner(keyed_hedging_router: Router, sim: Sim):
+    router = keyed_hedging_router
+    key, _ = Keys(router).create("--name", "hedged")
+    warm_cost = warm_alpha(router, sim, key)
     sim.patch("alpha", slow_first_token_s=3)
     sim.script("alpha", "slow_first_token")
-    chunks = list(sdk(hedging_router).chat.completions.create(
+    chunks = list(sdk(router, key).chat.completions.create(
         model=FLOOR, messages=MESSAGES, stream=True))
     assert {c.provider for c in chunks} == {"Bravo"}  # type: ignore[attr-defined]
     usage = chunks[-1].usage
     assert usage is not None
-    data = record(hedging_router, chunks[0].id)
+    status, body, _ = router.get(f"/generation?id={chunks[0].id}", key)
+    assert status == 200, body
+    data = body["data"]
     assert attempts(data) == [("Alpha", 200, "hedged_loser", False),
                               ("Bravo", 200, None, True)]
     loser = data["provider_responses"][0]["crossroads"]["message"]
     assert "hedge race to bravo" in loser and "router's, not the caller's" in loser
-    # Billed for Bravo's tokens at Bravo's price only.
+    # Billed for Bravo's tokens at Bravo's price only: in the answer, the record, the key.
     tokens = usage.prompt_tokens + usage.completion_tokens
     expected = (tokens * round(PRICE["bravo"] * 1_000_000) + 500_000) // 1_000_000
     assert data["crossroads"]["cost_micro_usd"] == expected
     assert usage.model_dump()["crossroads"]["cost_micro_usd"] == expected
+    status, body, _ = router.get("/key", key)
+    assert status == 200, body
+    assert body["data"]["crossroads"]["usage_micro_usd"] == warm_cost + expected
     # Alpha's connection was closed at once, long before its first token was due.
     assert wait_for(lambda: sim.active("alpha") == 0, 2.0)
     assert sim.hits("bravo") == 1

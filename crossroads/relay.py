@@ -162,8 +162,8 @@ class Relay:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def _next_attempt(self, queue: list[Endpoint], min_context: int, generation: Generation,
-                      total_deadline: float, streamed: bool = True
+    def _next_attempt(self, request: ChatRequest, queue: list[Endpoint], min_context: int,
+                      generation: Generation, total_deadline: float, streamed: bool = True
                       ) -> tuple[Attempt, AttemptLimits] | None:
         """Start the plan's next endpoint that can be tried now, with its limits."""
         while queue and len(generation.attempts) < self.settings.routing.max_attempts:
@@ -182,7 +182,8 @@ class Relay:
                 now=now, total_deadline=total_deadline, streamed=streamed,
                 has_fallback=any(e.context_length > min_context for e in queue),
                 ttft=self.stats.health(key, now).speed.ttft_s, failover=self.settings.failover,
-                first_token_s=self.timeouts.first_token_s)
+                first_token_s=self.timeouts.first_token_s,
+                prompt_tokens=request.prompt_token_estimate(0))
         return None
 
     async def _retry_same(self, error: AttemptError, endpoint: Endpoint, queue: list[Endpoint],
@@ -221,10 +222,11 @@ class Relay:
             errors.append(error)
 
         def challenger() -> tuple[Attempt, float] | None:
-            picked = self._next_attempt(queue, min_context, generation, total_deadline)
+            picked = self._next_attempt(request, queue, min_context, generation,
+                                        total_deadline)
             return None if picked is None else (picked[0], picked[1].first_token_deadline)
 
-        while (picked := self._next_attempt(queue, min_context, generation,
+        while (picked := self._next_attempt(request, queue, min_context, generation,
                                             total_deadline, out is not None)) is not None:
             attempt, limits = picked
             endpoint = attempt.endpoint

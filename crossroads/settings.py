@@ -119,11 +119,13 @@ class FailoverConfig(_Table, frozen=True):
     retry_backoff_s: float = 0.25
     same_endpoint_max_wait_s: float = 2.0
     # A stream's first-token deadline, when a fallback exists: ttft_multiple × the endpoint's
-    # measured TTFT p99, no lower than ttft_floor_s and no higher than timeouts.first_token_s,
-    # once at least ttft_min_samples first tokens were measured (else first_token_s).
+    # measured TTFT p99 (at least ttft_floor_s), plus ttft_per_1k_prompt_s per 1,000 prompt
+    # tokens (a long prompt's prefill, not ill health, makes its first token late), never more
+    # than timeouts.first_token_s; with fewer than ttft_min_samples measured, first_token_s.
     adaptive_first_token: bool = True
     ttft_multiple: float = 4.0
     ttft_floor_s: float = 2.0
+    ttft_per_1k_prompt_s: float = 0.5
     ttft_min_samples: int = 10
     # At that deadline, start the next endpoint alongside instead of abandoning the first; the
     # first to produce content wins and the other is cancelled. The first attempt races until

@@ -97,6 +97,7 @@ client_body_s = 1
 hedge = true
 ttft_multiple = 0.001
 ttft_floor_s = 0
+ttft_per_1k_prompt_s = 0
 ttft_min_samples = 3
 
 {extra}

@@ -36,9 +36,17 @@ def test_first_token_budget(measured: Percentiles | None, expected: float) -> No
     assert first_token_budget(measured, FailoverConfig(), CEILING) == pytest.approx(expected)
 
 
+def test_a_long_prompt_gets_its_prefill_time() -> None:
+    # 2 s from the floor, then 0.5 s per 1,000 prompt tokens, up to the constant.
+    assert first_token_budget(ttft(0.3), FailoverConfig(), CEILING, 4000) == pytest.approx(4.0)
+    assert first_token_budget(ttft(0.3), FailoverConfig(), CEILING, 200_000) == CEILING
+
+
 def test_first_token_budget_follows_its_settings() -> None:
-    config = FailoverConfig(ttft_multiple=3.0, ttft_floor_s=0.2, ttft_min_samples=5)
-    assert first_token_budget(ttft(0.3, samples=5), config, CEILING) == pytest.approx(0.9)
+    config = FailoverConfig(ttft_multiple=3.0, ttft_floor_s=0.2, ttft_min_samples=5,
+                            ttft_per_1k_prompt_s=0)
+    assert first_token_budget(ttft(0.3, samples=5), config, CEILING, 10**6) == \
+        pytest.approx(0.9)
     off = FailoverConfig(adaptive_first_token=False)
     assert first_token_budget(ttft(0.3), off, CEILING) == CEILING
 

@@ -7,13 +7,15 @@ import random
 
 import pytest
 
+from crossroads.catalog import Catalog, Model
 from crossroads.deadlines import AttemptLimits, attempt_limits, first_token_budget
 from crossroads.failures import AttemptError, Failure
 from crossroads.metrics import OverheadTimer
 from crossroads.retry_policy import BREAKER_MARGIN_S, leaves_model, retry_wait
-from crossroads.settings import FailoverConfig, TimeoutConfig
+from crossroads.routing.plan import build_plan
+from crossroads.settings import FailoverConfig, RoutingConfig, TimeoutConfig
 from crossroads.stats import Percentiles
-from tests.unit.factories import endpoint
+from tests.unit.factories import MODEL, FakeStats, endpoint, request
 
 CEILING = 30.0
 
@@ -74,6 +76,21 @@ def test_attempt_limits() -> None:
 
 
 # --- same endpoint retry ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["", ":floor", ":nitro"])
+def test_every_endpoint_of_the_requested_model_comes_before_another_model(suffix: str) -> None:
+    # The fallback model's endpoints are cheaper and faster: order within a model never lets
+    # them ahead of the requested model's.
+    mine = [endpoint("a", 5.0, nominal_throughput=10), endpoint("b", 6.0, nominal_throughput=20)]
+    theirs = [endpoint("y", 0.1, model="b/other", nominal_throughput=900),
+              endpoint("z", 0.2, model="b/other", nominal_throughput=800)]
+    cat = Catalog([Model(slug=MODEL, name="T"), Model(slug="b/other", name="O")],
+                  [*mine, *theirs], {})
+    for seed in range(10):
+        plan = build_plan(request(model=MODEL + suffix, models=["b/other"]), cat, FakeStats(),
+                          RoutingConfig(), random.Random(seed), 0.0)
+        assert [e.model for e in plan.attempts] == [MODEL, MODEL, "b/other", "b/other"]
 
 SOLO = endpoint("alpha", model="a/solo")
 SIBLING = endpoint("bravo", model="a/solo")

@@ -4,6 +4,7 @@ measurements, clocks and randomness."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,13 @@ from crossroads.failures import AttemptError, Failure
 from crossroads.metrics import OverheadTimer
 from crossroads.retry_policy import BREAKER_MARGIN_S, leaves_model, retry_wait
 from crossroads.routing.plan import build_plan
-from crossroads.settings import FailoverConfig, RoutingConfig, TimeoutConfig
+from crossroads.settings import (
+    ConfigError,
+    FailoverConfig,
+    RoutingConfig,
+    TimeoutConfig,
+    load_settings,
+)
 from crossroads.stats import Percentiles
 from tests.unit.factories import MODEL, FakeStats, endpoint, request
 
@@ -175,3 +182,21 @@ def test_overlapping_waits_count_once() -> None:
     timer.end_wait()
     assert 0.0 <= timer.seconds() < 0.5
     assert timer.waited >= 0.0 and timer.waited < 0.5
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def test_the_failover_table_loads_and_names_a_bad_key(tmp_path: Path) -> None:
+    path = tmp_path / "crossroads.toml"
+    path.write_text("[failover]\nhedge = true\nttft_multiple = 3\n")
+    failover = load_settings(str(path), env={}).failover
+    assert failover.hedge and failover.ttft_multiple == 3.0 and failover.same_endpoint_retry
+    assert load_settings(env={}).failover == FailoverConfig()  # off by default: no hedging
+    for text, where in (("[failover]\nhegde = true\n", "failover"),
+                        ("[failover]\nttft_multiple = 0\n", "failover.ttft_multiple"),
+                        ("[failover]\nretry_backoff_s = -1\n", "failover")):
+        path.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            load_settings(str(path), env={})
+        assert where in str(info.value)

@@ -78,6 +78,9 @@ class Endpoint(msgspec.Struct, frozen=True):
     api_key_env: str | None = None
     # The wire format the endpoint speaks: a key of `crossroads.providers.PROVIDERS`.
     dialect: str = "openai"
+    # It continues a trailing assistant message (prefill), so a broken stream can be resumed
+    # there (resume.py).
+    supports_prefill: bool = False
     # OpenAI's convention: usage.prompt_tokens includes cached tokens. Some providers report
     # only the uncached part; their endpoints set this false and the adapter adds them back.
     usage_prompt_includes_cached: bool = True

@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--time-scale", type=float, default=None,
                      help="multiply every simulated delay (0 = no delays)")
+    sim.add_argument("--compress", type=float, default=None,
+                     help="run the fleet's timeline (its [[event]]s) this many times faster "
+                          "than the wall clock; latencies stay as they are")
     sim.add_argument("--parent-pid", type=int, default=None,
                      help="exit when this process stops being our parent (how serve starts it)")
     return tool_commands.add_examples(parser)
@@ -298,6 +301,11 @@ def sim(args: argparse.Namespace) -> int:
             return 2
     if args.time_scale is not None:
         fleet = msgspec.structs.replace(fleet, time_scale=args.time_scale)
+    if args.compress is not None:
+        if args.compress <= 0:
+            print("crossroads sim: --compress must be > 0", file=sys.stderr)
+            return 2
+        fleet = msgspec.structs.replace(fleet, compress=args.compress)
     run_sim(args.host, args.port, fleet, parent_pid=args.parent_pid)
     return 0
 

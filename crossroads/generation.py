@@ -30,6 +30,7 @@ from crossroads.pricing import (
     cost_micro,
     usage_from_openai,
     usage_payload,
+    usage_sum,
 )
 from crossroads.reasoning import shape_reasoning
 from crossroads.sse import encode
@@ -83,12 +84,15 @@ class Attempt:
     """One try at one endpoint. Times are event-loop monotonic seconds."""
 
     __slots__ = (
+        "cost_micro",
         "ended",
         "endpoint",
         "failure",
         "first_token_at",
         "headers_at",
         "message",
+        "prefill_chars",
+        "skipped_events",
         "started",
         "status",
         "upstream_body",
@@ -105,6 +109,12 @@ class Attempt:
         self.failure: Failure | None = None
         self.message: str | None = None
         self.usage: Usage | None = None
+        # What this attempt's part of the answer costs at its endpoint's prices (set with usage).
+        self.cost_micro = 0
+        # A continuation (resume.py): the characters of answer it was sent as prefill.
+        self.prefill_chars: int | None = None
+        # Harmless junk lines its stream carried (sse.py), skipped.
+        self.skipped_events = 0
         # What was sent upstream, kept only for `debug.echo_upstream_body`.
         self.upstream_body: bytes | None = None
 
@@ -126,7 +136,8 @@ class Generation:
         "app_referer", "app_title", "attempts", "cancelled", "completion_cost_micro",
         "conversation", "cost_micro", "created", "discount_micro", "external_user",
         "finish_reason", "id", "key_id", "model_requested", "native_finish_reason", "notes",
-        "overhead", "preset", "reservation", "served", "session_id", "streamed", "surface",
+        "overhead", "preset", "prior", "reservation", "served", "session_id", "streamed",
+        "surface",
         "trace_parent", "upstream_id", "usage", "user_agent",
     )
 
@@ -143,6 +154,9 @@ class Generation:
         self.session_id: str | None = None
         self.attempts: list[Attempt] = []
         self.served: Attempt | None = None
+        # Attempts whose tokens the caller received before their stream broke and was resumed
+        # on another endpoint (resume.py): part of the answer, so part of its price.
+        self.prior: list[Attempt] = []
         self.usage: Usage | None = None
         self.cost_micro = 0
         self.completion_cost_micro = 0
@@ -172,24 +186,31 @@ class Generation:
 
         `answered` says whether the answer is worth paying for; by default (a generated answer)
         it is when it has completion tokens and did not end in error, OpenRouter's zero
-        completion insurance. An embeddings answer has no completion tokens and says True."""
+        completion insurance. An embeddings answer has no completion tokens and says True.
+
+        A resumed stream's answer is its `prior` parts and this one: each priced at its own
+        endpoint, usage and cost their sums."""
         self.served = attempt
-        self.usage = usage
         attempt.usage = usage
-        pricing = attempt.endpoint.pricing
+        attempt.cost_micro = cost_micro(usage, attempt.endpoint.pricing)
+        parts = [*self.prior, attempt]
+        total = usage if not self.prior else usage_sum([a.usage or usage for a in parts])
+        self.usage = total
         if answered is None:
-            answered = usage.completion_tokens > 0
+            answered = total.completion_tokens > 0
         billable = answered and self.finish_reason != "error"
-        cost = cost_micro(usage, pricing) if billable else 0
-        completion = completion_cost_micro(usage, pricing) if billable else 0
+        cost = sum(a.cost_micro for a in parts) if billable else 0
+        completion = sum(completion_cost_micro(a.usage or usage, a.endpoint.pricing)
+                         for a in parts) if billable else 0
         if self.reservation is not None:
             # A key is never billed past what it reserved (accounts/reservation.py).
             ceiling = self.reservation.ceiling(attempt.endpoint)
             cost, completion = min(cost, ceiling), min(completion, ceiling)
         self.cost_micro = cost
         self.completion_cost_micro = completion
-        self.discount_micro = cache_discount_micro(usage, pricing) if billable else 0
-        return usage_payload(usage, self.cost_micro, self.discount_micro,
+        self.discount_micro = sum(cache_discount_micro(a.usage or usage, a.endpoint.pricing)
+                                  for a in parts) if billable else 0
+        return usage_payload(total, self.cost_micro, self.discount_micro,
                              self.completion_cost_micro)
 
     def stamp(self, payload: dict[str, Any], endpoint: Endpoint) -> None:

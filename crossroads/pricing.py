@@ -61,6 +61,20 @@ def usage_from_openai(raw: Any, images: int = 0,
     )
 
 
+def usage_sum(parts: list[Usage]) -> Usage:
+    """The usage of one answer made of several attempts' parts (a resumed stream): every count
+    is what the providers together processed; estimated if any part was."""
+    return Usage(
+        prompt_tokens=sum(u.prompt_tokens for u in parts),
+        completion_tokens=sum(u.completion_tokens for u in parts),
+        cached_tokens=sum(u.cached_tokens for u in parts),
+        cache_write_tokens=sum(u.cache_write_tokens for u in parts),
+        reasoning_tokens=sum(u.reasoning_tokens for u in parts),
+        images=sum(u.images for u in parts),
+        estimated=any(u.estimated for u in parts),
+    )
+
+
 def cost_micro(usage: Usage, pricing: Pricing) -> int:
     cached = min(usage.cached_tokens, usage.prompt_tokens)
     written = min(usage.cache_write_tokens, usage.prompt_tokens - cached)

@@ -35,14 +35,24 @@ Committing. A stream commits to an endpoint when that endpoint's first content (
 reasoning or a finish reason) arrives; role-only preludes are held back until then. Response
 headers go to the caller at commit time, or earlier if `keepalive_s` passes first, in which case
 `: CROSSROADS PROCESSING` comments keep the connection alive while attempts continue. After
-commit nothing is retried: a cut, stall or malformed event ends the stream with one event that
-carries a top-level `error` and `finish_reason: "error"`, and no `[DONE]` — a truncated answer is
-never dressed as a complete one. If every attempt fails before commit, the caller gets a normal
-JSON error with the real status, unless keep-alives already sent a 200, in which case the same
-in-band error event ends the stream.
+commit nothing is retried, but it may be *resumed*: when the stream is cut, stalls or turns
+malformed, the answer so far is sent as an assistant prefill to the next endpoint of the plan
+that takes one (same model, `supports_prefill`), and its continuation is spliced into the
+caller's stream (`resume.py`: when it applies, the splice, and how the parts are billed). The
+loop goes on as a failover would, skipping endpoints that cannot continue; a continuation that
+fails before its own first content moves on the same way. A stream that cannot be resumed (tool
+calls, JSON, nothing left to try, resume off) ends with one event that carries a top-level
+`error` and `finish_reason: "error"`, and no `[DONE]` — a truncated answer is never dressed as a
+complete one. If every attempt fails before commit, the caller gets a normal JSON error with the
+real status, unless keep-alives already sent a 200, in which case the same in-band error event
+ends the stream.
+
+Parsing is tolerant where nothing can be lost: an upstream line that could not have carried a
+chunk is skipped and counted on the attempt; one that could have is malformed (`sse.py`).
 
 A stream that ends without `[DONE]` after its finish reason (and usage, if any) is complete, and
-the relay finishes it at once. The caller leaving cancels the task running the relay, which closes
+the relay finishes it at once; so is one cut or stalled after its finish reason (its usage then
+estimated). The caller leaving cancels the task running the relay, which closes
 the upstream connection immediately (`UpstreamResponse.close`).
 
 Operations. An embeddings request runs this same loop: the provider builds its upstream call
@@ -65,13 +75,17 @@ from crossroads.hedging import Race
 from crossroads.metrics import OverheadTimer
 from crossroads.providers import PROVIDERS
 from crossroads.relay_errors import caller_error, final_error
-from crossroads.relay_io import ANSWERS, KeepAlive
-from crossroads.retry_policy import retry_wait
+from crossroads.relay_io import ANSWERS, KeepAlive, attempt_report, commit
+from crossroads.resume import Resume
+from crossroads.retry_policy import retry_same
 from crossroads.routing.plan import Plan
 from crossroads.settings import Settings
-from crossroads.stats import AttemptReport, LiveStats
+from crossroads.stats import LiveStats
 from crossroads.streaming import ClientStream, StreamSession
 from crossroads.upstream import DeadlinePassed, Upstream, UpstreamResponse
+
+# Transport failures that, once the finish reason has arrived, cost nothing of the answer.
+_AFTER_FINISH = frozenset({Failure.CUT, Failure.STALL})
 
 
 class Relay:
@@ -104,27 +118,10 @@ class Relay:
             attempt.failure = error.failure
             attempt.message = error.message
             attempt.status = error.status or attempt.status
-            rule = error.rule
             if error.failure is Failure.CANCELLED:
                 self.stats.release(key)
                 return
-            report = AttemptReport(
-                ok=False,
-                counts_against_uptime=rule.counts_against_uptime,
-                trips_breaker=rule.trips_breaker,
-                retry_after_s=error.retry_after_s,
-            )
-        else:
-            report = AttemptReport(
-                ok=True,
-                counts_against_uptime=True,
-                trips_breaker=False,
-                ttft_s=attempt.ttft_s,
-                latency_s=attempt.ended - attempt.started,
-                completion_tokens=attempt.usage.completion_tokens if attempt.usage else 0,
-                generation_s=attempt.generation_s,
-            )
-        self.stats.record(key, report, attempt.ended)
+        self.stats.record(key, attempt_report(attempt, error), attempt.ended)
 
     async def _open(self, attempt: Attempt, request: ChatRequest, deadline: float,
                     out: ClientStream | None, generation: Generation) -> UpstreamResponse:
@@ -134,6 +131,9 @@ class Relay:
         # A key's reservation may have lowered max_tokens for this endpoint, to stay a bound.
         reservation = generation.reservation
         max_tokens = None if reservation is None else reservation.max_tokens.get(endpoint.key)
+        if max_tokens is not None and request.max_tokens is not None:
+            # A continuation's limit is what the answer so far left of the caller's (resume.py).
+            max_tokens = min(max_tokens, request.max_tokens)
         built = provider.build(endpoint, self.catalog.api_key(endpoint), request, max_tokens)
         if request.echo_upstream_body:
             attempt.upstream_body = built.body
@@ -163,12 +163,13 @@ class Relay:
     # --- the loop ---------------------------------------------------------------------------
 
     def _next_attempt(self, request: ChatRequest, queue: list[Endpoint], min_context: int,
-                      generation: Generation, total_deadline: float, streamed: bool = True
-                      ) -> tuple[Attempt, AttemptLimits] | None:
+                      generation: Generation, total_deadline: float, resume: Resume | None,
+                      streamed: bool = True) -> tuple[Attempt, AttemptLimits] | None:
         """Start the plan's next endpoint that can be tried now, with its limits."""
         while queue and len(generation.attempts) < self.settings.routing.max_attempts:
             endpoint = queue.pop(0)
-            if endpoint.context_length <= min_context:
+            if endpoint.context_length <= min_context or (resume is not None
+                                                          and not resume.accepts(endpoint)):
                 continue
             now = self._now()
             if now >= total_deadline:
@@ -178,6 +179,8 @@ class Relay:
                 continue
             attempt = Attempt(endpoint=endpoint, started=now)
             generation.attempts.append(attempt)
+            if resume is not None:
+                resume.begin(attempt)
             return attempt, attempt_limits(
                 now=now, total_deadline=total_deadline, streamed=streamed,
                 has_fallback=any(e.context_length > min_context for e in queue),
@@ -185,26 +188,6 @@ class Relay:
                 first_token_s=self.timeouts.first_token_s,
                 prompt_tokens=request.prompt_token_estimate(0))
         return None
-
-    async def _retry_same(self, error: AttemptError, endpoint: Endpoint, queue: list[Endpoint],
-                          min_context: int, total_deadline: float,
-                          generation: Generation) -> bool:
-        """Wait, then put `endpoint` first again, when `retry_policy` says so."""
-        now = self._now()
-        wait = retry_wait(
-            error, endpoint, queue, min_context,
-            cooling_left_s=self.stats.health(endpoint_key(endpoint), now).cooling_until - now,
-            time_left_s=total_deadline - now, failover=self.settings.failover,
-            timeouts=self.timeouts, rng=self.rng)
-        if wait is None:
-            return False
-        generation.overhead.begin_wait()
-        try:
-            await asyncio.sleep(wait)
-        finally:
-            generation.overhead.end_wait()
-        queue.insert(0, endpoint)
-        return True
 
     async def run(self, request: ChatRequest, plan: Plan, generation: Generation,
                   out: ClientStream | None) -> bytes | None:
@@ -215,6 +198,8 @@ class Relay:
         last_error: AttemptError | None = None
         errors: list[AttemptError] = []
         retried = False
+        resume = Resume(request) if out is not None and self.settings.routing.resume_streams \
+            else None
 
         def failed(attempt: Attempt, error: AttemptError) -> None:
             error.message = redact(error.message, self.catalog.api_key(attempt.endpoint))
@@ -223,11 +208,11 @@ class Relay:
 
         def challenger() -> tuple[Attempt, float] | None:
             picked = self._next_attempt(request, queue, min_context, generation,
-                                        total_deadline)
+                                        total_deadline, resume)
             return None if picked is None else (picked[0], picked[1].first_token_deadline)
 
         while (picked := self._next_attempt(request, queue, min_context, generation,
-                                            total_deadline, out is not None)) is not None:
+                                            total_deadline, resume, out is not None)) is not None:
             attempt, limits = picked
             endpoint = attempt.endpoint
             race = None
@@ -235,13 +220,14 @@ class Relay:
                 if out is None:
                     return await self._complete(attempt, request, generation,
                                                 limits.first_token_deadline)
-                if limits.hedge_at is None:
-                    await self._stream(attempt, request, generation, out,
-                                       limits.first_token_deadline, total_deadline)
-                else:
+                if limits.hedge_at is None or out.committed:  # a continuation never races
+                    await self._stream(attempt, request if resume is None else resume.request,
+                                       generation, out, limits.first_token_deadline,
+                                       total_deadline, resume)
+                else:  # before any commit, so nothing was resumed: the caller's request
                     race = Race(out, self.stats, request, generation,
                                 lambda a, lane, ftd: self._stream(
-                                    a, request, generation, lane, ftd, total_deadline),
+                                    a, request, generation, lane, ftd, total_deadline, resume),
                                 challenger, failed)
                     await race.run(attempt, limits.hedge_at, limits.first_token_deadline)
                 return None
@@ -251,6 +237,13 @@ class Relay:
                 error.message = redact(error.message, self.catalog.api_key(endpoint))
                 self._finish_attempt(attempt, error)
                 if out is not None and out.committed:
+                    attempts_left = (len(generation.attempts) < self.settings.routing.max_attempts
+                                     and self._now() < total_deadline)
+                    if resume is not None and resume.resumes(attempt, error, generation, queue,
+                                                             attempts_left):
+                        last_error = error
+                        errors.append(error)
+                        continue
                     await out.write(generation.error_event(
                         endpoint, 502, f"The provider failed mid-stream: {error.message}",
                         {"provider_name": endpoint.provider_name,
@@ -265,8 +258,9 @@ class Relay:
                 if error.failure is Failure.CONTEXT_LENGTH:
                     min_context = max(min_context, endpoint.context_length)
                 if not retried and len(generation.attempts) < self.settings.routing.max_attempts:
-                    retried = await self._retry_same(error, endpoint, queue, min_context,
-                                                     total_deadline, generation)
+                    retried = await retry_same(error, endpoint, queue, min_context,
+                                               self.stats, self.settings, total_deadline,
+                                               self.rng, generation.overhead)
             except asyncio.CancelledError:
                 if attempt.ended is None:  # a hedge racer that failed earlier is recorded
                     self._finish_attempt(attempt, AttemptError(Failure.CANCELLED, "caller left"))
@@ -320,21 +314,33 @@ class Relay:
 
     async def _stream(self, attempt: Attempt, request: ChatRequest, generation: Generation,
                       out: ClientStream, first_token_deadline: float,
-                      total_deadline: float) -> None:
+                      total_deadline: float, resume: Resume | None = None) -> None:
         timer = generation.overhead
         response = await self._open(attempt, request, first_token_deadline, out, generation)
         translator = PROVIDERS[attempt.endpoint.dialect].stream_translator(request)
         session = StreamSession(attempt, generation, request, translator,
-                                self.settings.server.max_body_bytes)
+                                self.settings.server.max_body_bytes,
+                                None if resume is None else resume.splice)
+        if resume is not None:
+            resume.watch(session)
         try:
             while not session.saw_done:
-                chunk = await self._next_chunk(response, out, first_token_deadline,
-                                               total_deadline, timer)
+                try:
+                    chunk = await self._next_chunk(response, out, first_token_deadline,
+                                                   total_deadline, timer)
+                except AttemptError as error:
+                    # Broken after its finish reason: the answer is whole, only usage is lost
+                    # (estimated below), as for a clean end without [DONE].
+                    if session.finish_reason is None or error.failure not in _AFTER_FINISH:
+                        raise
+                    chunk = b""
                 now = self._now()
                 events = session.feed(chunk, now) if chunk else session.end_of_body(now)
                 if events:
                     if not out.committed:
-                        await self._commit(out, attempt, request, generation)
+                        if resume is not None:
+                            resume.watch(session)  # a hedge's winner is the one to resume
+                        await commit(out, attempt, request, generation)
                     await out.write(b"".join(events))
                 if session.error is not None:
                     raise session.error
@@ -357,15 +363,8 @@ class Relay:
         self._finish_attempt(attempt, None)
         self.sink(generation)
         if not out.committed:
-            await self._commit(out, attempt, request, generation)
+            await commit(out, attempt, request, generation)
         await out.write(tail)
-
-    @staticmethod
-    async def _commit(out: ClientStream, attempt: Attempt, request: ChatRequest,
-                      generation: Generation) -> None:
-        await out.commit()
-        if request.echo_upstream_body:
-            await out.write(generation.debug_event(attempt))
 
     async def _next_chunk(self, response: UpstreamResponse, out: ClientStream,
                           first_token_deadline: float, total_deadline: float,

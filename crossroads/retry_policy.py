@@ -20,12 +20,15 @@ when no endpoint at all is left.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Sequence
 
-from crossroads.catalog import Endpoint
+from crossroads.catalog import Endpoint, endpoint_key
 from crossroads.failures import AttemptError, Failure
-from crossroads.settings import FailoverConfig, TimeoutConfig
+from crossroads.metrics import OverheadTimer
+from crossroads.settings import FailoverConfig, Settings, TimeoutConfig
+from crossroads.stats import LiveStats
 
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, 529})
 # Past the breaker's deadline, so the retry is never refused by clock rounding.
@@ -60,3 +63,25 @@ def retry_wait(error: AttemptError, endpoint: Endpoint, queue: Sequence[Endpoint
     else:
         return None
     return wait if wait < time_left_s else None
+
+
+async def retry_same(error: AttemptError, endpoint: Endpoint, queue: list[Endpoint],
+                     min_context: int, stats: LiveStats, settings: Settings,
+                     total_deadline: float, rng: random.Random,
+                     overhead: OverheadTimer) -> bool:
+    """When `retry_wait` says so, wait (not the router's overhead), put `endpoint` first in
+    `queue` again and say True."""
+    now = asyncio.get_running_loop().time()
+    wait = retry_wait(error, endpoint, queue, min_context,
+                      cooling_left_s=stats.health(endpoint_key(endpoint), now).cooling_until - now,
+                      time_left_s=total_deadline - now, failover=settings.failover,
+                      timeouts=settings.timeouts, rng=rng)
+    if wait is None:
+        return False
+    overhead.begin_wait()
+    try:
+        await asyncio.sleep(wait)
+    finally:
+        overhead.end_wait()
+    queue.insert(0, endpoint)
+    return True

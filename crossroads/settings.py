@@ -88,6 +88,8 @@ class RoutingConfig(_Table, frozen=True):
     # Sticky routing for prompt caches (routing/sticky.py).
     sticky: bool = True
     sticky_idle_s: float = 600.0
+    # Continue a committed stream that breaks on an endpoint that takes a prefill (resume.py).
+    resume_streams: bool = True
 
 
 class TimeoutConfig(_Table, frozen=True):
@@ -162,6 +164,9 @@ class DataPolicyConfig(_Table, frozen=True):
 
 
 Dialect = Literal["openai", "anthropic"]
+# Whether a dialect's endpoints continue a trailing assistant message (resume.py) unless the
+# catalog says otherwise: Anthropic's Messages API does; OpenAI's answers it anew.
+PREFILL_BY_DIALECT: dict[str, bool] = {"openai": False, "anthropic": True}
 
 
 class ProviderConfig(_Table, frozen=True):
@@ -169,6 +174,7 @@ class ProviderConfig(_Table, frozen=True):
     base_url: str | None = None
     api_key_env: str | None = None
     dialect: Dialect | None = None
+    supports_prefill: bool | None = None
     data_policy: DataPolicyConfig | None = None
     privacy_policy_url: str | None = None
     terms_of_service_url: str | None = None
@@ -223,6 +229,7 @@ class EndpointConfig(_Table, frozen=True):
     nominal_throughput: float | None = None
     nominal_ttft_ms: float | None = None
     usage_prompt_includes_cached: bool | None = None
+    supports_prefill: bool | None = None
 
 
 class ConfigFile(_Table, frozen=True):
@@ -413,6 +420,8 @@ def _build_endpoint(
         data_policy=_policy(config.data_policy or provider.data_policy),
         api_key_env=key_env,
         dialect=dialect,
+        supports_prefill=_first_set(config.supports_prefill, provider.supports_prefill,
+                                    PREFILL_BY_DIALECT.get(dialect, False)),
         nominal_throughput=config.nominal_throughput or 50.0,
         nominal_ttft_ms=config.nominal_ttft_ms or 1000.0,
         usage_prompt_includes_cached=config.usage_prompt_includes_cached is not False,
@@ -422,6 +431,10 @@ def _build_endpoint(
     if reason is None and key_env:
         keys[endpoint_key(endpoint)] = env[key_env]
     return endpoint
+
+
+def _first_set(*values: bool | None) -> bool:
+    return next((v for v in values if v is not None), False)
 
 
 def shipped_config() -> ConfigFile:

@@ -16,6 +16,7 @@ the last chunk before `[DONE]`, and every chunk has a `choices[0]`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
@@ -27,7 +28,10 @@ from crossroads.generation import Attempt, Generation, estimate_usage
 from crossroads.pricing import usage_from_openai
 from crossroads.providers.base import StreamTranslator
 from crossroads.reasoning import shape_reasoning
-from crossroads.sse import DONE, DONE_EVENT, SSEDecoder, SSEOverflowError, encode
+from crossroads.sse import DONE, DONE_EVENT, GARBLED, SSEDecoder, SSEOverflowError, encode
+
+Splice = Callable[[dict[str, Any]], None]
+"""Rewrites a continuation's chunk in place so it joins the answer already sent (resume.py)."""
 
 
 class ClientStream(Protocol):
@@ -66,15 +70,16 @@ def _has_content(choice: dict[str, Any]) -> bool:
 
 class StreamSession:
     __slots__ = (
-        "_decoder", "_exclude_reasoning", "_held", "_merge_usage", "_pending_finish", "_translator",
-        "attempt", "chars",
-        "chunks", "error", "finish_reason", "generation", "has_content", "request", "saw_done",
-        "usage_sent",
+        "_decoder", "_exclude_reasoning", "_held", "_merge_usage", "_pending_finish", "_splice",
+        "_translator", "attempt", "chars", "chunks", "created", "error", "finish_reason",
+        "generation", "has_content", "request", "saw_done", "text", "tool_calls", "usage_sent",
     )
 
     def __init__(self, attempt: Attempt, generation: Generation, request: ChatRequest,
-                 translator: StreamTranslator, max_event_bytes: int) -> None:
+                 translator: StreamTranslator, max_event_bytes: int,
+                 splice: Splice | None = None) -> None:
         self.attempt = attempt
+        self._splice = splice
         self.generation = generation
         self.request = request
         self._translator = translator
@@ -91,6 +96,11 @@ class StreamSession:
         self.saw_done = False
         self.chars = 0
         self.chunks = 0
+        # The content text of this attempt, and whether it streamed tool calls: what a resume
+        # continues from, or refuses to (resume.py).
+        self.text: list[str] = []
+        self.tool_calls = False
+        self.created: int | None = None  # what its chunks say, once the first has arrived
         self.error: AttemptError | None = None
 
     @property
@@ -112,6 +122,7 @@ class StreamSession:
             payloads = self._decoder.feed(chunk)
         except SSEOverflowError as exc:
             raise AttemptError(Failure.TOO_LARGE, str(exc)) from None
+        self.attempt.skipped_events = self._decoder.skipped
         return self._consume(payloads, now)
 
     def end_of_body(self, now: float) -> list[bytes]:
@@ -128,6 +139,10 @@ class StreamSession:
         out: list[bytes] = []
         translator = self._translator
         for data in payloads:
+            if data is GARBLED:
+                self.error = AttemptError(Failure.MALFORMED, "the provider sent a garbled line "
+                                          "that may have held content")
+                break
             if data != DONE:
                 try:
                     for payload in translator.chunks(data):
@@ -181,18 +196,25 @@ class StreamSession:
     def _event(self, payload: dict[str, Any], now: float) -> None:
         """Check and rewrite one upstream chunk as ours, in place."""
         finish, native = shape_chunk(payload, self.generation.created)
+        if self._splice is not None:
+            self._splice(payload)
+        if self.created is None:
+            self.created = payload["created"]
         choices = payload["choices"]
         if choices:
             choice = choices[0]
+            delta = choice["delta"]
             if not self.has_content and _has_content(choice):
                 self.has_content = True
                 self.attempt.first_token_at = now
-            delta = choice["delta"]
             if self._exclude_reasoning or "reasoning_content" in delta:
                 shape_reasoning(delta, self._exclude_reasoning)
             if isinstance(delta.get("content"), str):
                 self.chars += len(delta["content"])
                 self.chunks += 1
+                self.text.append(delta["content"])
+            if delta.get("tool_calls") or delta.get("function_call"):
+                self.tool_calls = True
             if finish is not None:
                 self.finish_reason = finish
                 self.generation.native_finish_reason = native

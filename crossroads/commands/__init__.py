@@ -1,4 +1,4 @@
-"""The client commands: `models`, `check-config`, `generation`, `bench`.
+"""The client commands: `models`, `check-config`, `generation`, `bench`, `replay`.
 
 Their command lines are in `options.py`; each command module gives `run(args) -> exit status`
 and is imported only when its command runs (they pull in httpx and rich, which `serve` never
@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], str]] = {
     "check-config": (options.add_check_config, "crossroads.commands.check_config"),
     "generation": (options.add_generation, "crossroads.commands.generation"),
     "bench": (options.add_bench, "crossroads.commands.bench"),
+    "replay": (options.add_replay, "crossroads.commands.replay"),
 }
 
 
@@ -45,6 +46,7 @@ TOP_EPILOG = """examples:
   crossroads models                              # the catalog, live stats from a running router
   crossroads generation gen-1765113600-AbCdEf    # one generation from the ledger
   crossroads bench --requests 200 -c 16 --stream # throughput, latency, cost, failovers
+  crossroads replay bench/replay/incidents.toml  # routing against an oracle, on a scripted fleet
   crossroads keys create --name ci --limit 5
 
 `crossroads COMMAND --help` shows each command's options and examples."""

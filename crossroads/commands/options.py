@@ -89,6 +89,30 @@ exit status: 0 at least one request succeeded, 1 none did (or the model is unkno
 router answers, 4 the key was refused."""
 
 
+REPLAY_DESCRIPTION = """\
+Replay a scripted fleet against the real router and score it against an oracle.
+
+Starts the simulator on FLEET (its [[event]] timeline: outages, slowdowns, error bursts, rate
+limits, price changes) and a router whose catalog is made for it, both on 127.0.0.1, then sends
+streamed requests at a fixed rate while the script plays. The oracle knows the script: at each
+request's send time the cheapest healthy endpoint (Balanced, Floor, Exacto) and the fastest
+(Nitro). Prints success rate, cost ÷ oracle, cost ÷ the mode's own policy over the healthy
+endpoints, throughput ÷ oracle, TTFT p50/p99, wasted attempts and the recovery after each
+incident. Definitions: crossroads/replay/oracle.py and the README."""
+
+REPLAY_EPILOG = """examples:
+  crossroads replay bench/replay/incidents.toml                 # Balanced, 10 req/s
+  crossroads replay bench/replay/incidents.toml --mode nitro --json | jq .throughput_vs_oracle
+  crossroads replay bench/replay/calm.toml --requests 50 --rate 5
+  crossroads replay bench/replay/incidents.toml --save run.jsonl   # every request, for later
+  crossroads replay bench/replay/incidents.toml --rescore run.jsonl   # score it again
+
+Runs wholly on this machine and spends nothing; keep other load off it while it runs, since the
+router, the simulator and the client share its cores.
+
+exit status: 0 the replay ran, 1 the fleet file is invalid or a process would not start."""
+
+
 def _command(commands: Any, name: str, help_text: str, description: str,
              epilog: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
@@ -157,3 +181,40 @@ def add_bench(commands: Any) -> None:
                         help="the user message (a request number is appended to each)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds one request may take (default 120)")
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
+def add_replay(commands: Any) -> None:
+    parser = _command(commands, "replay",
+                      "run the router against a scripted fleet and score it against an oracle",
+                      REPLAY_DESCRIPTION, REPLAY_EPILOG)
+    parser.add_argument("fleet", help="fleet TOML file with prices and an [[event]] timeline")
+    parser.add_argument("--mode", choices=("balanced", "nitro", "floor", "exacto"),
+                        default="balanced", help="the routing mode to ask for (default balanced)")
+    parser.add_argument("--requests", "-n", type=_positive, default=None,
+                        help="default: the script's length × the rate")
+    parser.add_argument("--rate", type=_positive_float, default=None,
+                        help="requests per second (default the file's [replay] rate, else 10)")
+    parser.add_argument("--compress", type=_positive_float, default=1.0,
+                        help="play the timeline this many times faster than real time (default "
+                             "1: cooldowns and stats windows of the router do not shrink)")
+    parser.add_argument("--max-tokens", type=_positive, default=None,
+                        help="max_tokens of each request (default: none, the sim's length)")
+    parser.add_argument("--timeout", type=_positive_float, default=60.0,
+                        help="seconds one request may take (default 60)")
+    parser.add_argument("--workdir", default=None, metavar="DIR",
+                        help="run the sim and the router in DIR (new or empty) and keep their "
+                             "logs, config and ledger there (default: a temporary directory)")
+    parser.add_argument("--save", default=None, metavar="FILE",
+                        help="write every request (send time, outcome, endpoint, attempts, "
+                             "tokens, TTFT) and the oracle's choices then as JSON lines")
+    parser.add_argument("--rescore", default=None, metavar="FILE",
+                        help="run nothing: score the requests of an earlier --save FILE of the "
+                             "same fleet and mode again (the oracle's rules may have changed)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")

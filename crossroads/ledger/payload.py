@@ -39,6 +39,12 @@ def _attempt_payload(attempt: AttemptRecord) -> ProviderResponse:
             message=attempt.message,
             ttft=attempt.ttft_ms,
             served=attempt.served,
+            tokens_prompt=attempt.prompt_tokens,
+            tokens_completion=attempt.completion_tokens,
+            cost_micro_usd=attempt.cost_micro,
+            usage_estimated=attempt.usage_estimated,
+            prefill_chars=attempt.prefill_chars,
+            skipped_events=attempt.skipped_events,
         ),
     )
     if latency is not None:

@@ -41,6 +41,17 @@ class AttemptRecord(msgspec.Struct, frozen=True):
     ended_ms: int | None
     ttft_ms: int | None
     served: bool
+    # Added with mid-stream resume (resume.py); defaults keep older journal frames decodable.
+    # This attempt's part of the answer, when the caller received tokens from it: its usage and
+    # what that cost at its endpoint's prices. None when none of its tokens reached the caller.
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_micro: int | None = None
+    usage_estimated: bool = False
+    # A continuation: the characters of answer it was sent as assistant prefill.
+    prefill_chars: int | None = None
+    # Harmless junk lines its stream carried, skipped (sse.py).
+    skipped_events: int = 0
 
 
 class GenerationRecord(msgspec.Struct, frozen=True):
@@ -118,6 +129,7 @@ def _attempt_record(attempt: Attempt, start: float, served: bool) -> AttemptReco
         message = message[: MESSAGE_LIMIT - 1] + "…"
     ttft = attempt.ttft_s
     endpoint = attempt.endpoint
+    usage = attempt.usage
     return AttemptRecord(
         endpoint_tag=endpoint.tag,
         provider_name=endpoint.provider_name,
@@ -129,6 +141,12 @@ def _attempt_record(attempt: Attempt, start: float, served: bool) -> AttemptReco
         ended_ms=None if attempt.ended is None else _ms(attempt.ended - start),
         ttft_ms=None if ttft is None else _ms(ttft),
         served=served,
+        prompt_tokens=None if usage is None else usage.prompt_tokens,
+        completion_tokens=None if usage is None else usage.completion_tokens,
+        cost_micro=None if usage is None else attempt.cost_micro,
+        usage_estimated=usage is not None and usage.estimated,
+        prefill_chars=attempt.prefill_chars,
+        skipped_events=attempt.skipped_events,
     )
 
 

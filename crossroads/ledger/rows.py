@@ -35,7 +35,8 @@ GENERATION_COLUMNS = (
 )
 ATTEMPT_COLUMNS = (
     "generation_id", "ordinal", "endpoint_tag", "provider_name", "model", "status", "failure",
-    "message", "started_ms", "ended_ms", "ttft_ms", "served",
+    "message", "started_ms", "ended_ms", "ttft_ms", "served", "prompt_tokens",
+    "completion_tokens", "cost_micro", "usage_estimated", "prefill_chars", "skipped_events",
 )
 
 
@@ -106,7 +107,8 @@ def generation_row(r: GenerationRecord) -> tuple[Any, ...]:
 def attempt_rows(r: GenerationRecord) -> list[tuple[Any, ...]]:
     return [
         (r.id, i, a.endpoint_tag, a.provider_name, a.model, a.status, a.failure, a.message,
-         a.started_ms, a.ended_ms, a.ttft_ms, a.served)
+         a.started_ms, a.ended_ms, a.ttft_ms, a.served, a.prompt_tokens, a.completion_tokens,
+         a.cost_micro, a.usage_estimated, a.prefill_chars, a.skipped_events)
         for i, a in enumerate(r.attempts)
     ]
 
@@ -135,7 +137,10 @@ def record_from(row: tuple[Any, ...], attempts: list[tuple[Any, ...]]) -> Genera
         attempts=tuple(
             AttemptRecord(endpoint_tag=a[0], provider_name=a[1], model=a[2], status=a[3],
                           failure=a[4], message=a[5], started_ms=a[6], ended_ms=a[7],
-                          ttft_ms=a[8], served=bool(a[9]))
+                          ttft_ms=a[8], served=bool(a[9]), prompt_tokens=a[10],
+                          completion_tokens=a[11], cost_micro=a[12],
+                          usage_estimated=bool(a[13]), prefill_chars=a[14],
+                          skipped_events=a[15] or 0)
             for a in attempts
         ),
     )

@@ -19,6 +19,14 @@ class AttemptExtras(_Body, kw_only=True):
     message: str | None
     ttft: int | None
     served: bool
+    # The attempt's part of the answer (null when none of its tokens reached the caller), and
+    # for a resumed stream's continuation, the characters it was sent as prefill.
+    tokens_prompt: int | None = None
+    tokens_completion: int | None = None
+    cost_micro_usd: int | None = None
+    usage_estimated: bool = False
+    prefill_chars: int | None = None
+    skipped_events: int = 0
 
 
 class ProviderResponse(_Body, kw_only=True):

@@ -5,7 +5,9 @@ Each endpoint is served under a path prefix (`http://HOST:PORT/NAME/v1`, or its 
 latency, speed, limits, prompt cache, errors, outages and stream faults, steered at runtime
 through `/_sim/endpoints/NAME`.
 
-    profile.py   SimProfile, SimFleet, load_fleet (TOML), the pinned outcome names
+    profile.py   SimProfile, SimFleet, load_fleet (TOML), the pinned outcome names, the
+                 timeline's events
+    timeline.py  what each endpoint is like at a second of the fleet's script (`[[event]]`s)
     fleet.py     catalog_fleet(): a twin of every catalog endpoint; scout_fleet(): Scout's eight
     server.py    run_sim() (blocking, for the CLI) and start_sim() (in a running loop)
     endpoint.py  live per-endpoint state and the rule that picks each request's outcome

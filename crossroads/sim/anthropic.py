@@ -26,6 +26,7 @@ import orjson
 from crossroads.errors import BadRequest
 from crossroads.sim.anthropic_render import AnthropicReply, anthropic_error
 from crossroads.sim.chat import SERVED, ChatService, Pending, entry
+from crossroads.sim.continuation import REFUSAL, prefill_of
 from crossroads.sim.endpoint import EndpointState, SimState
 from crossroads.sim.play import BLOCK_PLAYS, STREAM_PLAYS
 from crossroads.sim.profile import Outcome
@@ -89,8 +90,8 @@ class AnthropicService:
 
     def messages(self, ep: EndpointState, ex: Exchange) -> Pending:
         ep.requests += 1
-        p = ep.profile
         now = self._state.elapsed()
+        p = ep.profile_at(now)
         reason = self.authorized(ep, ex)
         if reason is not None:
             ep.record(entry(now, "http_401", None, None))
@@ -104,6 +105,13 @@ class AnthropicService:
             # Claude thinks only when `thinking` asks it to, whatever the model can do.
             chat.setdefault("reasoning", {"enabled": False})
             req = parse_chat(chat, p.image_tokens, p.cache)
+            prefill = prefill_of(req)
+            if prefill is not None and not p.supports_prefill:
+                raise BadRequestError(REFUSAL, "messages")
+            if prefill is not None and prefill != prefill.rstrip():
+                # Anthropic's own rule for a prefilled assistant turn.
+                raise BadRequestError("messages: final assistant content cannot end with "
+                                      "trailing whitespace", "messages")
         except (BadRequest, BadRequestError) as exc:
             ep.record(entry(now, "http_400", None, raw))
             ex.send(400, anthropic_error("invalid_request_error", exc.message))
@@ -135,6 +143,7 @@ class AnthropicService:
 
         reply = AnthropicReply(ex, req, p, completion_id=self._chat.next_id(),
                                created=int(time.time()), cached=cached,
-                               timing=ep.sample_timing(self._state.time_scale), written=written)
+                               timing=ep.sample_timing(self._state.time_scale, now),
+                               written=written)
         plays = STREAM_PLAYS if req.stream else BLOCK_PLAYS
         return ep.start(plays[outcome](reply))

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from crossroads.sim.continuation import REFUSAL, prefill_of
 from crossroads.sim.endpoint import EndpointState, LogEntry, SimState
 from crossroads.sim.play import BLOCK_PLAYS, STREAM_PLAYS, Reply
 from crossroads.sim.profile import OUTCOMES, Outcome
@@ -90,8 +91,8 @@ class ChatService:
     def completions(self, ep: EndpointState, ex: Exchange, parsed: Any = _UNPARSED) -> Pending:
         """Answer one chat request; `parsed` is its body when the server already decoded it."""
         ep.requests += 1
-        p = ep.profile
         now = self._state.elapsed()
+        p = ep.profile_at(now)
         reason = self.authorized(ep, ex)
         if reason is not None:
             body = error_body(reason, "authentication_error", "invalid_api_key")
@@ -100,6 +101,8 @@ class ChatService:
         try:
             raw = orjson.loads(ex.body) if parsed is _UNPARSED else parsed
             req = parse_chat(raw, p.image_tokens, p.cache)
+            if not p.supports_prefill and prefill_of(req) is not None:
+                raise BadRequestError(REFUSAL, "messages")
         except (orjson.JSONDecodeError, BadRequestError) as exc:
             message = (
                 exc.message if isinstance(exc, BadRequestError) else "request body is not JSON"
@@ -130,7 +133,7 @@ class ChatService:
             completion_id=self.next_id(),
             created=int(time.time()),
             cached=cached,
-            timing=ep.sample_timing(self._state.time_scale),
+            timing=ep.sample_timing(self._state.time_scale, now),
         )
         plays = STREAM_PLAYS if req.stream else BLOCK_PLAYS
         return ep.start(plays[outcome](reply))

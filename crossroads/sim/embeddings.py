@@ -104,8 +104,8 @@ class EmbeddingsService:
 
     def embed(self, ep: EndpointState, ex: Exchange, parsed: Any = _UNPARSED) -> Pending:
         ep.requests += 1
-        p = ep.profile
         now = self._state.elapsed()
+        p = ep.profile_at(now)
         reason = self._chat.authorized(ep, ex)
         if reason is not None:
             ep.record(_entry(now, "http_401", 0, None))
@@ -144,7 +144,7 @@ class EmbeddingsService:
             ex.send(spec.status, error_body(message, spec.type, spec.code), extra=extra)
             return None
         body = self._body(raw, texts, size, sum(tokens))
-        ttft, _ = ep.sample_timing(self._state.time_scale)
+        ttft, _ = ep.sample_timing(self._state.time_scale, now)
         return ep.start(BLOCK_PLAYS[outcome](EmbeddingAnswer(ex, body, ttft,
                                                               p.slow_first_token_s)))
 

@@ -3,6 +3,7 @@
 The order of the rule is part of the contract (tests elsewhere script against it):
   0. a scripted outcome, if one is queued (FIFO);
   1. an outage (`down`, or now inside an `outages` window) gives `outage_outcome`;
+(every step reads the profile as the fleet's timeline has it now: `profile_at`, timeline.py);
   2. the request itself: too long for the context, `max_tokens` above `max_output`, images or
      tools the endpoint does not take, or a `[[sim:OUTCOME]]` marker in a message;
   3. one draw from the endpoint's seeded RNG against `fault_rates`;
@@ -24,8 +25,9 @@ from typing import Any, Final
 
 import msgspec
 
-from crossroads.sim.profile import Outcome, SimFleet, SimProfile
+from crossroads.sim.profile import Event, Outcome, SimFleet, SimProfile
 from crossroads.sim.prompt import ChatRequest, PrefixCache
+from crossroads.sim.timeline import effective, state_at
 
 __all__ = ["EndpointState", "LogEntry", "SimState", "derive_seed"]
 
@@ -58,8 +60,11 @@ class EndpointState:
     """Counters, log, script, prompt cache and RNGs of one endpoint; owned by one SimState."""
 
     __slots__ = (
+        "_now",
         "active",
         "cache",
+        "compress",
+        "events",
         "fleet_seed",
         "log",
         "name",
@@ -72,8 +77,13 @@ class EndpointState:
         "timing_rng",
     )
 
-    def __init__(self, profile: SimProfile, fleet_seed: int) -> None:
+    def __init__(self, profile: SimProfile, fleet_seed: int, events: tuple[Event, ...] = (),
+                 compress: float = 1.0) -> None:
         self.name = profile.name
+        self.events = tuple(e for e in events if e.endpoint == profile.name)
+        self.compress = compress
+        # The last effective profile, by the events it applied and the profile it started from.
+        self._now: tuple[tuple[int, ...], SimProfile, SimProfile] | None = None
         self.original = profile
         self.fleet_seed = fleet_seed
         self.profile = profile
@@ -109,11 +119,24 @@ class EndpointState:
         if reseed:
             self.reseed()
 
+    def profile_at(self, elapsed_s: float) -> SimProfile:
+        """The profile as the timeline has it `elapsed_s` wall seconds after the start."""
+        if not self.events:
+            return self.profile
+        t = elapsed_s * self.compress
+        key = tuple(i for i, e in enumerate(self.events) if e.at <= t < e.end)
+        now = self._now
+        if now is not None and now[0] == key and now[1] is self.profile:
+            return now[2]
+        current = effective(self.profile, state_at(self.events, self.name, t))
+        self._now = (key, self.profile, current)
+        return current
+
     def decide(self, req: ChatRequest, elapsed_s: float) -> tuple[Outcome, str | None]:
         """The outcome for this request, and a message when the request itself caused a 400."""
         if self.script:
             return self.script.popleft(), None
-        p = self.profile
+        p = self.profile_at(elapsed_s)
         if p.down or (p.outages and any(a <= elapsed_s < b for a, b in p.outages)):
             return p.outage_outcome, None
         if req.prompt_tokens + (req.max_tokens or 0) > p.context_length:
@@ -137,11 +160,13 @@ class EndpointState:
                     return outcome, None
         return "ok", None
 
-    def sample_timing(self, time_scale: float) -> tuple[float, float]:
-        """(seconds to first token, seconds per token), lognormal around the profile's medians."""
+    def sample_timing(self, time_scale: float,
+                      elapsed_s: float | None = None) -> tuple[float, float]:
+        """(seconds to first token, seconds per token), lognormal around the profile's medians
+        (as the timeline has them at `elapsed_s`, when given)."""
         if time_scale == 0:
             return 0.0, 0.0
-        p = self.profile
+        p = self.profile if elapsed_s is None else self.profile_at(elapsed_s)
         rng = self.timing_rng
         ttft = p.ttft_ms / 1000.0
         if p.ttft_sigma > 0:
@@ -178,7 +203,8 @@ class SimState:
 
     def __init__(self, fleet: SimFleet) -> None:
         self.fleet = fleet
-        self.endpoints = {p.name: EndpointState(p, fleet.seed) for p in fleet.endpoints}
+        self.endpoints = {p.name: EndpointState(p, fleet.seed, fleet.timeline, fleet.compress)
+                          for p in fleet.endpoints}
         self.time_scale = fleet.time_scale
         self.started = time.monotonic()
 

@@ -17,11 +17,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Final, Literal, Protocol
 
 from crossroads.sim.answer import Answer, StepFrames, completion, compose
+from crossroads.sim.continuation import continue_answer, prefill_of
 from crossroads.sim.options import PLAIN
 from crossroads.sim.profile import Outcome, SimProfile
 from crossroads.sim.prompt import ChatRequest
 from crossroads.sim.render import (
     DONE,
+    JUNK_LINE,
     MALFORMED_EVENT,
     MALFORMED_JSON,
     TextFrames,
@@ -83,6 +85,7 @@ class Reply:
         "completion_id",
         "created",
         "ex",
+        "fault_at",
         "finish_reason",
         "n",
         "per_token",
@@ -110,9 +113,17 @@ class Reply:
         self.created = created
         self.ttft, self.per_token = timing
         self.slow_first_s = profile.slow_first_token_s
+        # Where a mid-stream fault strikes, in tokens streamed; None: its own default.
+        self.fault_at = profile.fault_after_tokens
         self.started = time.monotonic()
         self.answer: Answer | None = None
-        if req.options is PLAIN and not req.tools and not profile.reasoning:
+        prefill = prefill_of(req)
+        if prefill is not None:
+            self.answer = continue_answer(req, profile, completion_id, prefill)
+            self.n = self.answer.longest
+            self.finish_reason = self.answer.choices[0].finish_reason
+            completion_tokens = self.answer.completion_tokens
+        elif req.options is PLAIN and not req.tools and not profile.reasoning:
             full = profile.completion_tokens
             limit = req.max_tokens
             self.n = full if limit is None else min(full, limit)
@@ -236,12 +247,13 @@ def _no_answer(r: WholeAnswer) -> Pending:
 # Streaming plays.
 
 
-def _events(frames: Frames, start: int, stop: int, inject_after: int) -> bytes:
+def _events(frames: Frames, start: int, stop: int, inject_after: int,
+            inject: bytes = MALFORMED_EVENT) -> bytes:
     out = []
     for k in range(start, stop):
         out.append(frames.event(k))
         if k + 1 == inject_after:
-            out.append(MALFORMED_EVENT)
+            out.append(inject)
     return b"".join(out)
 
 
@@ -250,17 +262,26 @@ def _stream(
     *,
     cut: Literal["abort", "stall"] | None = None,
     inject_after: int = -1,
+    inject: bytes = MALFORMED_EVENT,
     done: bool = True,
     slow: bool = False,
 ) -> Pending:
     frames = r.frames()
     if r.ttft == 0 and r.per_token == 0 and cut is None and not slow:
-        r.ex.send_stream(_events(frames, 0, frames.n, inject_after) + r.tail(done))
+        r.ex.send_stream(_events(frames, 0, frames.n, inject_after, inject) + r.tail(done))
         return None
-    stop = max(1, frames.n // 2) if cut else frames.n
+    stop = frames.n
+    if cut:
+        stop = max(1, frames.n // 2) if r.fault_at is None else min(r.fault_at, frames.n)
     return _paced(
-        r, frames, stop=stop, cut=cut, inject_after=inject_after, tail=r.tail(done), slow=slow
+        r, frames, stop=stop, cut=cut, inject_after=inject_after, inject=inject,
+        tail=r.tail(done), slow=slow,
     )
+
+
+def _injected(r: Reply, inject: bytes) -> Pending:
+    at = min(_MALFORMED_AFTER, r.n) if r.fault_at is None else r.fault_at
+    return _stream(r, inject_after=at, inject=inject)
 
 
 async def _paced(
@@ -270,6 +291,7 @@ async def _paced(
     stop: int,
     cut: Literal["abort", "stall"] | None,
     inject_after: int,
+    inject: bytes,
     tail: bytes,
     slow: bool,
 ) -> None:
@@ -291,7 +313,7 @@ async def _paced(
         due = stop
         if r.per_token > 0:
             due = min(stop, int((loop.time() - t0) / r.per_token) + 1)
-        data = _events(frames, sent, due, inject_after)
+        data = _events(frames, sent, due, inject_after, inject)
         sent = due
         if sent >= stop and cut is None:
             if started:
@@ -325,6 +347,7 @@ BLOCK_PLAYS: Final[dict[Outcome, BlockPlay]] = {
     "stream_cut": _block_cut,
     "stream_stall": _block_stall,
     "malformed_sse": _block_malformed,
+    "junk_line": _block_ok,
     "empty_200": _block_empty,
     "reset": _reset,
     "no_answer": _no_answer,
@@ -336,7 +359,8 @@ STREAM_PLAYS: Final[dict[Outcome, Play]] = {
     "slow_first_token": lambda r: _stream(r, slow=True),
     "stream_cut": lambda r: _stream(r, cut="abort"),
     "stream_stall": lambda r: _stream(r, cut="stall"),
-    "malformed_sse": lambda r: _stream(r, inject_after=min(_MALFORMED_AFTER, r.n)),
+    "malformed_sse": lambda r: _injected(r, MALFORMED_EVENT),
+    "junk_line": lambda r: _injected(r, JUNK_LINE),
     "empty_200": _empty_stream,
     "reset": _reset,
     "no_answer": _no_answer,

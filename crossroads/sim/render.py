@@ -17,6 +17,7 @@ from crossroads.sim.profile import Outcome, SimProfile
 __all__ = [
     "DONE",
     "ERRORS",
+    "JUNK_LINE",
     "MALFORMED_EVENT",
     "MALFORMED_JSON",
     "WORDS",
@@ -43,6 +44,9 @@ _CYCLE: Final = "".join(w + " " for w in WORDS)
 
 DONE: Final = b"data: [DONE]\n\n"
 MALFORMED_EVENT: Final = b'data: {"choices": [\n\n'
+# A line no SSE reader can use and that could not have held a chunk (no `{`): what a proxy that
+# garbles a keep-alive leaves behind. A tolerant client skips it (crossroads/sse.py).
+JUNK_LINE: Final = b"~~ garbled keep-alive ~~\n\n"
 MALFORMED_JSON: Final = b'{"id": "chatcmpl-sim", "object": "chat.completion", "choices": [{"messa'
 
 

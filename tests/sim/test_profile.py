@@ -126,7 +126,7 @@ def test_outcome_names_are_pinned() -> None:
         "ok", "http_400", "context_length", "content_filter", "http_401", "http_402",
         "http_404", "http_408", "http_413", "http_429", "http_429_retry_after", "http_500",
         "http_502", "http_503", "reset", "no_answer", "slow_first_token", "stream_cut",
-        "stream_stall", "malformed_sse", "no_done", "empty_200",
+        "stream_stall", "malformed_sse", "no_done", "empty_200", "junk_line",
     }  # fmt: skip
 
 

@@ -50,6 +50,7 @@ from crossroads.api.presets import (
 from crossroads.api.state import AppState
 from crossroads.benchmarks import load_benchmarks
 from crossroads.catalog import Catalog
+from crossroads.credentials.keeper import CredentialKeeper
 from crossroads.errors import (
     CrossroadsError,
     HeadersTooLarge,
@@ -181,6 +182,7 @@ class CrossroadsApp:
         self._accounts: Accounts | None = None
         self._presets: PresetBook | None = None
         self._presets_follower: asyncio.Task[None] | None = None
+        self._keeper: CredentialKeeper | None = None
         self._shared: SharedState | None = None
         self._observer: Observer | None = None
         # An OpenTelemetry TracerProvider to use instead of the one OTEL_* would build (tests).
@@ -233,6 +235,9 @@ class CrossroadsApp:
             ledger.submit(record)
             observer.generation_settled(generation, record)
 
+        # Minted credentials (Google tokens) are fetched before serving, then kept fresh.
+        keeper = self._keeper = CredentialKeeper(self.catalog.credentials)
+        await keeper.start()
         relay = Relay(self.settings, self.catalog, self._upstream, stats, sink, rng)
         presets = self._presets = PresetBook(stores.presets, self.settings.presets)
         self._presets_follower = asyncio.get_running_loop().create_task(
@@ -256,6 +261,8 @@ class CrossroadsApp:
             self._accounts.store.close()
         if self._presets_follower is not None:
             await cancel_and_wait([self._presets_follower], 1.0)
+        if self._keeper is not None:
+            await self._keeper.stop()
         if self._presets is not None:
             self._presets.close()
         if self._ledger is not None:

@@ -9,8 +9,12 @@ with no float anywhere near money. API keys are not part of an `Endpoint`: they 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import msgspec
+
+if TYPE_CHECKING:
+    from crossroads.credentials.registry import CredentialSet
 
 MICRO = 1_000_000
 
@@ -53,6 +57,17 @@ class Pricing(msgspec.Struct, frozen=True):
         return (self.prompt * prompt_tokens + self.completion * completion_tokens) / total
 
 
+class CredentialSpec(msgspec.Struct, frozen=True):
+    """How an endpoint is authorised: a kind of `crossroads.credentials.registry.FACTORIES`
+    and its settings (names of variables and files, a token URI — never a secret itself)."""
+
+    kind: str = "api_key"
+    options: tuple[tuple[str, str], ...] = ()
+
+    def option(self, name: str) -> str | None:
+        return dict(self.options).get(name)
+
+
 class DataPolicy(msgspec.Struct, frozen=True):
     training: bool = False
     retains_prompts: bool = False
@@ -76,6 +91,8 @@ class Endpoint(msgspec.Struct, frozen=True):
     input_modalities: frozenset[str] = frozenset({"text"})
     data_policy: DataPolicy = DataPolicy()
     api_key_env: str | None = None
+    # Where its credential comes from; None: the static key of `api_key_env`, if any.
+    credentials: CredentialSpec | None = None
     # The wire format the endpoint speaks: a key of `crossroads.providers.PROVIDERS`.
     dialect: str = "openai"
     # It continues a trailing assistant message (prefill), so a broken stream can be resumed
@@ -226,7 +243,8 @@ _NO_ENDPOINTS = EndpointTable.of(())
 class Catalog:
     """Models and their endpoints, looked up by slug. Immutable once built."""
 
-    __slots__ = ("_by_model", "_keys", "_models", "_providers", "_subsets", "_tables")
+    __slots__ = ("_by_model", "_credentials", "_keys", "_models", "_providers", "_subsets",
+                 "_tables")
 
     def __init__(
         self,
@@ -234,6 +252,7 @@ class Catalog:
         endpoints: Iterable[Endpoint],
         keys: Mapping[str, str],
         providers: Iterable[Provider] = (),
+        credentials: CredentialSet | None = None,
     ) -> None:
         self._models = {m.slug: m for m in models}
         by_model: dict[str, list[Endpoint]] = {slug: [] for slug in self._models}
@@ -250,6 +269,7 @@ class Catalog:
         # Routing's memo of filtered tables per model (`routing.filters.apply_filters`): a cache
         # of values derived from the immutable tables, so the catalog stays immutable to readers.
         self._subsets: dict[str, dict[tuple[int, ...], EndpointTable]] = {}
+        self._credentials = credentials
 
     def model(self, slug: str) -> Model | None:
         return self._models.get(slug)
@@ -278,6 +298,17 @@ class Catalog:
     def providers(self) -> tuple[Provider, ...]:
         """Every provider the catalog names, configured or only seen on an endpoint."""
         return tuple(self._providers.values())
+
+    @property
+    def credentials(self) -> CredentialSet:
+        """Each endpoint's credential: how its requests are authorised, and whether they can
+        be right now. Built from the static keys on first use when the caller gave none."""
+        if self._credentials is None:
+            # Imported here: the credentials import the provider seam, which imports us.
+            from crossroads.credentials.registry import CredentialSet  # noqa: PLC0415
+
+            self._credentials = CredentialSet(self.all_endpoints(), self._keys)
+        return self._credentials
 
     def api_key(self, endpoint: Endpoint) -> str | None:
         return self._keys.get(endpoint_key(endpoint))

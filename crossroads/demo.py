@@ -7,15 +7,46 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 
 import msgspec
 
-from crossroads.catalog import Catalog, endpoint_key
+from crossroads.catalog import Catalog, CredentialSpec, Endpoint, endpoint_key
+from crossroads.credentials import Credential
+from crossroads.credentials.google import authorized_user
+from crossroads.credentials.registry import FACTORIES, CredentialSet
+from crossroads.sim.google_auth import SIM_CLIENT, TOKEN_PATH
 from crossroads.sim.profile import SimFleet
 
 SIM_READY_PREFIX = "crossroads-sim listening on "
-# Where the sim serves each dialect under an endpoint's prefix (sim/server.py).
-_DIALECT_PATHS = {"openai": "/v1", "anthropic": "/anthropic/v1"}
+# Where the sim serves each dialect under an endpoint's prefix (sim/server.py), by the kind of
+# credential the endpoint uses: Google's OAuth means Vertex AI's paths.
+_DIALECT_PATHS = {
+    ("openai", "api_key"): "/v1",
+    ("anthropic", "api_key"): "/anthropic/v1",
+    ("gemini", "api_key"): "/gemini/v1beta",
+    ("gemini", "google"): "/vertex/v1/projects/demo/locations/us-central1/publishers/google",
+    ("openai", "google"): "/vertex/v1/projects/demo/locations/us-east5/endpoints/openapi",
+}
+
+
+def _sim_path(endpoint: Endpoint) -> str:
+    kind = endpoint.credentials.kind if endpoint.credentials is not None else "api_key"
+    return _DIALECT_PATHS.get((endpoint.dialect, kind)) or \
+        _DIALECT_PATHS[(endpoint.dialect, "api_key")]
+
+
+def _demo_credentials(endpoints: list[Endpoint], keys: Mapping[str, str],
+                      sim_url: str) -> CredentialSet:
+    """Static keys are "simulated"; a Google identity is the sim's own OAuth client, whose
+    tokens the sim's token endpoint issues (and whose expiry demo mode lives through)."""
+    token_uri = sim_url + TOKEN_PATH
+    client_id, secret = SIM_CLIENT
+
+    def sim_client(spec: CredentialSpec, env: Mapping[str, str]) -> Credential:
+        return authorized_user(client_id, secret, "demo", token_uri)
+
+    return CredentialSet(endpoints, keys, env={}, factories={**FACTORIES, "google": sim_client})
 
 
 def simulated_catalog(catalog: Catalog, sim_url: str, fleet: SimFleet) -> Catalog:
@@ -32,18 +63,20 @@ def simulated_catalog(catalog: Catalog, sim_url: str, fleet: SimFleet) -> Catalo
         if (original.provider, original.upstream_model) in twins or original.provider in stand_ins:
             endpoint = msgspec.structs.replace(
                 original,
-                base_url=f"{sim_url}/{original.provider}{_DIALECT_PATHS[original.dialect]}",
+                base_url=f"{sim_url}/{original.provider}{_sim_path(original)}",
                 available=True,
                 unavailable_reason=None,
                 simulated=True,
                 provider_name=f"{original.provider_name} (simulated)",
             )
-            keys[endpoint_key(endpoint)] = "simulated"
+            if original.credentials is None:
+                keys[endpoint_key(endpoint)] = "simulated"
         else:
             endpoint = msgspec.structs.replace(
                 original, available=False, unavailable_reason="demo mode: not simulated")
         endpoints.append(endpoint)
-    return Catalog(catalog.models(), endpoints, keys, catalog.providers())
+    return Catalog(catalog.models(), endpoints, keys, catalog.providers(),
+                   _demo_credentials(endpoints, keys, sim_url))
 
 
 def has_any_key(catalog: Catalog) -> bool:

@@ -25,6 +25,7 @@ class Failure(StrEnum):
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
     UPSTREAM_AUTH = "upstream_auth"
+    CREDENTIAL = "credential_unavailable"
     UPSTREAM_NOT_FOUND = "upstream_not_found"
     UPSTREAM_TIMEOUT = "upstream_timeout"
     CONTEXT_LENGTH = "context_length"
@@ -63,6 +64,10 @@ RULES: dict[Failure, Rule] = {
     Failure.SERVER_ERROR: _PROVIDER_FAULT,
     Failure.UPSTREAM_AUTH: _PROVIDER_FAULT,
     Failure.UPSTREAM_NOT_FOUND: _PROVIDER_FAULT,
+    # Our side could not authorise the request (a token not yet minted or expired): the
+    # endpoint itself did nothing wrong, so its uptime and breaker are left alone.
+    Failure.CREDENTIAL: Rule(fail_over=True, counts_against_uptime=False, trips_breaker=False,
+                             caller_status=503),
     Failure.UPSTREAM_TIMEOUT: _TIMEOUT,
     # 429s cool the endpoint down but say nothing about its uptime.
     Failure.RATE_LIMITED: Rule(fail_over=True, counts_against_uptime=False, trips_breaker=True,

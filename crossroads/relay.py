@@ -67,6 +67,7 @@ import random
 
 from crossroads.catalog import Catalog, Endpoint, endpoint_key
 from crossroads.chat_request import ChatRequest
+from crossroads.credentials import CredentialUnavailable
 from crossroads.deadlines import AttemptLimits, attempt_limits
 from crossroads.errors import redact
 from crossroads.failures import AttemptError, Failure
@@ -134,7 +135,13 @@ class Relay:
         if max_tokens is not None and request.max_tokens is not None:
             # A continuation's limit is what the answer so far left of the caller's (resume.py).
             max_tokens = min(max_tokens, request.max_tokens)
-        built = provider.build(endpoint, self.catalog.api_key(endpoint), request, max_tokens)
+        # The provider builds the request; the endpoint's credential authorises it last, so a
+        # signature covers the final URL, headers and body.
+        built = provider.build(endpoint, None, request, max_tokens)
+        try:
+            built = self.catalog.credentials.for_endpoint(endpoint).authorize(built)
+        except CredentialUnavailable as exc:
+            raise AttemptError(Failure.CREDENTIAL, exc.reason) from None
         if request.echo_upstream_body:
             attempt.upstream_body = built.body
         headers_deadline = min(deadline, attempt.started + self.timeouts.headers_s)

@@ -22,6 +22,7 @@ from crossroads.catalog import (
     MICRO,
     Architecture,
     Catalog,
+    CredentialSpec,
     DataPolicy,
     Endpoint,
     Model,
@@ -29,6 +30,7 @@ from crossroads.catalog import (
     Provider,
     endpoint_key,
 )
+from crossroads.credentials.registry import FACTORIES, CredentialSet
 from crossroads.errors import BadRequest
 from crossroads.presets import PresetConfig, check_preset
 
@@ -163,16 +165,20 @@ class DataPolicyConfig(_Table, frozen=True):
     zdr: bool = False
 
 
-Dialect = Literal["openai", "anthropic"]
+Dialect = Literal["openai", "anthropic", "gemini"]
 # Whether a dialect's endpoints continue a trailing assistant message (resume.py) unless the
-# catalog says otherwise: Anthropic's Messages API does; OpenAI's answers it anew.
-PREFILL_BY_DIALECT: dict[str, bool] = {"openai": False, "anthropic": True}
+# catalog says otherwise: Anthropic's Messages API does; OpenAI's answers it anew, and so is
+# Gemini taken to (a trailing `model` turn is not documented as a prefix to continue).
+PREFILL_BY_DIALECT: dict[str, bool] = {"openai": False, "anthropic": True, "gemini": False}
 
 
 class ProviderConfig(_Table, frozen=True):
     name: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
+    # `{ kind = "google", … }`: a key of `crossroads.credentials.registry.FACTORIES` and its
+    # settings; absent, the static key of `api_key_env`.
+    credentials: dict[str, str] | None = None
     dialect: Dialect | None = None
     supports_prefill: bool | None = None
     data_policy: DataPolicyConfig | None = None
@@ -218,6 +224,7 @@ class EndpointConfig(_Table, frozen=True):
     upstream_model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
+    credentials: dict[str, str] | None = None
     dialect: Dialect | None = None
     quantization: str | None = None
     context_length: int | None = None
@@ -389,6 +396,10 @@ def _build_endpoint(
 ) -> Endpoint:
     base_url = _require(config.base_url or provider.base_url, where, "base_url")
     key_env = config.api_key_env or provider.api_key_env
+    credentials = _credential_spec(config.credentials or provider.credentials, where, env)
+    if credentials is not None and credentials.kind == "api_key":
+        key_env = credentials.option("env") or key_env
+        credentials = None
     missing_refs = [name for name in _ENV_REF.findall(base_url) if not env.get(name)]
     base_url = _ENV_REF.sub(lambda m: env.get(m.group(1), ""), base_url).rstrip("/")
     reason = None
@@ -419,6 +430,7 @@ def _build_endpoint(
         input_modalities=frozenset(config.input_modalities or ["text"]),
         data_policy=_policy(config.data_policy or provider.data_policy),
         api_key_env=key_env,
+        credentials=credentials,
         dialect=dialect,
         supports_prefill=_first_set(config.supports_prefill, provider.supports_prefill,
                                     PREFILL_BY_DIALECT.get(dialect, False)),
@@ -431,6 +443,28 @@ def _build_endpoint(
     if reason is None and key_env:
         keys[endpoint_key(endpoint)] = env[key_env]
     return endpoint
+
+
+def _credential_spec(config: Mapping[str, str] | None, where: str,
+                     env: Mapping[str, str]) -> CredentialSpec | None:
+    if config is None:
+        return None
+    kind = config.get("kind", "api_key")
+    if kind not in FACTORIES:
+        raise ConfigError(f"{where}.credentials.kind: unknown kind {kind!r} "
+                          f"(known: {', '.join(sorted(FACTORIES))})")
+    options = tuple(sorted((k, v) for k, v in config.items() if k != "kind"))
+    spec = CredentialSpec(kind, options)
+    if kind == "api_key":
+        if set(dict(options)) - {"env"}:
+            raise ConfigError(f"{where}.credentials: an api_key credential takes only `env`")
+        return spec
+    try:
+        # Building one checks its settings; it mints nothing until the keeper asks.
+        FACTORIES[kind](spec, env)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.credentials: {exc}") from None
+    return spec
 
 
 def _first_set(*values: bool | None) -> bool:
@@ -509,7 +543,7 @@ def settings_from_layers(layers: list[tuple[str, ConfigFile]], path: str | None,
         catalog=Catalog(built_models, built_endpoints, keys, [
             Provider(slug, cfg.name or slug, cfg.privacy_policy_url, cfg.terms_of_service_url,
                      cfg.status_page_url)
-            for slug, cfg in providers.items()]),
+            for slug, cfg in providers.items()], CredentialSet(built_endpoints, keys, env)),
         config_path=path,
         presets=presets,
         logging=tables.get("logging", LoggingConfig()),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crossroads.analytics.status import STATUS, endpoint_state
+from crossroads.analytics.status import STATUS, State, endpoint_state
 from crossroads.api.catalog_shapes import public_pricing
 from crossroads.api.state import AppState
 from crossroads.catalog import Endpoint, Model, endpoint_key
@@ -44,7 +44,9 @@ def endpoint_entry(state: AppState, model: Model, endpoint: Endpoint,
     if live.last_outage_at is not None:
         last_outage = datetime.fromtimestamp(live.last_outage_at + state.wall_offset,
                                              tz=UTC).isoformat(timespec="seconds")
-    words = endpoint_state(endpoint, health.cooling_until > now, live.uptime_30m)
+    reason = endpoint.unavailable_reason or state.catalog.credentials.reason(endpoint, now)
+    words: State = "unavailable" if reason is not None else \
+        endpoint_state(endpoint, health.cooling_until > now, live.uptime_30m)
     tool_choice = "tool_choice" in endpoint.supported_parameters
     return PublicEndpoint(
         name=f"{endpoint.provider_name} | {model.canonical_slug or model.slug}",
@@ -73,7 +75,7 @@ def endpoint_entry(state: AppState, model: Model, endpoint: Endpoint,
         crossroads=EndpointExtras(
             provider=endpoint.provider,
             state=words,
-            unavailable_reason=endpoint.unavailable_reason,
+            unavailable_reason=reason,
             input_modalities=sorted(endpoint.input_modalities),
             data_policy=DataPolicy(training=endpoint.data_policy.training,
                                    retains_prompts=endpoint.data_policy.retains_prompts,

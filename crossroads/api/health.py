@@ -25,7 +25,10 @@ async def live(state: AppState, scope: Scope, receive: Receive, send: Send) -> N
 async def ready(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     ledger = state.ledger.health()
     shared = state.shared.status()
-    routable = sum(1 for e in state.catalog.all_endpoints() if e.available)
+    # An endpoint whose credential cannot be had right now (a Google token) is not routable.
+    blocked = state.catalog.credentials.blocked(state.clock())
+    routable = sum(1 for e in state.catalog.all_endpoints()
+                   if e.available and e.key not in blocked)
     checks = {
         "ledger": {"ok": ledger.ok, "backlog": ledger.backlog, "detail": ledger.detail},
         "shared_state": {"ok": shared.healthy, "backend": shared.backend,

@@ -11,6 +11,7 @@ way `serve` does; each error there names one endpoint, model or preset, which is
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import tomllib
@@ -21,7 +22,9 @@ from typing import Any, Union, get_args, get_origin
 import msgspec
 
 from crossroads.banner import ledger_location
+from crossroads.catalog import Catalog, Endpoint
 from crossroads.commands.options import Exit
+from crossroads.credentials.keeper import CredentialKeeper
 from crossroads.settings import (
     ConfigError,
     ConfigFile,
@@ -192,6 +195,25 @@ def _neutral(model: ModelConfig) -> ModelConfig:
                                    dimensions=dimensions or (1 if embeds else None))
 
 
+def _credential_problems(endpoints: list[Endpoint], catalog: Catalog) -> list[tuple[str, str]]:
+    """Mint each minted credential once, as serve would, and say which cannot be had."""
+    credentials = catalog.credentials
+
+    async def mint() -> float:
+        keeper = CredentialKeeper(credentials)
+        await keeper.start()
+        await keeper.stop()
+        return asyncio.get_running_loop().time()
+
+    now = asyncio.run(mint())
+    problems = []
+    for endpoint in endpoints:
+        reason = credentials.reason(endpoint, now)
+        if reason is not None:
+            problems.append((f"{endpoint.model} @ {endpoint.tag}", reason))
+    return problems
+
+
 def summary(path: str, settings: Settings) -> str:
     catalog = settings.catalog
     endpoints = [e for m in catalog.models() for e in catalog.endpoints(m.slug)]
@@ -205,6 +227,13 @@ def summary(path: str, settings: Settings) -> str:
         f"  server: {server.host}:{server.port}, auth {settings.auth.mode or 'by address'}",
         f"  ledger: {ledger_location(settings)}",
     ]
+    minted = [e for e in endpoints if e.available and e.credentials is not None]
+    if minted:
+        kinds = sorted({e.credentials.kind for e in minted if e.credentials is not None})
+        lines.append(f"  credentials: {len(minted)} endpoints use minted credentials "
+                     f"({', '.join(kinds)}); each is obtained when serve starts")
+        problems = _credential_problems(minted, catalog)
+        lines.extend(f"  unavailable: {tag}: {reason}" for tag, reason in problems)
     if available == 0:
         lines.append("  note: no endpoint has its API key here; serve would use the simulator")
     return "\n".join(lines)

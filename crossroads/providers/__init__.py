@@ -2,8 +2,10 @@
 
 from crossroads.providers.anthropic import AnthropicProvider
 from crossroads.providers.base import Provider, StreamTranslator, UpstreamRequest
+from crossroads.providers.gemini import GeminiProvider
 from crossroads.providers.openai import OpenAIProvider
 
-PROVIDERS: dict[str, Provider] = {"openai": OpenAIProvider(), "anthropic": AnthropicProvider()}
+PROVIDERS: dict[str, Provider] = {"openai": OpenAIProvider(), "anthropic": AnthropicProvider(),
+                                  "gemini": GeminiProvider()}
 
 __all__ = ["PROVIDERS", "Provider", "StreamTranslator", "UpstreamRequest"]

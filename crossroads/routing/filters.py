@@ -25,6 +25,8 @@ class Needs(msgspec.Struct, frozen=True):
     parameters: frozenset[str]
     prefs: RoutingPrefs
     tools: bool = False
+    # Endpoint key → why its credential cannot be used now (`CredentialSet.blocked`).
+    blocked: dict[str, str] = {}
 
     @classmethod
     def of(cls, request: ChatRequest, tokens_per_image: int) -> Needs:
@@ -49,6 +51,11 @@ def _provider_matcher(names: tuple[str, ...]) -> tuple[frozenset[str], tuple[str
     base-slug prefixes ("deepinfra" matches "deepinfra/fp8")."""
     lowered = [name.lower() for name in names]
     return frozenset(lowered), tuple(name + "/" for name in lowered)
+
+
+def _credentials(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
+    blocked, keys = n.blocked, t.keys
+    return [i for i in kept if keys[i] not in blocked]
 
 
 def _only(t: EndpointTable, kept: list[int], n: Needs) -> list[int]:
@@ -177,6 +184,8 @@ FILTERS: tuple[tuple[str, Keep, Active, Bites], ...] = (
     ("reasoning", _reasoning, lambda n: n.prefs.variant is Variant.THINKING, _may),
     ("parameters", _parameters, lambda n: n.prefs.require_parameters, _may),
     ("max_price", _max_price, lambda n: n.prefs.max_price is not None, _may),
+    # Last: when it is what empties the funnel, the error names each credential's reason.
+    ("credentials", _credentials, lambda n: bool(n.blocked), _may),
 )
 
 
@@ -237,7 +246,8 @@ def apply_filters(
     removed = (("available", table.unavailable),) if table.unavailable else ()
     if not left:
         return table, Funnel(model, table.initial, tuple(steps), removed)
-    if not needs.has_images and not needs.tools and not _prefs_filter(needs.prefs):
+    if (not needs.has_images and not needs.tools and not needs.blocked
+            and not _prefs_filter(needs.prefs)):
         # The usual request: only context and max_tokens can bite, and mostly cannot.
         context = needs.prompt_tokens + (needs.max_tokens or 0) > table.min_context
         max_tokens = needs.max_tokens

@@ -78,6 +78,13 @@ def _explain_empty(request: ChatRequest, needs: Needs, funnels: list[Funnel],
             f"No provider is configured for {funnel.model} (no endpoint has an API key).",
             metadata=metadata,
         )
+    if culprit == "credentials":
+        reasons = [f"{e.tag}: {needs.blocked[e.key]}" for e in catalog.endpoints(funnel.model)
+                   if e.key in needs.blocked]
+        return NoProviderAvailable(
+            f"No endpoint of {funnel.model} can be used right now: {'; '.join(reasons)}.",
+            metadata=metadata,
+        )
     if culprit == "context":
         largest = max((e.context_length for e in catalog.routable(funnel.model)), default=0)
         if request.operation is Operation.EMBEDDINGS:
@@ -127,6 +134,9 @@ def build_plan(
     sticky: str | None = None,
 ) -> Plan:
     needs = Needs.of(request, routing.image_token_estimate)
+    blocked = catalog.credentials.blocked(now)
+    if blocked:
+        needs = msgspec.structs.replace(needs, blocked=blocked)
     attempts: list[Endpoint] = []
     funnels: list[Funnel] = []
     cooling: list[str] = []

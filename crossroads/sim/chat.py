@@ -88,12 +88,14 @@ class ChatService:
         ex.send(status, body)
         return None
 
-    def completions(self, ep: EndpointState, ex: Exchange, parsed: Any = _UNPARSED) -> Pending:
-        """Answer one chat request; `parsed` is its body when the server already decoded it."""
+    def completions(self, ep: EndpointState, ex: Exchange, parsed: Any = _UNPARSED,
+                    authorized: bool = False) -> Pending:
+        """Answer one chat request; `parsed` is its body when the server already decoded it,
+        `authorized` when the surface already checked the caller its own way (Vertex)."""
         ep.requests += 1
         now = self._state.elapsed()
         p = ep.profile_at(now)
-        reason = self.authorized(ep, ex)
+        reason = None if authorized else self.authorized(ep, ex)
         if reason is not None:
             body = error_body(reason, "authentication_error", "invalid_api_key")
             return self._reject(ep, ex, 401, body, entry(now, "http_401", None, None))

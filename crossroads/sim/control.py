@@ -9,6 +9,12 @@
     GET   /_sim/endpoints/NAME/requests         {"requests": [last 1000 log entries]}
     GET   /_sim/fleet                           {"time_scale": x}
     PATCH /_sim/fleet                           {"time_scale": x}
+    GET   /_sim/google                          the OAuth endpoint: token lifetime, tokens issued
+                                                and live, bearer tokens refused
+    PATCH /_sim/google                          {"token_lifetime_s": x}
+    POST  /_sim/google/revoke                   every token issued so far is refused from now on
+    POST  /_sim/google/keys                     {"client_email", "key_id", "public_key"}: a
+                                                service account the token endpoint trusts
     POST  /_sim/reset                           counters, logs, scripts, caches, profiles, RNGs,
                                                 clock and time scale back to the start
 Every answer is JSON; errors are OpenAI-style bodies with 400, 404 or 405.
@@ -36,6 +42,16 @@ class _Script(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class _FleetPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     time_scale: Annotated[float, msgspec.Meta(ge=0)]
+
+
+class _GooglePatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    token_lifetime_s: Annotated[float, msgspec.Meta(gt=0)]
+
+
+class _ServiceAccountKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    client_email: str
+    key_id: str
+    public_key: str
 
 
 class _ControlError(Exception):
@@ -140,6 +156,23 @@ class Control:
         self._state.time_scale = patch.time_scale
         return {"time_scale": self._state.time_scale}
 
+    def show_google(self, ex: Exchange, name: str) -> Any:
+        return self._state.google.summary()
+
+    def patch_google(self, ex: Exchange, name: str) -> Any:
+        patch: _GooglePatch = _decode(ex.body, _GooglePatch)
+        self._state.google.lifetime_s = patch.token_lifetime_s
+        return self._state.google.summary()
+
+    def revoke_google(self, ex: Exchange, name: str) -> Any:
+        self._state.google.revoke()
+        return self._state.google.summary()
+
+    def add_google_key(self, ex: Exchange, name: str) -> Any:
+        key: _ServiceAccountKey = _decode(ex.body, _ServiceAccountKey)
+        self._state.google.register_key(key.client_email, key.key_id, key.public_key)
+        return self._state.google.summary()
+
     def reset(self, ex: Exchange, name: str) -> Any:
         self._state.reset()
         return {"ok": True}
@@ -152,5 +185,8 @@ _ROUTES: Final[dict[str, dict[bytes, Route]]] = {
     "endpoints/*/script": {b"GET": Control.show_script, b"POST": Control.push_script},
     "endpoints/*/requests": {b"GET": Control.request_log},
     "fleet": {b"GET": Control.show_fleet, b"PATCH": Control.patch_fleet},
+    "google": {b"GET": Control.show_google, b"PATCH": Control.patch_google},
+    "google/keys": {b"POST": Control.add_google_key},
+    "google/revoke": {b"POST": Control.revoke_google},
     "reset": {b"POST": Control.reset},
 }

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import msgspec
 
+from crossroads.sim.google_auth import GoogleAuthority
 from crossroads.sim.profile import Event, Outcome, SimFleet, SimProfile
 from crossroads.sim.prompt import ChatRequest, PrefixCache
 from crossroads.sim.timeline import effective, state_at
@@ -199,10 +200,12 @@ class EndpointState:
 class SimState:
     """Every endpoint of one running sim, the sim's clock, and its time scale."""
 
-    __slots__ = ("endpoints", "fleet", "started", "time_scale")
+    __slots__ = ("endpoints", "fleet", "google", "started", "time_scale")
 
     def __init__(self, fleet: SimFleet) -> None:
         self.fleet = fleet
+        # The fleet's Google OAuth endpoint and the tokens it issued (Vertex's surfaces).
+        self.google = GoogleAuthority()
         self.endpoints = {p.name: EndpointState(p, fleet.seed, fleet.timeline, fleet.compress)
                           for p in fleet.endpoints}
         self.time_scale = fleet.time_scale
@@ -216,4 +219,5 @@ class SimState:
         for ep in self.endpoints.values():
             ep.reset()
         self.time_scale = self.fleet.time_scale
+        self.google.reset()
         self.started = time.monotonic()

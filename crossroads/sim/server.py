@@ -4,6 +4,9 @@
     POST /PREFIX/v1/embeddings          for embedding models (see embeddings.py)
     GET  /PREFIX/v1/models
     POST /PREFIX/anthropic/v1/messages  the same endpoints in Anthropic's dialect (anthropic.py)
+    POST /PREFIX/gemini/v1beta/models/M:generateContent (and Vertex AI's paths under
+         /PREFIX/vertex/v1/projects/…)  the same endpoints in Gemini's dialect (gemini.py)
+    POST /_oauth/google/token           Google's OAuth token endpoint (google_auth.py)
     *    /_sim/...                      the control API (see control.py)
 
 PREFIX is a stand-in endpoint's own name, or a provider shared by its endpoints, which are told
@@ -30,6 +33,8 @@ from crossroads.sim.chat import ChatService, Pending
 from crossroads.sim.control import Control
 from crossroads.sim.embeddings import EmbeddingsService
 from crossroads.sim.endpoint import EndpointState, SimState
+from crossroads.sim.gemini import GEMINI_ROUTE, VERTEX_CHAT_ROUTE, GeminiService
+from crossroads.sim.google_auth import TOKEN_PATH, google_error
 from crossroads.sim.lifeline import parent_gone
 from crossroads.sim.profile import SimFleet
 from crossroads.sim.wire import Exchange, HttpConnection, error_body
@@ -70,13 +75,15 @@ class SimApp:
     """The request handler: picks the prefix by the first path segment, then the route, then
     (at a provider) the endpoint by the request's `model`."""
 
-    __slots__ = ("_anthropic", "_chat", "_control", "_embeddings", "_prefixes", "state")
+    __slots__ = ("_anthropic", "_chat", "_control", "_embeddings", "_gemini", "_prefixes",
+                 "state")
 
     def __init__(self, state: SimState) -> None:
         self.state = state
         self._chat = ChatService(state)
         self._embeddings = EmbeddingsService(state, self._chat)
         self._anthropic = AnthropicService(state, self._chat)
+        self._gemini = GeminiService(state, self._chat)
         self._control = Control(state)
         self._prefixes = _prefixes(state)
 
@@ -85,6 +92,9 @@ class SimApp:
         if path.startswith("/_sim/"):
             self._control.handle(ex)
             return None
+        if path == TOKEN_PATH:
+            self.state.google.token(ex)
+            return None
         name, _, rest = path[1:].partition("/")
         prefix = self._prefixes.get(name)
         if prefix is None:
@@ -92,6 +102,8 @@ class SimApp:
             ex.send(404, error_body(message, "invalid_request_error", "not_found"))
             return None
         rest = rest.rstrip("/")
+        if rest.startswith(("gemini/", "vertex/")):
+            return self._google(prefix, ex, rest)
         method = _METHODS.get(rest)
         if method is None:
             ex.send(404, error_body(f"no route {path!r}", "invalid_request_error", "not_found"))
@@ -111,6 +123,30 @@ class SimApp:
         if prefix.stand_in is not None:
             return self._chat.completions(prefix.stand_in, ex)
         return self._by_model(prefix, ex, self._chat.completions)
+
+    def _google(self, prefix: _Prefix, ex: Exchange, rest: str) -> Pending:
+        """Gemini's and Vertex AI's surfaces (gemini.py); the model is in the path, or (on
+        Vertex's OpenAI-compatible surface) in the body."""
+        if ex.method != b"POST":
+            ex.send(405, google_error(405, "INVALID_ARGUMENT", f"{ex.method.decode()} not "
+                                      f"allowed on {ex.path!r}"))
+            return None
+        if VERTEX_CHAT_ROUTE.match(rest):
+            if prefix.stand_in is not None:
+                return self._gemini.vertex_chat(prefix.stand_in, ex)
+            return self._by_model(prefix, ex,
+                                  lambda ep, ex, _body: self._gemini.vertex_chat(ep, ex))
+        route = GEMINI_ROUTE.match(rest)
+        if route is None:
+            ex.send(404, google_error(404, "NOT_FOUND", f"no route {ex.path!r}"))
+            return None
+        model, method = route.group("model"), route.group("method")
+        ep = prefix.stand_in or prefix.by_model.get(model)
+        if ep is None:
+            ex.send(404, google_error(404, "NOT_FOUND", f"Publisher Model `{model}` was not "
+                                      "found or your project does not have access to it."))
+            return None
+        return self._gemini.generate(ep, ex, model, method, rest.startswith("vertex/"))
 
     def _messages(self, prefix: _Prefix, ex: Exchange) -> Pending:
         if prefix.stand_in is not None:
@@ -168,6 +204,11 @@ class SimServer:
         """The Anthropic-dialect base URL of the same endpoint (…/PREFIX/anthropic/v1)."""
         prefix = self.state.fleet.prefix(name) or name
         return f"http://{_url_host(self.host)}:{self.port}/{prefix}/anthropic/v1"
+
+    def gemini_base_url(self, name: str) -> str:
+        """The Gemini API base URL of the same endpoint (…/PREFIX/gemini/v1beta)."""
+        prefix = self.state.fleet.prefix(name) or name
+        return f"http://{_url_host(self.host)}:{self.port}/{prefix}/gemini/v1beta"
 
     @property
     def url(self) -> str:

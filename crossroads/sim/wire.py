@@ -74,7 +74,7 @@ def error_body(
 class Exchange:
     """One request and the means to answer it on its connection."""
 
-    __slots__ = ("_conn", "_state", "body", "headers", "keep_alive", "method", "path")
+    __slots__ = ("_conn", "_state", "body", "headers", "keep_alive", "method", "path", "query")
 
     def __init__(
         self,
@@ -85,11 +85,13 @@ class Exchange:
         headers: dict[bytes, bytes],
         body: bytes,
         keep_alive: bool,
+        query: str = "",
     ) -> None:
         self._conn = conn
         self._state = _NOTHING
         self.method = method
         self.path = path
+        self.query = query  # what follows "?", undecoded (Gemini's `alt=sse`)
         self.headers = headers
         self.body = body
         self.keep_alive = keep_alive
@@ -237,7 +239,8 @@ class HttpConnection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        path = self._url.split(b"?", 1)[0].decode("utf-8", "replace")
+        raw_path, _, raw_query = self._url.partition(b"?")
+        path = raw_path.decode("utf-8", "replace")
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         parser = self._parser
         exchange = Exchange(
@@ -247,6 +250,7 @@ class HttpConnection(asyncio.Protocol):
             headers=self._headers,
             body=body,
             keep_alive=parser.should_keep_alive(),
+            query=raw_query.decode("utf-8", "replace"),
         )
         # Reset here rather than in on_message_begin: one parser callback fewer per request.
         self._url = b""

@@ -152,7 +152,7 @@ def test_serve_stops_at_the_first_error_check_config_finds_all(tmp_path: Path):
 def test_a_valid_file_gets_a_summary_and_status_0(tmp_path: Path):
     status, lines, output = check(tmp_path, VALID, env={"MYLAB_KEY": "secret-value-123"})
     assert status == 0, output
-    assert lines[0].startswith("catalog: 13 models, 43 endpoints (1 with their API key set")
+    assert lines[0].startswith("catalog: 14 models, 46 endpoints (1 with their API key set")
     assert lines[0].endswith("1 presets")
     assert lines[1] == "server: 127.0.0.1:9000, auth by address"
     assert lines[2] == f"ledger: SQLite {tmp_path / 'crossroads.db'}"
@@ -169,3 +169,42 @@ def test_unreadable_and_malformed_files_are_errors(tmp_path: Path):
 def test_no_file_is_a_usage_error(tmp_path: Path):
     result = crossroads("check-config", cwd=tmp_path)
     assert result.returncode == 2 and "the following arguments are required: file" in result.stderr
+
+
+def test_a_google_credential_that_cannot_be_had_is_named_with_its_reason(tmp_path: Path):
+    missing = tmp_path / "no-such-key.json"
+    status, lines, output = check(tmp_path, f"""
+[providers.vertex]
+name = "Vertex"
+base_url = "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/publishers/google"
+dialect = "gemini"
+credentials = {{ kind = "google", service_account_file = "{missing}" }}
+
+[[endpoints]]
+model = "meta-llama/llama-4-scout"
+provider = "vertex"
+context_length = 1000
+price = {{ prompt = 0.1, completion = 0.2 }}
+""")
+    assert status == 0, output
+    assert "credentials: 1 endpoints use minted credentials (google)" in output
+    assert (f"unavailable: meta-llama/llama-4-scout @ vertex: Google credential unavailable: "
+            f"cannot use the key file {missing} (DefaultCredentialsError)") in lines
+
+
+def test_an_unknown_credential_kind_is_a_configuration_error(tmp_path: Path):
+    status, errors, _ = check(tmp_path, """
+[providers.mylab]
+name = "My Lab"
+base_url = "http://gpu.internal:8000/v1"
+credentials = { kind = "kerberos" }
+
+[[endpoints]]
+model = "meta-llama/llama-4-scout"
+provider = "mylab"
+context_length = 1000
+price = { prompt = 0.1, completion = 0.2 }
+""")
+    assert status == 1
+    assert errors == ["endpoints[0].credentials.kind: unknown kind 'kerberos' "
+                      "(known: api_key, google)"]

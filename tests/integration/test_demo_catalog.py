@@ -63,3 +63,27 @@ def test_the_listing_shows_every_model_with_every_endpoint_simulated(demo: Route
     assert status == 200
     assert [m["id"] for m in body["data"]] == [m.slug for m in EMBEDDING_MODELS]
     demo.assert_schema_kept()
+
+
+# Endpoints that speak something other than OpenAI's dialect with a static key: each answers in
+# demo mode through its own simulated surface (Gemini's API, Vertex AI with Google OAuth tokens
+# from the simulator's token endpoint, Vertex's OpenAI-compatible Llama).
+NATIVE = [(e.model, e.tag) for e in CATALOG.all_endpoints()
+          if e.dialect != "openai" or e.credentials is not None]
+
+
+@pytest.mark.parametrize(("slug", "tag"), NATIVE, ids=str)
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_every_native_dialect_endpoint_answers_in_demo_mode(demo: Router, slug: str, tag: str,
+                                                            stream: bool) -> None:
+    sdk = openai.OpenAI(base_url=demo.api, api_key="anything", max_retries=0, timeout=30)
+    ask = {"model": slug, "max_tokens": 8, "messages": [{"role": "user", "content": "Hi."}],
+           "extra_body": {"provider": {"only": [tag], "allow_fallbacks": False}}}
+    if stream:
+        chunks = list(sdk.chat.completions.create(stream=True, **ask))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        usage = chunks[-1].usage
+    else:
+        reply = sdk.chat.completions.create(**ask)
+        text, usage = reply.choices[0].message.content or "", reply.usage
+    assert text and usage is not None and usage.completion_tokens == 8

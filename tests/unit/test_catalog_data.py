@@ -21,7 +21,7 @@ EXPECTED = {
 EMBEDDING = {"qwen/qwen3-embedding-8b": 4096, "baai/bge-m3": 1024}
 # Closed-weight models: no licence file, Hugging Face id or published architecture; served by
 # their maker in its own dialect (Bedrock and Vertex rows come with those dialects).
-PROPRIETARY = {"anthropic/claude-haiku-4.5": "anthropic"}
+PROPRIETARY = {"anthropic/claude-haiku-4.5": "anthropic", "google/gemini-2.5-flash": "gemini"}
 
 
 def test_every_model_has_its_facts_and_real_endpoints() -> None:
@@ -32,7 +32,9 @@ def test_every_model_has_its_facts_and_real_endpoints() -> None:
             assert model.released and model.pricing is not None
             endpoints = catalog.endpoints(model.slug)
             assert {e.dialect for e in endpoints} == {PROPRIETARY[model.slug]}
-            assert all(e.base_url.startswith("https://") and e.pricing.cache_write
+            # Each caches prompts; Anthropic's writes are billed, Gemini's implicit ones not.
+            assert all(e.base_url.startswith("https://") and e.pricing.cache_read
+                       and (e.pricing.cache_write is not None) == (e.dialect == "anthropic")
                        for e in endpoints)
             continue
         assert model.license and model.released and model.hugging_face_id, model.slug

@@ -11,22 +11,24 @@ import orjson
 import pytest
 
 from crossroads.api.health import ready
+from crossroads.catalog import CredentialSpec
 from crossroads.ledger.store import LedgerHealth
 from crossroads.shared_state import SharedStatus
 
-from .factories import endpoint
+from .factories import catalog, endpoint
 
 LOCAL = SharedStatus("memory", True)
 
 
 def answer(ledger: LedgerHealth, available: list[bool],
-           shared: SharedStatus = LOCAL) -> tuple[int, dict[str, Any]]:
+           shared: SharedStatus = LOCAL, **kw: Any) -> tuple[int, dict[str, Any]]:
     state = SimpleNamespace(
         ledger=SimpleNamespace(health=lambda: ledger),
         shared=SimpleNamespace(status=lambda: shared),
         accounts=SimpleNamespace(shared=None),
-        catalog=SimpleNamespace(all_endpoints=lambda: tuple(
-            endpoint(f"e{i}", available=ok) for i, ok in enumerate(available))))
+        catalog=catalog(*(endpoint(f"e{i}", available=ok, **kw)
+                          for i, ok in enumerate(available))),
+        clock=lambda: 0.0)
     sent: list[dict[str, Any]] = []
 
     async def send(message: dict[str, Any]) -> None:
@@ -64,3 +66,11 @@ def test_redis_out_of_reach_is_degraded_not_unready():
     assert (code, body["status"]) == (200, "degraded")
     assert body["checks"]["shared_state"] == {
         "ok": False, "backend": "redis", "detail": "Redis unreachable: Connection refused"}
+
+
+def test_endpoints_whose_google_token_is_not_there_are_not_routable():
+    # No token minted yet (nothing refreshed it): routing would skip them, so must readiness.
+    google = CredentialSpec("google", (("service_account_env", "UNSET_ANYWHERE"),))
+    code, body = answer(FINE, [True, True], credentials=google)
+    assert (code, body["status"]) == (503, "not_ready")
+    assert body["checks"]["endpoints"]["routable"] == 0

@@ -84,7 +84,7 @@ def fill(db: Path, count: int) -> float:
     catalog = load_settings(None, {}).catalog
     tags = [(e.tag, e.provider_name, e.pricing.prompt, e.pricing.completion)
             for e in catalog.endpoints(MODEL)]
-    assert len(tags) == 8, tags
+    assert len(tags) == 9, tags  # Scout's eight OpenAI-dialect endpoints and Bedrock
     apps: list[tuple[str | None, str | None]] = [
         (f"https://app{i}.example", f"App {i}") if i % 3 else (None, f"Tool {i}")
         for i in range(50)]

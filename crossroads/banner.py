@@ -12,6 +12,7 @@ from crossroads import __version__
 from crossroads.accounts.service import AuthMode
 from crossroads.catalog import Catalog, Model
 from crossroads.commands.options import FLAGSHIP
+from crossroads.demo import reachable
 from crossroads.errors import redact_url
 from crossroads.settings import Settings
 
@@ -35,7 +36,8 @@ def example_model(catalog: Catalog) -> Model | None:
     chat model that can, else the flagship or the first chat model (the call then shows the
     router's 404, which says why)."""
     chat = [model for model in catalog.models() if not model.embeds]
-    routable = [model for model in chat if any(e.available for e in catalog.endpoints(model.slug))]
+    routable = [model for model in chat
+                if any(reachable(e) for e in catalog.endpoints(model.slug))]
     flagship = [model for model in chat if model.slug == FLAGSHIP]
     candidates = [m for m in routable if m.slug == FLAGSHIP] + routable + flagship + chat
     return candidates[0] if candidates else None
@@ -75,7 +77,7 @@ def banner(settings: Settings, catalog: Catalog, host: str, port: int, demo: boo
                      f"(crossroads keys create --name NAME, then export {KEY_VARIABLE}=…).")
     for model in catalog.models():
         endpoints = catalog.endpoints(model.slug)
-        ready = [e.tag for e in endpoints if e.available]
+        ready = [e.tag for e in endpoints if reachable(e)]
         lines.append(f"  {model.slug}: {len(ready)}/{len(endpoints)} endpoints available "
                      f"({', '.join(ready) or 'none'})")
     example = example_model(catalog)

@@ -7,16 +7,18 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import msgspec
 
 from crossroads.catalog import Catalog, CredentialSpec, Endpoint, endpoint_key
 from crossroads.credentials import Credential
+from crossroads.credentials.aws import AwsCredential, Keys, aws_chain_configured
 from crossroads.credentials.google import authorized_user
 from crossroads.credentials.registry import FACTORIES, CredentialSet
 from crossroads.sim.google_auth import SIM_CLIENT, TOKEN_PATH
 from crossroads.sim.profile import SimFleet
+from crossroads.sim.sigv4 import SIM_ACCESS_KEY_ID, SIM_SECRET_ACCESS_KEY
 
 SIM_READY_PREFIX = "crossroads-sim listening on "
 # Where the sim serves each dialect under an endpoint's prefix (sim/server.py), by the kind of
@@ -27,6 +29,7 @@ _DIALECT_PATHS = {
     ("gemini", "api_key"): "/gemini/v1beta",
     ("gemini", "google"): "/vertex/v1/projects/demo/locations/us-central1/publishers/google",
     ("openai", "google"): "/vertex/v1/projects/demo/locations/us-east5/endpoints/openapi",
+    ("bedrock-converse", "aws"): "/bedrock",
 }
 
 
@@ -36,17 +39,26 @@ def _sim_path(endpoint: Endpoint) -> str:
         _DIALECT_PATHS[(endpoint.dialect, "api_key")]
 
 
+def _simulated_aws(spec: CredentialSpec, env: Mapping[str, str]) -> Credential:
+    """The simulated Bedrock's own fake key pair (sim/sigv4.py), whatever the AWS chain holds:
+    demo mode signs exactly as it would for AWS, and the sim checks every signature."""
+    keys = Keys(SIM_ACCESS_KEY_ID, SIM_SECRET_ACCESS_KEY, None)
+    return AwsCredential(lambda: (keys, False), spec.option("region") or "us-east-1")
+
+
 def _demo_credentials(endpoints: list[Endpoint], keys: Mapping[str, str],
                       sim_url: str) -> CredentialSet:
     """Static keys are "simulated"; a Google identity is the sim's own OAuth client, whose
-    tokens the sim's token endpoint issues (and whose expiry demo mode lives through)."""
+    tokens the sim's token endpoint issues (and whose expiry demo mode lives through); an AWS
+    identity is the sim's own key pair."""
     token_uri = sim_url + TOKEN_PATH
     client_id, secret = SIM_CLIENT
 
     def sim_client(spec: CredentialSpec, env: Mapping[str, str]) -> Credential:
         return authorized_user(client_id, secret, "demo", token_uri)
 
-    return CredentialSet(endpoints, keys, env={}, factories={**FACTORIES, "google": sim_client})
+    return CredentialSet(endpoints, keys, env={},
+                         factories={**FACTORIES, "google": sim_client, "aws": _simulated_aws})
 
 
 def simulated_catalog(catalog: Catalog, sim_url: str, fleet: SimFleet) -> Catalog:
@@ -79,8 +91,23 @@ def simulated_catalog(catalog: Catalog, sim_url: str, fleet: SimFleet) -> Catalo
                    _demo_credentials(endpoints, keys, sim_url))
 
 
-def has_any_key(catalog: Catalog) -> bool:
-    return any(e.available for e in catalog.all_endpoints())
+def reachable(endpoint: Endpoint, env: Mapping[str, str] | None = None) -> bool:
+    """Whether the endpoint can be reached without the simulator: it has its key (or needs
+    none), or its minted credential's source is configured (an AWS chain with something in
+    it). A minted credential is not resolved here: that may block, and the keeper does it."""
+    spec = endpoint.credentials
+    configured = _CONFIGURED.get(spec.kind) if spec is not None and not endpoint.simulated \
+        else None
+    return endpoint.available and (configured is None
+                                   or configured(os.environ if env is None else env))
+
+
+def has_any_key(catalog: Catalog, env: Mapping[str, str] | None = None) -> bool:
+    return any(reachable(endpoint, env) for endpoint in catalog.all_endpoints())
+
+
+# Per minted kind: whether its source looks configured at all.
+_CONFIGURED: dict[str, Callable[[Mapping[str, str]], bool]] = {"aws": aws_chain_configured}
 
 
 def start_sim_process(extra_args: list[str] | None = None,

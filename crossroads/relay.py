@@ -67,7 +67,7 @@ import random
 
 from crossroads.catalog import Catalog, Endpoint, endpoint_key
 from crossroads.chat_request import ChatRequest
-from crossroads.credentials import CredentialUnavailable
+from crossroads.credentials import CredentialRejected, CredentialUnavailable, Rejectable
 from crossroads.deadlines import AttemptLimits, attempt_limits
 from crossroads.errors import redact
 from crossroads.failures import AttemptError, Failure
@@ -138,8 +138,9 @@ class Relay:
         # The provider builds the request; the endpoint's credential authorises it last, so a
         # signature covers the final URL, headers and body.
         built = provider.build(endpoint, None, request, max_tokens)
+        credential = self.catalog.credentials.for_endpoint(endpoint)
         try:
-            built = self.catalog.credentials.for_endpoint(endpoint).authorize(built)
+            built = credential.authorize(built)
         except CredentialUnavailable as exc:
             raise AttemptError(Failure.CREDENTIAL, exc.reason) from None
         if request.echo_upstream_body:
@@ -164,7 +165,10 @@ class Relay:
                 body = await self.upstream.error_body(response, 5.0)
             finally:
                 timer.end_wait()
-            raise provider.classify(response.status, response.headers, body)
+            error = provider.classify(response.status, response.headers, body)
+            if isinstance(error, CredentialRejected) and isinstance(credential, Rejectable):
+                credential.rejected(error.message)
+            raise error
         return response
 
     # --- the loop ---------------------------------------------------------------------------

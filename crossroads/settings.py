@@ -165,11 +165,13 @@ class DataPolicyConfig(_Table, frozen=True):
     zdr: bool = False
 
 
-Dialect = Literal["openai", "anthropic", "gemini"]
+Dialect = Literal["openai", "anthropic", "gemini", "bedrock-converse"]
 # Whether a dialect's endpoints continue a trailing assistant message (resume.py) unless the
 # catalog says otherwise: Anthropic's Messages API does; OpenAI's answers it anew, and so is
-# Gemini taken to (a trailing `model` turn is not documented as a prefix to continue).
-PREFILL_BY_DIALECT: dict[str, bool] = {"openai": False, "anthropic": True, "gemini": False}
+# Gemini taken to (a trailing `model` turn is not documented as a prefix to continue), and so is
+# Bedrock's Converse (Llama on Bedrock is not documented to continue an assistant turn).
+PREFILL_BY_DIALECT: dict[str, bool] = {"openai": False, "anthropic": True, "gemini": False,
+                                       "bedrock-converse": False}
 
 
 class ProviderConfig(_Table, frozen=True):

@@ -1,7 +1,8 @@
 """One upstream stream turned into the caller's stream, with no I/O.
 
-`StreamSession` decodes the provider's SSE bytes, has the attempt's dialect translate each
-event into OpenAI-shaped chunks (`providers.base.StreamTranslator`), checks every chunk,
+`StreamSession` splits the provider's bytes into events with the dialect's own framing (SSE,
+or Bedrock's binary event stream), has the attempt's dialect translate each event into
+OpenAI-shaped chunks (`providers.base.StreamTranslator`), checks every chunk,
 rewrites it as ours (id, model, provider, priced usage) and tells the relay when real content
 has arrived, so the relay knows when to commit. `ClientStream` is the caller's side,
 implemented by the HTTP layer.
@@ -28,7 +29,7 @@ from crossroads.generation import Attempt, Generation, estimate_usage
 from crossroads.pricing import usage_from_openai
 from crossroads.providers.base import StreamTranslator
 from crossroads.reasoning import shape_reasoning
-from crossroads.sse import DONE, DONE_EVENT, GARBLED, SSEDecoder, SSEOverflowError, encode
+from crossroads.sse import DONE, DONE_EVENT, GARBLED, SSEOverflowError, encode
 
 Splice = Callable[[dict[str, Any]], None]
 """Rewrites a continuation's chunk in place so it joins the answer already sent (resume.py)."""
@@ -83,7 +84,7 @@ class StreamSession:
         self.generation = generation
         self.request = request
         self._translator = translator
-        self._decoder = SSEDecoder(max_event_bytes)
+        self._decoder = translator.framing(max_event_bytes)
         self._held: list[bytes] = []
         options = request.body.get("stream_options")
         self._exclude_reasoning = request.excludes_reasoning

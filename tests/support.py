@@ -154,7 +154,12 @@ def start_router(config_toml: str, tmp: Path, *args: str,
     path = tmp / "crossroads.toml"
     path.write_text(textwrap.dedent(config_toml))
     log = tmp / "router.log"
-    environment = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.endswith("_API_KEY") and not k.startswith("AWS_")}
+    # The shipped Bedrock rows sign with the standard AWS chain: keep it empty and local (no
+    # files, no instance metadata), so a developer's own AWS keys never reach a test's router.
+    environment.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+                       AWS_EC2_METADATA_DISABLED="true")
     # Every loopback router holds its responses to OpenRouter's schema (crossroads/schema).
     environment[CHECK_ENV] = "1"
     environment.update(env or {})

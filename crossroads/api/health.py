@@ -25,7 +25,8 @@ async def live(state: AppState, scope: Scope, receive: Receive, send: Send) -> N
 async def ready(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     ledger = state.ledger.health()
     shared = state.shared.status()
-    # An endpoint whose credential cannot be had right now (a Google token) is not routable.
+    # An endpoint whose credential cannot be had right now (a Google token, AWS keys) is not
+    # routable.
     blocked = state.catalog.credentials.blocked(state.clock())
     routable = sum(1 for e in state.catalog.all_endpoints()
                    if e.available and e.key not in blocked)

@@ -25,6 +25,7 @@ from crossroads.banner import ledger_location
 from crossroads.catalog import Catalog, Endpoint
 from crossroads.commands.options import Exit
 from crossroads.credentials.keeper import CredentialKeeper
+from crossroads.demo import has_any_key
 from crossroads.settings import (
     ConfigError,
     ConfigFile,
@@ -217,7 +218,9 @@ def _credential_problems(endpoints: list[Endpoint], catalog: Catalog) -> list[tu
 def summary(path: str, settings: Settings) -> str:
     catalog = settings.catalog
     endpoints = [e for m in catalog.models() for e in catalog.endpoints(m.slug)]
-    available = sum(e.available for e in endpoints)
+    # Endpoints with a minted credential (Bedrock's AWS chain, Google's tokens) have no key to
+    # count: whether theirs can be had is the credentials line below.
+    available = sum(e.available and e.credentials is None for e in endpoints)
     server = settings.server
     lines = [
         f"{path}: valid",
@@ -234,6 +237,7 @@ def summary(path: str, settings: Settings) -> str:
                      f"({', '.join(kinds)}); each is obtained when serve starts")
         problems = _credential_problems(minted, catalog)
         lines.extend(f"  unavailable: {tag}: {reason}" for tag, reason in problems)
-    if available == 0:
-        lines.append("  note: no endpoint has its API key here; serve would use the simulator")
+    if not has_any_key(catalog):
+        lines.append("  note: no endpoint has its API key (or AWS credentials) here; serve "
+                     "would use the simulator")
     return "\n".join(lines)

@@ -14,7 +14,9 @@ are the table `registry.FACTORIES`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from crossroads.failures import AttemptError
 
 if TYPE_CHECKING:
     from crossroads.providers.base import UpstreamRequest
@@ -48,4 +50,18 @@ class Credential(Protocol):
         ...
 
 
-__all__ = ["Credential", "CredentialUnavailable"]
+class CredentialRejected(AttemptError):
+    """How a provider classifies an answer that refuses the credential itself rather than the
+    request (AWS's InvalidSignatureException: a wrong secret). The relay tells the endpoint's
+    credential, when it can hear it (`Rejectable`), so every endpoint using it is kept out
+    until the credential changes, instead of each one failing in turn."""
+
+
+@runtime_checkable
+class Rejectable(Protocol):
+    def rejected(self, reason: str) -> None:
+        """The upstream refused what this credential authorised; `reason` is its words."""
+        ...
+
+
+__all__ = ["Credential", "CredentialRejected", "CredentialUnavailable", "Rejectable"]

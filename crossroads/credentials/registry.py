@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from crossroads.credentials import Credential
+from crossroads.credentials.aws import aws_credential
 from crossroads.credentials.google import google_credential
 from crossroads.credentials.static import NO_CREDENTIAL, StaticKey
 
@@ -32,7 +33,8 @@ FACTORIES: dict[str, Factory] = {
     "api_key": _static_kind,
     # Google OAuth: service-account JSON or Application Default Credentials (google.py).
     "google": google_credential,
-    # "aws": the standard AWS chain, SigV4 (aws.py, with the Bedrock dialect).
+    # The standard AWS chain, SigV4 over each request (aws.py, for the Bedrock dialect).
+    "aws": aws_credential,
 }
 
 

@@ -35,6 +35,7 @@ from crossroads.providers.anthropic_shapes import (
     in_band,
     reasoning_detail,
 )
+from crossroads.sse import SSEDecoder
 
 Chunk = dict[str, Any]
 
@@ -54,6 +55,9 @@ class AnthropicStream:
         self._tools: dict[int, int] = {}  # content block index → chat tool-call index
         self._json_blocks: set[int] = set()  # blocks of the forced JSON tool: content
         self.ended = False
+
+    def framing(self, max_event_bytes: int) -> SSEDecoder:
+        return SSEDecoder(max_event_bytes)
 
     def chunks(self, data: bytes) -> list[Chunk]:
         try:

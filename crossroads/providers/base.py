@@ -10,9 +10,9 @@ usage normalised so that `prompt_tokens` includes cache reads and writes
 (`prompt_tokens_details.cached_tokens` / `cache_write_tokens`), which is what `pricing.py` reads.
 A stream is translated by a `StreamTranslator` made for each attempt, so a dialect whose events
 carry state (Anthropic's content blocks, a usage split over two events) keeps it per attempt; a
-dialect that is not SSE at all (Bedrock's binary event stream) would bring its own framing there
-too, and one whose credentials expire (Vertex, SigV4) signs inside `build`, which sees the final
-body.
+dialect that is not SSE at all (Bedrock's binary event stream) brings its own `Framing` there
+too: the translator says how its bytes split into events, so the relay's stream loop never
+knows which wire format it reads.
 """
 
 from __future__ import annotations
@@ -34,8 +34,32 @@ class UpstreamRequest(msgspec.Struct, frozen=True):
     body: bytes
 
 
+class Framing(Protocol):
+    """How one attempt's stream bytes split into events: SSE (`sse.SSEDecoder`) for most
+    dialects, AWS's binary event stream for Bedrock (`providers.eventstream`)."""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The payloads of every event these bytes complete; `SSEOverflowError` or an
+        `AttemptError` (TOO_LARGE, MALFORMED) for an event too large or badly framed."""
+        ...
+
+    def close(self) -> bool:
+        """End of body: whether an event was left unfinished (the stream was cut mid-event)."""
+        ...
+
+    @property
+    def skipped(self) -> int:
+        """Events skipped as harmless junk so far (SSE's blank or comment-like lines; AWS's
+        framing skips nothing), for the attempt's record."""
+        ...
+
+
 class StreamTranslator(Protocol):
     """One attempt's upstream stream, event by event, as OpenAI-shaped chunks."""
+
+    def framing(self, max_event_bytes: int) -> Framing:
+        """The framing this dialect's stream bytes use."""
+        ...
 
     @property
     def ended(self) -> bool:

@@ -31,6 +31,7 @@ from crossroads.providers.gemini_shapes import (
     finish_reason,
     in_band,
 )
+from crossroads.sse import SSEDecoder
 
 
 class GeminiStream:
@@ -45,6 +46,9 @@ class GeminiStream:
         self._finished = False
         self._usage_sent = False
         self.ended = False  # Gemini has no closing event (module doc)
+
+    def framing(self, max_event_bytes: int) -> SSEDecoder:
+        return SSEDecoder(max_event_bytes)
 
     def _chunk(self, delta: dict[str, Any]) -> Chunk:
         if not self._role_sent:

@@ -17,6 +17,7 @@ from crossroads.failures import STATUS_FAILURE, AttemptError, Failure
 from crossroads.http_client import FrozenHeaders
 from crossroads.operations import Operation
 from crossroads.providers.base import UpstreamRequest, answer_object
+from crossroads.sse import SSEDecoder
 
 MAX_ERROR_EXCERPT = 500
 MAX_HEADER_SETS = 256  # (key, stream) pairs: twice the configured keys, with room to spare
@@ -178,6 +179,9 @@ class OpenAIProvider:
         return self
 
     ended = False
+
+    def framing(self, max_event_bytes: int) -> SSEDecoder:
+        return SSEDecoder(max_event_bytes)
 
     def chunks(self, data: bytes) -> list[dict[str, Any]]:
         return [self.parse_chunk(data)]

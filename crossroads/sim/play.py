@@ -176,6 +176,10 @@ class Reply:
         head = chunk_head(self.completion_id, self.created, self.req.model)
         return TextFrames(head, self.n, self.finish_reason)
 
+    def empty_stream(self) -> bytes:
+        """The whole of a stream that says nothing (the `empty_200` fault)."""
+        return DONE
+
     def tail(self, done: bool) -> bytes:
         usage = b""
         if self.req.include_usage:
@@ -337,7 +341,7 @@ async def _paced(
 
 
 def _empty_stream(r: Reply) -> Pending:
-    return _at(r.ttft, lambda: r.ex.send_stream(DONE))
+    return _at(r.ttft, lambda: r.ex.send_stream(r.empty_stream()))
 
 
 BLOCK_PLAYS: Final[dict[Outcome, BlockPlay]] = {

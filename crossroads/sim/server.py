@@ -4,6 +4,9 @@
     POST /PREFIX/v1/embeddings          for embedding models (see embeddings.py)
     GET  /PREFIX/v1/models
     POST /PREFIX/anthropic/v1/messages  the same endpoints in Anthropic's dialect (anthropic.py)
+    POST /PREFIX/bedrock/model/{modelId}/converse[-stream]
+                                        and in Bedrock's Converse dialect, SigV4-signed
+                                        (bedrock.py)
     POST /PREFIX/gemini/v1beta/models/M:generateContent (and Vertex AI's paths under
          /PREFIX/vertex/v1/projects/…)  the same endpoints in Gemini's dialect (gemini.py)
     POST /_oauth/google/token           Google's OAuth token endpoint (google_auth.py)
@@ -29,6 +32,8 @@ import orjson
 import uvloop
 
 from crossroads.sim.anthropic import AnthropicService
+from crossroads.sim.bedrock import BedrockService
+from crossroads.sim.bedrock import route as bedrock_route
 from crossroads.sim.chat import ChatService, Pending
 from crossroads.sim.control import Control
 from crossroads.sim.embeddings import EmbeddingsService
@@ -75,14 +80,15 @@ class SimApp:
     """The request handler: picks the prefix by the first path segment, then the route, then
     (at a provider) the endpoint by the request's `model`."""
 
-    __slots__ = ("_anthropic", "_chat", "_control", "_embeddings", "_gemini", "_prefixes",
-                 "state")
+    __slots__ = ("_anthropic", "_bedrock", "_chat", "_control", "_embeddings", "_gemini",
+                 "_prefixes", "state")
 
     def __init__(self, state: SimState) -> None:
         self.state = state
         self._chat = ChatService(state)
         self._embeddings = EmbeddingsService(state, self._chat)
         self._anthropic = AnthropicService(state, self._chat)
+        self._bedrock = BedrockService(state, self._chat)
         self._gemini = GeminiService(state, self._chat)
         self._control = Control(state)
         self._prefixes = _prefixes(state)
@@ -102,6 +108,9 @@ class SimApp:
             ex.send(404, error_body(message, "invalid_request_error", "not_found"))
             return None
         rest = rest.rstrip("/")
+        converse = bedrock_route(rest)
+        if converse is not None and ex.method == b"POST":
+            return self._converse(prefix, ex, *converse)
         if rest.startswith(("gemini/", "vertex/")):
             return self._google(prefix, ex, rest)
         method = _METHODS.get(rest)
@@ -157,6 +166,15 @@ class SimApp:
             return self._anthropic.not_found(ex, model)
         return self._anthropic.messages(ep, ex)
 
+    def _converse(self, prefix: _Prefix, ex: Exchange, model: str, stream: bool) -> Pending:
+        # AWS checks the signature before it looks at the model or the body.
+        if not self._bedrock.authorized(ex):
+            return None
+        ep = prefix.stand_in or prefix.by_model.get(model)
+        if ep is None:
+            return self._bedrock.not_found(ex, model)
+        return self._bedrock.converse(ep, ex, model, stream)
+
     def _by_model(self, prefix: _Prefix, ex: Exchange, serve: Serve) -> Pending:
         try:
             body = orjson.loads(ex.body)
@@ -204,6 +222,11 @@ class SimServer:
         """The Anthropic-dialect base URL of the same endpoint (…/PREFIX/anthropic/v1)."""
         prefix = self.state.fleet.prefix(name) or name
         return f"http://{_url_host(self.host)}:{self.port}/{prefix}/anthropic/v1"
+
+    def bedrock_base_url(self, name: str) -> str:
+        """The Bedrock-dialect base URL of the same endpoint (…/PREFIX/bedrock)."""
+        prefix = self.state.fleet.prefix(name) or name
+        return f"http://{_url_host(self.host)}:{self.port}/{prefix}/bedrock"
 
     def gemini_base_url(self, name: str) -> str:
         """The Gemini API base URL of the same endpoint (…/PREFIX/gemini/v1beta)."""

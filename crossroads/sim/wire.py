@@ -74,7 +74,8 @@ def error_body(
 class Exchange:
     """One request and the means to answer it on its connection."""
 
-    __slots__ = ("_conn", "_state", "body", "headers", "keep_alive", "method", "path", "query")
+    __slots__ = ("_conn", "_state", "body", "headers", "keep_alive", "method", "path", "query",
+                 "stream_type")
 
     def __init__(
         self,
@@ -95,6 +96,9 @@ class Exchange:
         self.headers = headers
         self.body = body
         self.keep_alive = keep_alive
+        # What a streamed answer is sent as: SSE, unless the surface speaks another framing
+        # (Bedrock's binary event stream).
+        self.stream_type = SSE
 
     @property
     def closed(self) -> bool:
@@ -120,8 +124,8 @@ class Exchange:
         self._state = _STARTED
 
     def start_stream(self, first: bytes = b"") -> None:
-        """Chunked SSE headers, and optionally the first events in the same packet."""
-        data = self._head(200, SSE, _CHUNKED) + b"\r\n"
+        """Chunked stream headers, and optionally the first events in the same packet."""
+        data = self._head(200, self.stream_type, _CHUNKED) + b"\r\n"
         if first:
             data += b"%x\r\n%s\r\n" % (len(first), first)
         self._write(data)
@@ -136,8 +140,8 @@ class Exchange:
         self._state = _DONE
 
     def send_stream(self, data: bytes) -> None:
-        """A whole chunked SSE response in one write (nothing to pace)."""
-        head = self._head(200, SSE, _CHUNKED) + b"\r\n"
+        """A whole chunked stream response in one write (nothing to pace)."""
+        head = self._head(200, self.stream_type, _CHUNKED) + b"\r\n"
         chunk = b"%x\r\n%s\r\n" % (len(data), data) if data else b""
         self._write(head + chunk + _LAST_CHUNK)
         self._state = _DONE

@@ -1,11 +1,14 @@
-"""A provider that misbehaves in ways the simulator does not: huge and endless answers."""
+"""A provider that misbehaves in ways the simulator does not: huge and endless answers, and a
+Bedrock event-stream message that never ends."""
 
 from __future__ import annotations
 
 import asyncio
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from zlib import crc32
 
 CHUNK = (b'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m",'
          b'"choices":[{"index":0,"delta":{"content":"la "},"finish_reason":null}]}\n\n')
@@ -35,6 +38,17 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
                 writer.write(b"%x\r\n%s\r\n" % (len(CHUNK) * 50, CHUNK * 50))
                 await writer.drain()
                 await asyncio.sleep(0.001)
+        elif path.startswith(b"/bigframe/"):
+            # AWS's event stream with one message whose prelude (CRC and all) promises 20 MiB,
+            # then bytes forever: the binary twin of a newline-free SSE event.
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/vnd.amazon.eventstream"
+                         b"\r\ntransfer-encoding: chunked\r\n\r\n")
+            prelude = struct.pack(">II", 20 << 20, 0)
+            block = prelude + struct.pack(">I", crc32(prelude)) + b"x" * (1 << 20)
+            while True:
+                writer.write(b"%x\r\n%s\r\n" % (len(block), block))
+                await writer.drain()
+                block = b"x" * (1 << 20)
         elif path.startswith(b"/oneline/"):
             # One SSE event that never ends: no newline, ever.
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"

@@ -15,6 +15,7 @@ from .hostile import hostile_provider
 MODEL = "test/hostile"
 MESSAGES = [{"role": "user", "content": "go on"}]
 MAX_BODY = 4 * 1024 * 1024
+AWS = '\ncredentials = { kind = "aws", region = "us-east-1" }'
 
 
 def _config(hostile: str, sim: Sim) -> str:
@@ -22,6 +23,9 @@ def _config(hostile: str, sim: Sim) -> str:
     # The same misbehaviour behind Anthropic's dialect: the limits hold whatever the parser.
     rows += [(f"{name}-claude", f"{hostile}/{name}/anthropic/v1", "anthropic")
              for name in ("huge", "oneline")]
+    # And behind Bedrock's binary event stream: a huge whole answer, a frame that never ends.
+    rows += [(f"{name}-bedrock", f"{hostile}/{name}/bedrock", "bedrock-converse")
+             for name in ("huge", "bigframe")]
     rows.append(("alpha", sim.base("alpha"), "openai"))
     return f"""
 [server]
@@ -41,7 +45,7 @@ name = "Hostile"
 name = "{name.title()}"
 base_url = "{url}"
 api_key_env = "SIM_KEY"
-dialect = "{dialect}"
+dialect = "{dialect}"{AWS if dialect == "bedrock-converse" else ""}
 
 [[endpoints]]
 model = "{MODEL}"
@@ -54,7 +58,8 @@ price = {{ prompt = 1, completion = 1 }}
 @pytest.fixture
 def hostile_router(tmp_path: Path, fresh_sim: Sim) -> Iterator[Router]:
     with hostile_provider() as base:
-        router = start_router(_config(base, fresh_sim), tmp_path, env={"SIM_KEY": "k"})
+        router = start_router(_config(base, fresh_sim), tmp_path, env={
+            "SIM_KEY": "k", "AWS_ACCESS_KEY_ID": "AKIAHOSTILE", "AWS_SECRET_ACCESS_KEY": "s"})
         yield router
         router.stop()
 
@@ -70,7 +75,7 @@ def _only(name: str) -> dict[str, object]:
     return {"order": [name], "allow_fallbacks": False}
 
 
-@pytest.mark.parametrize("name", ["huge", "huge-claude"])
+@pytest.mark.parametrize("name", ["huge", "huge-claude", "huge-bedrock"])
 def test_gigantic_body_is_cut_off_at_the_limit(hostile_router: Router, name: str):
     status, body, _ = hostile_router.post("/chat/completions", {
         "model": MODEL, "messages": MESSAGES, "provider": _only(name)})
@@ -85,7 +90,7 @@ def test_gigantic_body_fails_over_to_a_sane_provider(hostile_router: Router, sim
     assert status == 200 and body["provider"] == "Alpha"
 
 
-@pytest.mark.parametrize("name", ["oneline", "oneline-claude"])
+@pytest.mark.parametrize("name", ["oneline", "oneline-claude", "bigframe-bedrock"])
 def test_newline_free_event_is_refused_before_it_fills_memory(hostile_router: Router, name: str):
     lines = list(hostile_router.raw_stream({"model": MODEL, "messages": MESSAGES,
                                             "provider": _only(name)}))

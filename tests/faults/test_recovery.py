@@ -17,7 +17,9 @@ DEADLINE_S = 15.0
 
 def test_primary_down_then_healthy(make_router: Callable[..., Router], fresh_sim: Sim):
     router = make_router(routing="outage_window_s = 2", cooldowns=(0.2, 1.0))
-    # The sim's clock restarted with the reset: alpha is down for the first OUTAGE_S seconds.
+    # The sim's clock restarts with a reset, made once the router is up so that however long it
+    # took to start, alpha is down for the first OUTAGE_S seconds of the loop below.
+    fresh_sim.reset()
     fresh_sim.patch("alpha", outages=[[0, OUTAGE_S]])
     started = time.monotonic()
     served: list[tuple[float, str]] = []

@@ -114,7 +114,7 @@ def test_models_and_endpoints_listing(demo: Router):
     status, body, _ = demo.get(f"/models/{SCOUT}/endpoints")
     assert status == 200
     endpoints = body["data"]["endpoints"]
-    assert len(endpoints) == 8
+    assert len(endpoints) == 9  # eight in OpenAI's dialect, Amazon Bedrock's in Converse
     assert all(e["crossroads"]["simulated"] and e["status"] in (0, -5)
                and e["crossroads"]["state"] in ("available", "cooling_down")
                for e in endpoints)
@@ -170,7 +170,7 @@ def test_no_endpoint_error_explains_the_funnel(demo: Router):
     _, body = _post_raw(demo, json.dumps({
         "model": SCOUT, "messages": TEXT_MESSAGES,
         "provider": {"quantizations": ["bf16"], "max_price": {"completion": 0.4}}}).encode())
-    assert "initial 8 → quantizations 2 → max_price 0" in body["error"]["message"]
+    assert "initial 9 → quantizations 2 → max_price 0" in body["error"]["message"]
     assert body["error"]["metadata"]["funnels"][0]["removed"]["max_price"] == [
         "novita", "gmicloud"]
 

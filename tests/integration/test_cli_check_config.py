@@ -152,7 +152,7 @@ def test_serve_stops_at_the_first_error_check_config_finds_all(tmp_path: Path):
 def test_a_valid_file_gets_a_summary_and_status_0(tmp_path: Path):
     status, lines, output = check(tmp_path, VALID, env={"MYLAB_KEY": "secret-value-123"})
     assert status == 0, output
-    assert lines[0].startswith("catalog: 14 models, 46 endpoints (1 with their API key set")
+    assert lines[0].startswith("catalog: 14 models, 48 endpoints (1 with their API key set")
     assert lines[0].endswith("1 presets")
     assert lines[1] == "server: 127.0.0.1:9000, auth by address"
     assert lines[2] == f"ledger: SQLite {tmp_path / 'crossroads.db'}"
@@ -187,7 +187,8 @@ context_length = 1000
 price = {{ prompt = 0.1, completion = 0.2 }}
 """)
     assert status == 0, output
-    assert "credentials: 1 endpoints use minted credentials (google)" in output
+    # Beside the shipped Bedrock rows (aws), whose chain is empty here.
+    assert "credentials: 3 endpoints use minted credentials (aws, google)" in output
     assert (f"unavailable: meta-llama/llama-4-scout @ vertex: Google credential unavailable: "
             f"cannot use the key file {missing} (DefaultCredentialsError)") in lines
 
@@ -207,4 +208,4 @@ price = { prompt = 0.1, completion = 0.2 }
 """)
     assert status == 1
     assert errors == ["endpoints[0].credentials.kind: unknown kind 'kerberos' "
-                      "(known: api_key, google)"]
+                      "(known: api_key, aws, google)"]

@@ -43,7 +43,7 @@ def test_every_model_has_its_facts_and_real_endpoints() -> None:
         assert arch is not None and arch.kind in ("dense", "moe") and arch.parameters_b
         assert (arch.experts is not None) == (arch.kind == "moe"), model.slug
         endpoints = catalog.endpoints(model.slug)
-        assert 2 <= len(endpoints) <= 8, model.slug
+        assert 2 <= len(endpoints) <= 10, model.slug
         assert len({e.tag for e in endpoints}) == len(endpoints)
         for ep in endpoints:
             assert ep.base_url.startswith("https://") and ep.pricing.prompt > 0

@@ -32,6 +32,9 @@ class Failure(StrEnum):
     CONTENT_FILTER = "content_filter"
     CALLER_ERROR = "caller_error"
     CANCELLED = "cancelled"
+    # Started alongside a late attempt (hedging.py) and cancelled when the other answered
+    # first: no verdict on the endpoint, and what it may have cost is the router's.
+    HEDGED_LOSER = "hedged_loser"
 
 
 class Rule(msgspec.Struct, frozen=True):
@@ -76,6 +79,8 @@ RULES: dict[Failure, Rule] = {
     Failure.CALLER_ERROR: _CALLER,
     Failure.CANCELLED: Rule(fail_over=False, counts_against_uptime=False, trips_breaker=False,
                             caller_status=499),
+    Failure.HEDGED_LOSER: Rule(fail_over=True, counts_against_uptime=False, trips_breaker=False,
+                               caller_status=502),
 }
 
 STATUS_FAILURE: dict[int, Failure] = {

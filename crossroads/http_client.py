@@ -18,9 +18,14 @@ Body bytes are appended to the response's buffer and wake the one waiter; `next_
 back everything buffered. Past `HIGH_WATER` unread bytes the socket stops being read until the
 consumer drains the buffer, so an endless body costs bounded memory.
 
-Retry: a reused connection that dies before a single response byte arrived was almost surely
-closed by the server while idle, and so the server never processed the request: it is resent
-once on a fresh connection. Once any byte of the response arrived nothing is ever resent.
+Resending. A request is resent only when it provably never reached the server, since a
+provider that read it may run (and charge for) the generation. A pooled connection is reused
+only if it is open and has nothing to read: a server that closed it while idle left an EOF (or
+a reset) in the socket, seen by a zero-timeout poll before any byte is written, and such a
+connection is dropped, not written to. If the write itself fails at once on a reused
+connection (the transport closes inside `write`: nothing reached the socket), the request goes
+once more on a fresh connection. A connection that dies after the write went out — before or
+after the first response byte — is the attempt's failure, never resent here.
 
 Waiters are only ever resolved with a value (`None` for news, a sentinel when a wait's own
 deadline passed) and errors are stored on the response, so a waiter whose task went away never
@@ -34,6 +39,7 @@ pooled.
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -71,6 +77,16 @@ __all__ = [
     "ResponseBroken",
     "WhileWaiting",
 ]
+
+def _readable(fd: int) -> bool:
+    """Has the socket anything to read (data, EOF, reset) that the loop has not yet seen?
+    On an idle connection any of it means the server is done with it."""
+    if fd < 0:
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
 
 def header_lines(headers: Mapping[str, str]) -> bytes:
     """`name: value` lines for a request head, refusing CR or LF anywhere in them."""
@@ -193,7 +209,10 @@ class HttpClient:
             while idle:
                 conn = idle.pop()
                 if not conn.closed and not conn.transport.is_closing():
-                    return conn
+                    if not _readable(conn.fd):
+                        return conn
+                    # Idle yet readable: an EOF, a reset or stray bytes, none of it ours.
+                    conn.abort()
         return await self._connect(pool, loop, deadline)
 
     async def _connect(self, pool: Pool, loop: asyncio.AbstractEventLoop,
@@ -221,6 +240,9 @@ class HttpClient:
         response = HttpResponse(conn, loop)
         conn.response = response
         conn.transport.write(payload)
+        # The transport was open before `write`: closing inside it means the write failed
+        # at once and no byte of the request reached the socket.
+        unsent = conn.transport.is_closing()
         timer = loop.call_at(deadline, response.expire_headers)
         try:
             # The headers deadline is `timer`'s: it fails the response, which wakes the wait.
@@ -231,7 +253,7 @@ class HttpClient:
         error = response.error
         if error is not None:
             response.close()
-            if conn.reused and not response.started and isinstance(error, ConnectFailed):
+            if conn.reused and unsent and isinstance(error, ConnectFailed):
                 raise NothingArrived(str(error))
             raise error
         return response

@@ -95,7 +95,8 @@ class Pool:
 
 
 class Connection(asyncio.Protocol):
-    __slots__ = ("closed", "idle_since", "parser", "pool", "response", "reused", "transport")
+    __slots__ = ("closed", "fd", "idle_since", "parser", "pool", "response", "reused",
+                 "transport")
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
@@ -105,6 +106,7 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.reused = False
         self.idle_since = 0.0
+        self.fd = -1
 
     def abort(self) -> None:
         self.closed = True
@@ -115,6 +117,9 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.fd = sock.fileno()
 
     def data_received(self, data: bytes) -> None:
         response = self.response
@@ -389,4 +394,5 @@ class HttpResponse:
 
 
 class NothingArrived(ConnectFailed):
-    """A reused connection died before any response byte: the request is safe to resend."""
+    """A reused connection failed while the request was being written, before any byte of it
+    reached the socket: the request is safe to resend."""

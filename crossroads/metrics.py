@@ -33,21 +33,27 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST.encode("latin-1")
 
 class OverheadTimer:
     """Started when a request's body has arrived; every wait on a provider is bracketed by
-    `begin_wait` / `end_wait` (one at a time) and left out."""
+    `begin_wait` / `end_wait` and left out. Waits may overlap (two hedged attempts wait at
+    once): time when any wait is open counts once."""
 
-    __slots__ = ("_waiting_since", "started", "waited")
+    __slots__ = ("_open", "_waiting_since", "started", "waited")
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self.waited = 0.0
         self._waiting_since = 0.0
+        self._open = 0
 
     def begin_wait(self) -> None:
-        self._waiting_since = time.perf_counter()
+        self._open += 1
+        if self._open == 1:
+            self._waiting_since = time.perf_counter()
 
     def end_wait(self) -> None:
-        self.waited += time.perf_counter() - self._waiting_since
-        self._waiting_since = 0.0
+        self._open -= 1
+        if self._open == 0:
+            self.waited += time.perf_counter() - self._waiting_since
+            self._waiting_since = 0.0
 
     def seconds(self) -> float:
         now = time.perf_counter()

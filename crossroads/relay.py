@@ -13,18 +13,23 @@ uptime and which open the endpoint's breaker is the table in `failures.py`. Thre
   the provider's reason, and trying elsewhere would only repeat it.
 * A context-length rejection moves on only to endpoints with a larger context than the one that
   refused.
-* A 429 opens the breaker for Retry-After. When no other endpoint is left and Retry-After is
-  short (`timeouts.retry_after_max_wait_s`), the relay waits it out and asks once more; otherwise
-  the caller gets the 429 with the Retry-After to honour.
+* Same model first (`retry_policy.py`). Endpoints of one model come before the next model's
+  (the plan's order). Before leaving a model, the endpoint that just failed is tried once more
+  per request: after a short Retry-After (`timeouts.retry_after_max_wait_s`, also when nothing
+  else is left) or, for a transient 5xx when another model is next, after a jittered backoff or
+  its breaker's cooldown, whichever is longer (`failover.*`). Otherwise a 429 reaches the
+  caller with the Retry-After to honour.
 
 An endpoint whose breaker is open is skipped (`LiveStats.try_begin`), and at most
 `routing.max_attempts` attempts are made, all within `timeouts.total_s`.
 
 Limits. Waiting for response headers is bounded by `headers_s`; a streamed answer's first
-content token by `first_token_s` (from the attempt's start) *when another endpoint could still
-be tried* — for the last candidate, waiting longer beats failing; each later gap between chunks
-by `stall_s`. A non-streamed answer must complete within `first_token_s` when a fallback exists,
-otherwise within the total budget.
+content token (from the attempt's start) *when another endpoint could still be tried* by a
+budget adaptive to the endpoint's measured TTFT, `first_token_s` at most (`deadlines.py`) — for
+the last candidate, waiting longer beats failing; each later gap between chunks by `stall_s`.
+A non-streamed answer must complete within `first_token_s` when a fallback exists, otherwise
+within the total budget. With `failover.hedge`, a stream late by its budget is not abandoned:
+the next endpoint starts alongside and the first to produce content commits (`hedging.py`).
 
 Committing. A stream commits to an endpoint when that endpoint's first content (text, tool call,
 reasoning or a finish reason) arrives; role-only preludes are held back until then. Response
@@ -51,90 +56,42 @@ estimated). The caller leaving cancels the task running the relay, which closes
 the upstream connection immediately (`UpstreamResponse.close`).
 
 Operations. An embeddings request runs this same loop: the provider builds its upstream call
-(`/embeddings` instead of `/chat/completions`), and `_ANSWERS` reads its whole answer; a broken
-one fails over like a broken chat answer. It never streams.
+(`/embeddings` instead of `/chat/completions`), and `relay_io.ANSWERS` reads its whole answer; a
+broken one fails over like a broken chat answer. It never streams.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
 
-from crossroads.catalog import Catalog, endpoint_key
+from crossroads.catalog import Catalog, Endpoint, endpoint_key
 from crossroads.chat_request import ChatRequest
 from crossroads.credentials import CredentialRejected, CredentialUnavailable, Rejectable
-from crossroads.embeddings_response import embeddings_body
-from crossroads.errors import (
-    redact,
-)
+from crossroads.deadlines import AttemptLimits, attempt_limits
+from crossroads.errors import redact
 from crossroads.failures import AttemptError, Failure
 from crossroads.generation import Attempt, Generation, ResultSink
+from crossroads.hedging import Race
 from crossroads.metrics import OverheadTimer
-from crossroads.operations import Operation
 from crossroads.providers import PROVIDERS
 from crossroads.relay_errors import caller_error, final_error
+from crossroads.relay_io import ANSWERS, KeepAlive, attempt_report, commit
 from crossroads.resume import Resume
+from crossroads.retry_policy import retry_same
 from crossroads.routing.plan import Plan
 from crossroads.settings import Settings
-from crossroads.stats import AttemptReport, LiveStats
+from crossroads.stats import LiveStats
 from crossroads.streaming import ClientStream, StreamSession
 from crossroads.upstream import DeadlinePassed, Upstream, UpstreamResponse
-
-Answer = Callable[[Generation, Attempt, bytes, ChatRequest], bytes]
-
-
-def _chat_answer(generation: Generation, attempt: Attempt, raw: bytes,
-                 request: ChatRequest) -> bytes:
-    provider = PROVIDERS[attempt.endpoint.dialect]
-    return generation.complete_body(attempt, provider.parse_completion(raw, request), request)
-
-
-def _embeddings_answer(generation: Generation, attempt: Attempt, raw: bytes,
-                       request: ChatRequest) -> bytes:
-    provider = PROVIDERS[attempt.endpoint.dialect]
-    return embeddings_body(generation, attempt, provider.parse_embeddings(raw), request)
-
-
-# How a whole upstream answer becomes the caller's, per operation; both raise AttemptError
-# for a broken answer, so the loop fails over alike. Only chat streams (`_stream`).
-_ANSWERS: dict[Operation, Answer] = {
-    Operation.CHAT: _chat_answer,
-    Operation.EMBEDDINGS: _embeddings_answer,
-}
-
 
 # Transport failures that, once the finish reason has arrived, cost nothing of the answer.
 _AFTER_FINISH = frozenset({Failure.CUT, Failure.STALL})
 
 
-class _KeepAlive:
-    """`WhileWaiting` for an uncommitted stream: a keep-alive comment to the caller whenever
-    `keepalive_s` passed since it last heard from us."""
-
-    __slots__ = ("_interval", "_out")
-
-    def __init__(self, out: ClientStream, interval_s: float) -> None:
-        self._out = out
-        self._interval = interval_s
-
-    def due(self) -> float:
-        return self._out.keepalive_due(self._interval)
-
-    async def fire(self) -> None:
-        await self._out.keepalive()
-
-
 class Relay:
-    def __init__(
-        self,
-        settings: Settings,
-        catalog: Catalog,
-        upstream: Upstream,
-        stats: LiveStats,
-        sink: ResultSink,
-        rng: random.Random,
-    ) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog, upstream: Upstream,
+                 stats: LiveStats, sink: ResultSink, rng: random.Random) -> None:
         self.settings = settings
         self.catalog = catalog
         self.upstream = upstream
@@ -155,29 +112,10 @@ class Relay:
             attempt.failure = error.failure
             attempt.message = error.message
             attempt.status = error.status or attempt.status
-            rule = error.rule
             if error.failure is Failure.CANCELLED:
                 self.stats.release(key)
                 return
-            report = AttemptReport(
-                ok=False,
-                counts_against_uptime=rule.counts_against_uptime,
-                trips_breaker=rule.trips_breaker,
-                retry_after_s=error.retry_after_s,
-                started=attempt.started,
-            )
-        else:
-            report = AttemptReport(
-                ok=True,
-                counts_against_uptime=True,
-                trips_breaker=False,
-                ttft_s=attempt.ttft_s,
-                latency_s=attempt.ended - attempt.started,
-                completion_tokens=attempt.usage.completion_tokens if attempt.usage else 0,
-                generation_s=attempt.generation_s,
-                started=attempt.started,
-            )
-        self.stats.record(key, report, attempt.ended)
+        self.stats.record(key, attempt_report(attempt, error), attempt.ended)
 
     async def _open(self, attempt: Attempt, request: ChatRequest, deadline: float,
                     out: ClientStream | None, generation: Generation) -> UpstreamResponse:
@@ -203,7 +141,7 @@ class Relay:
         headers_deadline = min(deadline, attempt.started + self.timeouts.headers_s)
         what = f"no response headers within {self.timeouts.headers_s:g} s"
         keepalive = None if out is None or out.committed else \
-            _KeepAlive(out, self.timeouts.keepalive_s)
+            KeepAlive(out, self.timeouts.keepalive_s)
         # The client's own timers bound the wait and fire the keep-alives: no task and no
         # asyncio.timeout context per attempt. The wait is the provider's, not overhead.
         timer.begin_wait()
@@ -228,18 +166,10 @@ class Relay:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    async def run(self, request: ChatRequest, plan: Plan, generation: Generation,
-                  out: ClientStream | None) -> bytes | None:
-        """Serve the request; returns the JSON body for a non-streamed answer."""
-        start = self._now()
-        total_deadline = start + self.timeouts.total_s
-        queue = list(plan.attempts)
-        min_context = 0
-        last_error: AttemptError | None = None
-        errors: list[AttemptError] = []
-        waited_for_rate_limit = False
-        resume = Resume(request) if out is not None and self.settings.routing.resume_streams \
-            else None
+    def _next_attempt(self, request: ChatRequest, queue: list[Endpoint], min_context: int,
+                      generation: Generation, total_deadline: float, resume: Resume | None,
+                      streamed: bool = True) -> tuple[Attempt, AttemptLimits] | None:
+        """Start the plan's next endpoint that can be tried now, with its limits."""
         while queue and len(generation.attempts) < self.settings.routing.max_attempts:
             endpoint = queue.pop(0)
             if endpoint.context_length <= min_context or (resume is not None
@@ -247,26 +177,67 @@ class Relay:
                 continue
             now = self._now()
             if now >= total_deadline:
-                break
-            if not self.stats.try_begin(endpoint_key(endpoint), now):
+                return None
+            key = endpoint_key(endpoint)
+            if not self.stats.try_begin(key, now):
                 continue
             attempt = Attempt(endpoint=endpoint, started=now)
             generation.attempts.append(attempt)
             if resume is not None:
                 resume.begin(attempt)
-            has_fallback = any(e.context_length > min_context for e in queue)
-            first_token_deadline = (
-                min(total_deadline, now + self.timeouts.first_token_s)
-                if has_fallback else total_deadline
-            )
+            return attempt, attempt_limits(
+                now=now, total_deadline=total_deadline, streamed=streamed,
+                has_fallback=any(e.context_length > min_context for e in queue),
+                ttft=self.stats.health(key, now).speed.ttft_s, failover=self.settings.failover,
+                first_token_s=self.timeouts.first_token_s,
+                prompt_tokens=request.prompt_token_estimate(0))
+        return None
+
+    async def run(self, request: ChatRequest, plan: Plan, generation: Generation,
+                  out: ClientStream | None) -> bytes | None:
+        """Serve the request; returns the JSON body for a non-streamed answer."""
+        total_deadline = self._now() + self.timeouts.total_s
+        queue = list(plan.attempts)
+        min_context = 0
+        last_error: AttemptError | None = None
+        errors: list[AttemptError] = []
+        retried = False
+        resume = Resume(request) if out is not None and self.settings.routing.resume_streams \
+            else None
+
+        def failed(attempt: Attempt, error: AttemptError) -> None:
+            error.message = redact(error.message, self.catalog.api_key(attempt.endpoint))
+            self._finish_attempt(attempt, error)
+            errors.append(error)
+
+        def challenger() -> tuple[Attempt, float] | None:
+            picked = self._next_attempt(request, queue, min_context, generation,
+                                        total_deadline, resume)
+            return None if picked is None else (picked[0], picked[1].first_token_deadline)
+
+        while (picked := self._next_attempt(request, queue, min_context, generation,
+                                            total_deadline, resume, out is not None)) is not None:
+            attempt, limits = picked
+            endpoint = attempt.endpoint
+            race = None
             try:
                 if out is None:
                     return await self._complete(attempt, request, generation,
-                                                first_token_deadline)
-                await self._stream(attempt, request if resume is None else resume.request,
-                                   generation, out, first_token_deadline, total_deadline, resume)
+                                                limits.first_token_deadline)
+                if limits.hedge_at is None or out.committed:  # a continuation never races
+                    await self._stream(attempt, request if resume is None else resume.request,
+                                       generation, out, limits.first_token_deadline,
+                                       total_deadline, resume)
+                else:  # before any commit, so nothing was resumed: the caller's request
+                    race = Race(out, self.stats, request, generation,
+                                lambda a, lane, ftd: self._stream(
+                                    a, request, generation, lane, ftd, total_deadline, resume),
+                                challenger, failed)
+                    await race.run(attempt, limits.hedge_at, limits.first_token_deadline)
                 return None
             except AttemptError as error:
+                attempt = race.owner if race is not None and race.owner else attempt
+                endpoint = attempt.endpoint
                 error.message = redact(error.message, self.catalog.api_key(endpoint))
                 self._finish_attempt(attempt, error)
                 if out is not None and out.committed:
@@ -290,21 +261,13 @@ class Relay:
                     raise caller_error(error, attempt.endpoint.provider_name) from None
                 if error.failure is Failure.CONTEXT_LENGTH:
                     min_context = max(min_context, endpoint.context_length)
-                if (error.failure is Failure.RATE_LIMITED and not waited_for_rate_limit
-                        and not queue and error.retry_after_s is not None
-                        and error.retry_after_s <= self.timeouts.retry_after_max_wait_s):
-                    waited_for_rate_limit = True
-                    # Sleep to the breaker's own deadline (not just Retry-After) so the retry
-                    # is never refused by clock rounding.
-                    until = self.stats.health(endpoint_key(endpoint), self._now()).cooling_until
-                    generation.overhead.begin_wait()
-                    try:
-                        await asyncio.sleep(max(until - self._now(), 0.0) + 0.002)
-                    finally:
-                        generation.overhead.end_wait()
-                    queue.append(endpoint)
+                if not retried and len(generation.attempts) < self.settings.routing.max_attempts:
+                    retried = await retry_same(error, endpoint, queue, min_context,
+                                               self.stats, self.settings, total_deadline,
+                                               self.rng, generation.overhead)
             except asyncio.CancelledError:
-                self._finish_attempt(attempt, AttemptError(Failure.CANCELLED, "caller left"))
+                if attempt.ended is None:  # a hedge racer that failed earlier is recorded
+                    self._finish_attempt(attempt, AttemptError(Failure.CANCELLED, "caller left"))
                 generation.cancelled = True
                 self.sink(generation)
                 raise
@@ -346,7 +309,7 @@ class Relay:
         response.release()
         # A non-streamed answer arrives whole: it has a latency but no honest TTFT or
         # throughput, so it feeds neither.
-        body = _ANSWERS[request.operation](generation, attempt, raw, request)
+        body = ANSWERS[request.operation](generation, attempt, raw, request)
         self._finish_attempt(attempt, None)
         self.sink(generation)
         return body
@@ -381,7 +344,9 @@ class Relay:
                     if not out.committed:
                         # Content flows: a probe has proved the endpoint works (issue 18).
                         self.stats.answering(endpoint_key(attempt.endpoint), attempt.started)
-                        await self._commit(out, attempt, request, generation)
+                        if resume is not None:
+                            resume.watch(session)  # a hedge's winner is the one to resume
+                        await commit(out, attempt, request, generation)
                     await out.write(b"".join(events))
                 if session.error is not None:
                     raise session.error
@@ -404,15 +369,8 @@ class Relay:
         self._finish_attempt(attempt, None)
         self.sink(generation)
         if not out.committed:
-            await self._commit(out, attempt, request, generation)
+            await commit(out, attempt, request, generation)
         await out.write(tail)
-
-    @staticmethod
-    async def _commit(out: ClientStream, attempt: Attempt, request: ChatRequest,
-                      generation: Generation) -> None:
-        await out.commit()
-        if request.echo_upstream_body:
-            await out.write(generation.debug_event(attempt))
 
     async def _next_chunk(self, response: UpstreamResponse, out: ClientStream,
                           first_token_deadline: float, total_deadline: float,
@@ -425,7 +383,7 @@ class Relay:
             deadline, keepalive = min(total_deadline, self._now() + stall), None
             failure, what = Failure.STALL, f"the provider sent nothing for {stall:g} s"
         else:
-            deadline, keepalive = first_token_deadline, _KeepAlive(out, self.timeouts.keepalive_s)
+            deadline, keepalive = first_token_deadline, KeepAlive(out, self.timeouts.keepalive_s)
             failure, what = Failure.FIRST_TOKEN_TIMEOUT, "no first token in time"
         timer.begin_wait()
         try:

@@ -2,8 +2,8 @@
 
 An operator's file uses the tables of `data/catalog.toml` to add or override models (by slug),
 providers (by slug) and endpoints (by model + tag), plus the `[server]`, `[routing]`,
-`[timeouts]`, `[breaker]` and `[limits]` tables below. Every mistake fails at start with the key
-path that caused it (`endpoints[2].price.prompt: Expected float, got str`).
+`[timeouts]`, `[breaker]`, `[failover]` and `[limits]` tables below. Every mistake fails at start
+with the key path that caused it (`endpoints[2].price.prompt: Expected float, got str`).
 """
 
 from __future__ import annotations
@@ -127,6 +127,32 @@ class BreakerConfig(_Table, frozen=True):
     max_retry_after_s: float = 60.0
 
 
+class FailoverConfig(_Table, frozen=True):
+    """How hard the relay holds on to the endpoint and model the caller asked for
+    (`deadlines.py`, `retry_policy.py`, `hedging.py`)."""
+
+    # Before leaving a model for the next in `models`: one retry of the same endpoint after a
+    # transient 5xx, waiting this long (± half, jittered) or out the breaker's cooldown, and
+    # only when that wait is at most `same_endpoint_max_wait_s` (a 429's Retry-After is
+    # bounded by `timeouts.retry_after_max_wait_s`, as before).
+    same_endpoint_retry: bool = True
+    retry_backoff_s: float = 0.25
+    same_endpoint_max_wait_s: float = 2.0
+    # A stream's first-token deadline, when a fallback exists: ttft_multiple × the endpoint's
+    # measured TTFT p99 (at least ttft_floor_s), plus ttft_per_1k_prompt_s per 1,000 prompt
+    # tokens (a long prompt's prefill, not ill health, makes its first token late), never more
+    # than timeouts.first_token_s; with fewer than ttft_min_samples measured, first_token_s.
+    adaptive_first_token: bool = True
+    ttft_multiple: float = 4.0
+    ttft_floor_s: float = 2.0
+    ttft_per_1k_prompt_s: float = 0.5
+    ttft_min_samples: int = 10
+    # At that deadline, start the next endpoint alongside instead of abandoning the first; the
+    # first to produce content wins and the other is cancelled. The first attempt races until
+    # first_token_s (or twice its budget, if longer). Streams only.
+    hedge: bool = False
+
+
 class LoggingConfig(_Table, frozen=True):
     # auto: text on a terminal, JSON otherwise (`serve --log-format` overrides).
     format: Literal["auto", "json", "text"] = "auto"
@@ -237,6 +263,7 @@ class ConfigFile(_Table, frozen=True):
     routing: RoutingConfig | None = None
     timeouts: TimeoutConfig | None = None
     breaker: BreakerConfig | None = None
+    failover: FailoverConfig | None = None
     logging: LoggingConfig | None = None
     metrics: MetricsConfig | None = None
     models: list[ModelConfig] = []
@@ -256,6 +283,7 @@ class Settings(msgspec.Struct, frozen=True):
     presets: dict[str, PresetConfig] = {}
     logging: LoggingConfig = LoggingConfig()
     metrics: MetricsConfig = MetricsConfig()
+    failover: FailoverConfig = FailoverConfig()
 
     @property
     def database_path(self) -> Path:
@@ -495,7 +523,8 @@ def settings_from_layers(layers: list[tuple[str, ConfigFile]], path: str | None,
             except BadRequest as error:
                 raise ConfigError(f"{origin}: {error.message}") from None
             presets[slug] = given
-        for table in ("server", "auth", "routing", "timeouts", "breaker", "logging", "metrics"):
+        for table in ("server", "auth", "routing", "timeouts", "breaker", "failover", "logging",
+                      "metrics"):
             if (value := getattr(layer, table)) is not None:
                 tables[table] = value
         for slug, provider in layer.providers.items():
@@ -537,6 +566,7 @@ def settings_from_layers(layers: list[tuple[str, ConfigFile]], path: str | None,
         presets=presets,
         logging=tables.get("logging", LoggingConfig()),
         metrics=tables.get("metrics", MetricsConfig()),
+        failover=tables.get("failover", FailoverConfig()),
     )
     if check_ranges:
         for problem in range_problems(settings):
@@ -558,6 +588,8 @@ def range_problems(settings: Settings) -> list[str]:
         ("timeouts", all(v > 0 for v in msgspec.structs.astuple(settings.timeouts))),
         ("breaker.base_cooldown_s", 0 <= settings.breaker.base_cooldown_s
          <= settings.breaker.max_cooldown_s),
+        ("failover", all(v >= 0 for v in msgspec.structs.astuple(settings.failover))),
+        ("failover.ttft_multiple", settings.failover.ttft_multiple > 0),
         ("auth.max_reservation_usd", 0 < settings.auth.max_reservation_usd <= 1e6),
         ("auth.image_token_bound", settings.auth.image_token_bound >= 0),
     )

@@ -2,7 +2,8 @@
 
 The fleet never fails on its own (no fault rates, no outages, no delays), so any 5xx the router
 gives during fuzzing is the router's doing. Limits are configured small enough to be reached:
-`max_body_bytes` is 256 KiB, `max_header_bytes` 16 KiB.
+`max_body_bytes` is 256 KiB, `max_header_bytes` 16 KiB. Hedging is on and immediate, so streams
+with a fallback race two endpoints.
 """
 
 from __future__ import annotations
@@ -89,6 +90,15 @@ stall_s = 5
 keepalive_s = 1
 total_s = 20
 client_body_s = 1
+
+# Hedging on, at once: once an endpoint has three measured first tokens, every stream that
+# has a fallback starts it alongside, so fuzzed streams race two endpoints for real.
+[failover]
+hedge = true
+ttft_multiple = 0.001
+ttft_floor_s = 0
+ttft_per_1k_prompt_s = 0
+ttft_min_samples = 3
 
 {extra}
 

@@ -9,6 +9,7 @@ import itertools
 import shutil
 import ssl
 import subprocess
+import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -289,10 +290,10 @@ def test_release_before_the_last_chunk_still_reuses_the_connection() -> None:
     run(main())
 
 
-def test_stale_pooled_connection_is_retried_transparently() -> None:
+def test_a_request_that_reached_the_server_is_never_resent() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        # Every connection answers once, then drops the next request unanswered, like a
-        # server whose idle timeout fired just as the request was on its way.
+        # Answers once, then reads the next request and drops the connection unanswered: the
+        # server may have started (and will charge for) that generation.
         await server.read_request(reader)
         writer.write(ok(b"pong"))
         await writer.drain()
@@ -301,14 +302,46 @@ def test_stale_pooled_connection_is_retried_transparently() -> None:
     async def main() -> None:
         async with server:
             up = await upstream()
-            for _ in range(2):
-                response = await up.send(request(server.url), 5)
-                assert await response.read(100) == b"pong"
-                response.release()
+            response = await up.send(request(server.url), 5)
+            assert await response.read(100) == b"pong"
+            response.release()
+            await expect_failure(up.send(request(server.url), 5), Failure.CONNECT)
+            await up.close()
+        assert server.connections == 1
+        assert len(server.requests) == 2  # the second request went out once, not twice
+
+    server = Server(handler)
+    run(main())
+
+
+def test_a_pooled_connection_closed_before_the_write_is_not_written_to() -> None:
+    """The server closed the idle connection and the loop has not run since: its EOF waits
+    unseen in the socket. The client must notice before writing, and use a fresh one."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.read_request(reader)
+        writer.write(ok(b"pong"))
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        closed.set()
+
+    async def main() -> None:
+        async with server:
+            up = await upstream()
+            response = await up.send(request(server.url), 5)
+            assert await response.read(100) == b"pong"
+            response.release()
+            await closed.wait()
+            time.sleep(0.1)  # noqa: ASYNC251 - blocks the loop on purpose: the FIN arrives unseen
+            response = await up.send(request(server.url), 5)
+            assert await response.read(100) == b"pong"
+            response.release()
             await up.close()
         assert server.connections == 2
-        assert len(server.requests) == 3  # the second request was sent twice
+        assert len(server.requests) == 2  # nothing was written on the dead socket
 
+    closed = asyncio.Event()
     server = Server(handler)
     run(main())
 

@@ -35,6 +35,7 @@ MAX_PAGE = 1000
 
 def _model_entry(state: AppState, model: Model) -> ModelBody:
     endpoints = state.catalog.routable(model.slug)
+    blocked = state.catalog.credentials.blocked(state.clock())
     top = max(endpoints, key=lambda e: e.context_length, default=None)
     pricing = model.pricing or min((e.pricing for e in endpoints),
                                    key=lambda p: p.prompt + p.completion,
@@ -65,7 +66,9 @@ def _model_entry(state: AppState, model: Model) -> ModelBody:
         crossroads=ModelExtras(
             simulated=state.simulated,
             endpoints=len(state.catalog.endpoints(model.slug)),
-            endpoints_available=len(endpoints),
+            # Routable now: an endpoint whose credential cannot be had (AWS or Google without
+            # credentials) would only answer 503, so clients picking a model skip it.
+            endpoints_available=sum(1 for e in endpoints if e.key not in blocked),
         ),
     )
 

@@ -12,7 +12,8 @@
 * `sort=latency`: lowest recent time to first token first (likewise).
 * `:exacto`: one fixed endpoint: the model's configured `exacto_provider` when it can serve,
   otherwise the most faithful quantization, then best uptime, then cheapest. No fallback unless the
-  caller sets `provider.allow_fallbacks: true`, in which case Balanced orders the rest.
+  caller sets `provider.allow_fallbacks: true`, in which case Balanced orders the rest; the one
+  exception is a demoted endpoint being explored, which has Exacto's usual choice behind it.
 
 In every mode, outage and low-uptime endpoints sink to the back (never out), judged on recent
 (decayed) evidence; with probability `routing.exploration_share` the one the mode would have put
@@ -175,25 +176,30 @@ def _misses_soft_thresholds(ctx: Context) -> list[bool]:
     return misses
 
 
-def _exacto_choice(model: Model | None, ctx: Context) -> int:
+def _exacto_choice(model: Model | None, ctx: Context) -> tuple[int, int | None]:
+    """Exacto's endpoint, and the one to fall back on when that endpoint is a demoted one
+    being explored (None otherwise)."""
     candidates = ctx.table.endpoints
     if model is not None and model.exacto_provider:
         for index, endpoint in enumerate(candidates):
             if endpoint.matches_provider(model.exacto_provider):
-                return index
+                return index, None
     prices = ctx.prices()
     healths = ctx.health.healths
     # Without a fallback, the one endpoint must be one that can answer now: not cooling, then
-    # healthy by recent evidence and not awaiting a probe (a demoted one is explored as in
-    # every mode, by the share alone: it may have healed), then cheapest.
+    # healthy by recent evidence and not awaiting a probe, then cheapest.
     cooling = [h.cooling_until > ctx.now for h in healths]
     tiers = [max(ctx.tier(h), int(h.breaker_open)) for h in healths]
     ranks = [-e.quantization_rank for e in candidates]
     every = range(len(candidates))
     preferred = min(every, key=lambda i: (ranks[i], cooling[i], prices[i]))
-    if tiers[preferred] and _explores(ctx, preferred, ctx.needs.prefs.allow_fallbacks is True):
-        return preferred
-    return min(every, key=lambda i: (ranks[i], cooling[i], tiers[i], prices[i]))
+    safe = min(every, key=lambda i: (ranks[i], cooling[i], tiers[i], prices[i]))
+    # A demoted preferred endpoint is explored as in every mode (it may have healed), with the
+    # endpoint Exacto would have used anyway behind it: a probe that fails then costs the
+    # caller nothing, and the answer still comes from one of Exacto's own choices.
+    if tiers[preferred] and preferred != safe and _explores(ctx, preferred):
+        return preferred, safe
+    return safe, None
 
 
 # Stickiness saves money; it would defeat a caller who asked for the fastest endpoint.
@@ -221,9 +227,9 @@ def order_candidates(model: Model | None, ctx: Context) -> list[Endpoint]:
         return []
     prefs = ctx.needs.prefs
     if prefs.variant is Variant.EXACTO:
-        chosen = _exacto_choice(model, ctx)
+        chosen, backup = _exacto_choice(model, ctx)
         if prefs.allow_fallbacks is not True:
-            return [candidates[chosen]]
+            return [candidates[i] for i in (chosen, backup) if i is not None]
         pick = candidates[chosen]
         rest = _race(_squared_prices(ctx), ctx.rng,
                      [i for i, e in enumerate(candidates) if e is not pick])
@@ -258,16 +264,15 @@ def order_candidates(model: Model | None, ctx: Context) -> list[Endpoint]:
     return _apply_order([candidates[i] for i in ordered], prefs.order, prefs.allow_fallbacks)
 
 
-def _explores(ctx: Context, index: int, probe: bool = True) -> bool:
+def _explores(ctx: Context, index: int) -> bool:
     """Should this demoted endpoint, the one the mode prefers, be tried first anyway? Always
     when its breaker waits for a probe (its cooldown is over, nobody probes it): the breaker
     allows one attempt per cooldown, and that attempt is how a healed endpoint is found. For a
     small share of requests otherwise: demoted endpoints get no traffic, so their evidence could
     never improve. The dice are thrown only then, so routing without demotions draws as
-    before. `probe` False: the share only (`:exacto` without a fallback, where a probe that
-    fails is the caller's error)."""
+    before."""
     h = ctx.health.healths[index]
-    if probe and h.breaker_open and not h.probing and h.cooling_until <= ctx.now:
+    if h.breaker_open and not h.probing and h.cooling_until <= ctx.now:
         return True
     return ctx.exploration_share > 0 and ctx.rng.random() < ctx.exploration_share
 

@@ -259,7 +259,14 @@ def test_a_demoted_endpoint_whose_cooldown_is_over_is_probed_by_the_next_request
     assert _first(cat, floor, stats, 108.0) == "cheap"     # over: the probe goes first
     assert stats.try_begin(cheap, 108.0)
     assert _first(cat, floor, stats, 108.1) == "dear"      # being probed: the rest go on
-    # Exacto without a fallback does not make a caller's one attempt the probe.
+    # Exacto has no fallback, but its probe does: the endpoint it would have used instead
+    # stands behind, so a probe that fails is not the caller's one failed attempt.
     stats.release(cheap)
     exacto = request(model="test/model:exacto")
-    assert {_first(cat, exacto, stats, 108.2, seed=s) for s in range(50)} == {"dear"}
+    plans = {tuple(a.tag for a in build_plan(exacto, cat, stats, QUIET, random.Random(s),
+                                             108.2).attempts) for s in range(50)}
+    assert plans == {("cheap", "dear")}
+    assert stats.try_begin(cheap, 108.2)                   # once probed, Exacto stays put
+    plans = {tuple(a.tag for a in build_plan(exacto, cat, stats, QUIET, random.Random(s),
+                                             108.3).attempts) for s in range(50)}
+    assert plans == {("dear",)}

@@ -74,8 +74,9 @@ class Sim:
     def reset(self) -> None:
         self.control("POST", "reset")
 
-    def script(self, name: str, *outcomes: str) -> None:
-        self.control("POST", f"endpoints/{name}/script", {"outcomes": list(outcomes)})
+    def script(self, name: str, *outcomes: str, replace: bool = False) -> None:
+        self.control("POST", f"endpoints/{name}/script",
+                     {"outcomes": list(outcomes), "replace": replace})
 
     def patch(self, name: str, **fields: Any) -> None:
         self.control("PATCH", f"endpoints/{name}", fields)

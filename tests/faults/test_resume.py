@@ -289,7 +289,8 @@ def test_any_break_point_gives_the_exact_answer(quick: Router, fresh_sim: Sim, c
     assume(fault != "malformed_sse" or cut < whole)
     router = quick
     fresh_sim.patch("alpha", fault_after_tokens=cut)
-    fresh_sim.script("alpha", fault)
+    # Replacing: an earlier example's fault stays queued when alpha, cooling, was skipped.
+    fresh_sim.script("alpha", fault, replace=True)
     before = len(fresh_sim.requests("bravo"))
     tried = len(fresh_sim.requests("alpha"))
     extra = {} if limit is None else {"max_tokens": limit}

@@ -32,19 +32,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from crossroads.catalog import Endpoint
 from crossroads.chat_request import ChatRequest
-from crossroads.errors import BadRequest, invalid_param
-from crossroads.reasoning import DEFAULT_EFFORT, EFFORT_SHARE
+from crossroads.errors import BadRequest
+from crossroads.providers import chat_walk
 
 # The tool a JSON answer is asked for with (never offered beside the caller's own tools).
 JSON_TOOL = "json_answer"
-MIN_THINKING_BUDGET = 1024  # Anthropic's minimum `budget_tokens`
 THINKING_TOP_P = 0.95  # the lowest top_p Anthropic accepts with thinking on
-_SYSTEM_ROLES = frozenset({"system", "developer"})
-_TOOL_ROLES = frozenset({"tool", "function"})
 
 Block = dict[str, Any]
 
@@ -69,20 +64,13 @@ def _image(url: str) -> Block:
     return {"type": "image", "source": {"type": "url", "url": url}}
 
 
+def _text(text: Any) -> Block | None:
+    return {"type": "text", "text": text} if text else None
+
+
 def _part(part: Any) -> Block | None:
-    if not isinstance(part, dict):
-        return None
-    kind = part.get("type")
-    if kind == "text":
-        text = part.get("text")
-        return _kept(part, {"type": "text", "text": text}) if text else None
-    if kind == "image_url":
-        image = part.get("image_url")
-        url = image.get("url") if isinstance(image, dict) else image
-        return _kept(part, _image(str(url)))
-    if kind == "refusal":
-        return None
-    raise _unsupported(f"A content part of type {kind!r}")
+    block = chat_walk.content_part(part, _text, _image, _unsupported)
+    return _kept(part, block) if block is not None else None
 
 
 def content_blocks(content: Any) -> list[Block]:
@@ -93,16 +81,6 @@ def content_blocks(content: Any) -> list[Block]:
     if isinstance(content, list):
         return [block for part in content if (block := _part(part)) is not None]
     return []
-
-
-def _arguments(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, dict):
-        return raw
-    try:
-        parsed = orjson.loads(raw) if isinstance(raw, str) and raw.strip() else {}
-    except orjson.JSONDecodeError:
-        parsed = None
-    return parsed if isinstance(parsed, dict) else {"_raw_arguments": raw}
 
 
 # OpenRouter's `reasoning_details` entries, as Anthropic's thinking blocks. Only signed ones can
@@ -140,15 +118,8 @@ def _thinking_breaks_the_turn(turns: list[dict[str, Any]]) -> bool:
 
 
 def _tool_uses(message: dict[str, Any]) -> list[Block]:
-    blocks = []
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict):
-            continue
-        blocks.append({"type": "tool_use", "id": str(call.get("id") or ""),
-                       "name": str(function.get("name") or ""),
-                       "input": _arguments(function.get("arguments"))})
-    return blocks
+    return [{"type": "tool_use", "id": call_id, "name": name, "input": args}
+            for call_id, name, args in chat_walk.tool_calls(message)]
 
 
 def _tool_result(message: dict[str, Any]) -> Block:
@@ -157,46 +128,29 @@ def _tool_result(message: dict[str, Any]) -> Block:
     return {"type": "tool_result", "tool_use_id": str(call_id), "content": blocks}
 
 
+def _content(message: dict[str, Any]) -> list[Block]:
+    return content_blocks(message.get("content"))
+
+
+def _assistant(message: dict[str, Any]) -> list[Block]:
+    return _thinking_blocks(message) + _content(message) + _tool_uses(message)
+
+
 def conversation(messages: list[dict[str, Any]]) -> tuple[list[Block], list[dict[str, Any]]]:
     """(system blocks, turns): the chat messages as Messages wants them."""
-    system: list[Block] = []
-    turns: list[dict[str, Any]] = []
-    for message in messages:
-        role = message["role"]
-        if role in _SYSTEM_ROLES:
-            system += content_blocks(message.get("content"))
-            continue
-        if role in _TOOL_ROLES:
-            role, blocks = "user", [_tool_result(message)]
-        elif role == "assistant":
-            blocks = (_thinking_blocks(message) + content_blocks(message.get("content"))
-                      + _tool_uses(message))
-        else:
-            blocks = content_blocks(message.get("content"))
-        if not blocks:
-            continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"] += blocks
-        else:
-            turns.append({"role": role, "content": blocks})
-    return system, turns
+    return chat_walk.conversation(messages, system=_content,
+                                  tool_result=lambda m: [_tool_result(m)],
+                                  assistant=_assistant, user=_content)
 
 
-def _tools(tools: list[Any]) -> list[Block]:
-    out = []
-    for i, tool in enumerate(tools):
-        function = tool.get("function")
-        if tool.get("type", "function") != "function" or not isinstance(function, dict) \
-                or not isinstance(function.get("name"), str):
-            raise invalid_param(f"tools[{i}]", "must be a function tool with a name")
-        parameters = function.get("parameters")
-        block: Block = {"name": function["name"],
-                        "input_schema": parameters if isinstance(parameters, dict)
-                        else {"type": "object", "properties": {}}}
-        if isinstance(function.get("description"), str):
-            block["description"] = function["description"]
-        out.append(_kept(tool, block))
-    return out
+def _tool(tool: dict[str, Any], function: dict[str, Any]) -> Block:
+    parameters = function.get("parameters")
+    block: Block = {"name": function["name"],
+                    "input_schema": parameters if isinstance(parameters, dict)
+                    else {"type": "object", "properties": {}}}
+    if isinstance(function.get("description"), str):
+        block["description"] = function["description"]
+    return _kept(tool, block)
 
 
 _CHOICES: dict[str, Block] = {"auto": {"type": "auto"}, "required": {"type": "any"},
@@ -217,33 +171,8 @@ def _tool_choice(choice: Any, parallel: Any) -> Block | None:
     return picked
 
 
-def _thinking_budget(request: ChatRequest, endpoint: Endpoint, max_tokens: int) -> int | None:
-    ask = request.reasoning
-    if ask is None or not ask.enabled or "reasoning" not in endpoint.supported_parameters:
-        return None
-    budget = ask.max_tokens
-    if budget is None:
-        budget = int(EFFORT_SHARE.get(ask.effort or DEFAULT_EFFORT, 0.5) * max_tokens)
-    budget = min(max(budget, MIN_THINKING_BUDGET), max_tokens - 1)
-    return budget if budget >= MIN_THINKING_BUDGET else None
-
-
-def _schema(response_format: dict[str, Any]) -> dict[str, Any] | None:
-    """The JSON schema asked for; a bare object for `json_object`; None for plain text."""
-    kind = response_format.get("type")
-    if kind == "json_schema":
-        spec = response_format.get("json_schema")
-        schema = spec.get("schema") if isinstance(spec, dict) else None
-        return schema if isinstance(schema, dict) else {"type": "object"}
-    if kind == "json_object":
-        return {"type": "object"}
-    return None
-
-
 def _json_instruction(schema: dict[str, Any]) -> Block:
-    text = ("Answer with a single JSON value and nothing else: no prose, no code fence. "
-            "It must conform to this JSON schema: " + orjson.dumps(schema).decode())
-    return {"type": "text", "text": text}
+    return {"type": "text", "text": chat_walk.json_instruction(schema)}
 
 
 def _sampling(body: dict[str, Any], wire: dict[str, Any], thinking: bool) -> None:
@@ -277,13 +206,13 @@ def build_body(endpoint: Endpoint, request: ChatRequest,
     choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
     forced = choice is not None and choice["type"] in ("any", "tool")
     budget = None if forced or _thinking_breaks_the_turn(turns) \
-        else _thinking_budget(request, endpoint, limit)
+        else chat_walk.thinking_budget(request, endpoint, limit)
     if tools:
-        wire["tools"] = _tools(tools)
+        wire["tools"] = chat_walk.function_tools(tools, _tool)
     if choice is not None and tools:
         wire["tool_choice"] = choice
     response_format = body.get("response_format")
-    schema = _schema(response_format) if isinstance(response_format, dict) else None
+    schema = chat_walk.response_schema(response_format)
     if schema is not None:
         if not tools and budget is None and schema.get("type") == "object":
             wire["tools"] = [{"name": JSON_TOOL, "description": "Give the answer as this "

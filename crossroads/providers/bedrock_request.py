@@ -31,17 +31,12 @@ import base64
 import binascii
 from typing import Any
 
-import orjson
-
 from crossroads.catalog import Endpoint
 from crossroads.chat_request import ChatRequest
-from crossroads.errors import BadRequest, invalid_param
-from crossroads.reasoning import DEFAULT_EFFORT, EFFORT_SHARE
+from crossroads.errors import BadRequest
+from crossroads.providers import chat_walk
 
 REASONING_FORMAT = "bedrock-converse-v1"
-MIN_THINKING_BUDGET = 1024
-_SYSTEM_ROLES = frozenset({"system", "developer"})
-_TOOL_ROLES = frozenset({"tool", "function"})
 # Converse's ImageBlock formats, by the media type of a data: URL.
 IMAGE_FORMATS: dict[str, str] = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
                                  "image/gif": "gif", "image/webp": "webp"}
@@ -68,20 +63,8 @@ def _image(url: str) -> Block:
     return {"image": {"format": image_format, "source": {"bytes": data}}}
 
 
-def _part(part: Any) -> Block | None:
-    if not isinstance(part, dict):
-        return None
-    kind = part.get("type")
-    if kind == "text":
-        text = part.get("text")
-        return {"text": text} if isinstance(text, str) and text else None
-    if kind == "image_url":
-        image = part.get("image_url")
-        url = image.get("url") if isinstance(image, dict) else image
-        return _image(str(url))
-    if kind == "refusal":
-        return None
-    raise _unsupported(f"A content part of type {kind!r}")
+def _text(text: Any) -> Block | None:
+    return {"text": text} if isinstance(text, str) and text else None
 
 
 CACHE_POINT: Block = {"cachePoint": {"type": "default"}}
@@ -95,22 +78,12 @@ def content_blocks(content: Any) -> list[Block]:
         return [{"text": content}] if content else []
     blocks: list[Block] = []
     for part in content if isinstance(content, list) else ():
-        block = _part(part)
+        block = chat_walk.content_part(part, _text, _image, _unsupported)
         if block is not None:
             blocks.append(block)
             if isinstance(part.get("cache_control"), dict):
                 blocks.append(dict(CACHE_POINT))
     return blocks
-
-
-def _arguments(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, dict):
-        return raw
-    try:
-        parsed = orjson.loads(raw) if isinstance(raw, str) and raw.strip() else {}
-    except orjson.JSONDecodeError:
-        parsed = None
-    return parsed if isinstance(parsed, dict) else {"_raw_arguments": raw}
 
 
 def _reasoning_blocks(message: dict[str, Any]) -> list[Block]:
@@ -128,15 +101,8 @@ def _reasoning_blocks(message: dict[str, Any]) -> list[Block]:
 
 
 def _tool_uses(message: dict[str, Any]) -> list[Block]:
-    blocks = []
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict):
-            continue
-        blocks.append({"toolUse": {"toolUseId": str(call.get("id") or ""),
-                                   "name": str(function.get("name") or ""),
-                                   "input": _arguments(function.get("arguments"))}})
-    return blocks
+    return [{"toolUse": {"toolUseId": call_id, "name": name, "input": args}}
+            for call_id, name, args in chat_walk.tool_calls(message)]
 
 
 def _tool_result(message: dict[str, Any]) -> Block:
@@ -145,47 +111,33 @@ def _tool_result(message: dict[str, Any]) -> Block:
     return {"toolResult": {"toolUseId": str(call_id), "content": content or [{"text": ""}]}}
 
 
+def _system(message: dict[str, Any]) -> list[Block]:
+    return [b for b in content_blocks(message.get("content")) if "text" in b or "cachePoint" in b]
+
+
+def _content(message: dict[str, Any]) -> list[Block]:
+    return content_blocks(message.get("content"))
+
+
+def _assistant(message: dict[str, Any]) -> list[Block]:
+    return _reasoning_blocks(message) + _content(message) + _tool_uses(message)
+
+
 def conversation(messages: list[dict[str, Any]]) -> tuple[list[Block], list[dict[str, Any]]]:
     """(system blocks, turns): the chat messages as Converse wants them."""
-    system: list[Block] = []
-    turns: list[dict[str, Any]] = []
-    for message in messages:
-        role = message["role"]
-        if role in _SYSTEM_ROLES:
-            system += [b for b in content_blocks(message.get("content"))
-                       if "text" in b or "cachePoint" in b]
-            continue
-        if role in _TOOL_ROLES:
-            role, blocks = "user", [_tool_result(message)]
-        elif role == "assistant":
-            blocks = (_reasoning_blocks(message) + content_blocks(message.get("content"))
-                      + _tool_uses(message))
-        else:
-            role, blocks = "user", content_blocks(message.get("content"))
-        if not blocks:
-            continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"] += blocks
-        else:
-            turns.append({"role": role, "content": blocks})
-    return system, turns
+    return chat_walk.conversation(messages, system=_system,
+                                  tool_result=lambda m: [_tool_result(m)],
+                                  assistant=_assistant, user=_content, user_role="user")
 
 
-def _tool_specs(tools: list[Any]) -> list[Block]:
-    out = []
-    for i, tool in enumerate(tools):
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str) \
-                or tool.get("type", "function") != "function":
-            raise invalid_param(f"tools[{i}]", "must be a function tool with a name")
-        parameters = function.get("parameters")
-        spec: Block = {"name": function["name"],
-                       "inputSchema": {"json": parameters if isinstance(parameters, dict)
-                                       else {"type": "object", "properties": {}}}}
-        if isinstance(function.get("description"), str) and function["description"]:
-            spec["description"] = function["description"]
-        out.append({"toolSpec": spec})
-    return out
+def _tool_spec(_tool: dict[str, Any], function: dict[str, Any]) -> Block:
+    parameters = function.get("parameters")
+    spec: Block = {"name": function["name"],
+                   "inputSchema": {"json": parameters if isinstance(parameters, dict)
+                                   else {"type": "object", "properties": {}}}}
+    if isinstance(function.get("description"), str) and function["description"]:
+        spec["description"] = function["description"]
+    return {"toolSpec": spec}
 
 
 _CHOICES: dict[str, Block] = {"auto": {"auto": {}}, "required": {"any": {}}}
@@ -202,7 +154,7 @@ def _tool_config(body: dict[str, Any], turns: list[dict[str, Any]]) -> Block | N
     choice = body.get("tool_choice")
     if choice == "none" and not _has_tool_blocks(turns):
         return None
-    config: Block = {"tools": _tool_specs(tools)}
+    config: Block = {"tools": chat_walk.function_tools(tools, _tool_spec)}
     if isinstance(choice, str) and choice in _CHOICES:
         config["toolChoice"] = _CHOICES[choice]
     elif isinstance(choice, dict) and isinstance(choice.get("function"), dict):
@@ -210,22 +162,8 @@ def _tool_config(body: dict[str, Any], turns: list[dict[str, Any]]) -> Block | N
     return config
 
 
-def _schema(response_format: Any) -> dict[str, Any] | None:
-    if not isinstance(response_format, dict):
-        return None
-    kind = response_format.get("type")
-    if kind == "json_schema":
-        spec = response_format.get("json_schema")
-        schema = spec.get("schema") if isinstance(spec, dict) else None
-        return schema if isinstance(schema, dict) else {"type": "object"}
-    if kind == "json_object":
-        return {"type": "object"}
-    return None
-
-
 def _json_instruction(schema: dict[str, Any]) -> Block:
-    return {"text": "Answer with a single JSON value and nothing else: no prose, no code fence. "
-                    "It must conform to this JSON schema: " + orjson.dumps(schema).decode()}
+    return {"text": chat_walk.json_instruction(schema)}
 
 
 def _inference_config(body: dict[str, Any], limit: int, thinking: bool) -> Block:
@@ -244,17 +182,6 @@ def _inference_config(body: dict[str, Any], limit: int, thinking: bool) -> Block
     return config
 
 
-def _thinking_budget(request: ChatRequest, endpoint: Endpoint, limit: int) -> int | None:
-    ask = request.reasoning
-    if ask is None or not ask.enabled or "reasoning" not in endpoint.supported_parameters:
-        return None
-    budget = ask.max_tokens
-    if budget is None:
-        budget = int(EFFORT_SHARE.get(ask.effort or DEFAULT_EFFORT, 0.5) * limit)
-    budget = min(max(budget, MIN_THINKING_BUDGET), limit - 1)
-    return budget if budget >= MIN_THINKING_BUDGET else None
-
-
 def build_body(endpoint: Endpoint, request: ChatRequest,
                max_tokens: int | None) -> dict[str, Any]:
     """The Converse body for one attempt at `endpoint` (the model is in the URL, not here)."""
@@ -262,7 +189,7 @@ def build_body(endpoint: Endpoint, request: ChatRequest,
     limit = max_tokens or request.max_tokens or endpoint.max_output
     system, turns = conversation(body["messages"])
     wire: dict[str, Any] = {"messages": turns}
-    schema = _schema(body.get("response_format"))
+    schema = chat_walk.response_schema(body.get("response_format"))
     if schema is not None:
         system.append(_json_instruction(schema))
     if system:
@@ -272,7 +199,7 @@ def build_body(endpoint: Endpoint, request: ChatRequest,
         wire["toolConfig"] = tool_config
     forced = tool_config is not None and "toolChoice" in tool_config \
         and "auto" not in tool_config["toolChoice"]
-    budget = None if forced else _thinking_budget(request, endpoint, limit)
+    budget = None if forced else chat_walk.thinking_budget(request, endpoint, limit)
     wire["inferenceConfig"] = _inference_config(body, limit, budget is not None)
     if budget is not None:
         wire["additionalModelRequestFields"] = {

@@ -40,14 +40,13 @@ import orjson
 
 from crossroads.catalog import Endpoint
 from crossroads.chat_request import ChatRequest
-from crossroads.errors import BadRequest, invalid_param
+from crossroads.errors import BadRequest
+from crossroads.providers import chat_walk
 from crossroads.reasoning import DEFAULT_EFFORT, EFFORT_SHARE
 
 # The `format` of a Gemini thought signature in OpenRouter's `reasoning_details`.
 REASONING_FORMAT = "google-gemini-v1"
 MAX_THINKING_BUDGET = 24576  # Gemini 2.5 Flash's largest budget (thinking guide)
-_SYSTEM_ROLES = frozenset({"system", "developer"})
-_TOOL_ROLES = frozenset({"tool", "function"})
 # JSON Schema keywords outside the OpenAPI subset Gemini reads.
 _UNSUPPORTED_SCHEMA = frozenset({"$schema", "$id", "$comment", "additionalProperties",
                                  "strict", "$defs", "definitions", "patternProperties"})
@@ -83,20 +82,12 @@ def _image(url: str) -> Part:
     return {"fileData": {"mimeType": mime, "fileUri": url}}
 
 
+def _text(text: Any) -> Part | None:
+    return {"text": text} if isinstance(text, str) and text else None
+
+
 def _part(part: Any) -> Part | None:
-    if not isinstance(part, dict):
-        return None
-    kind = part.get("type")
-    if kind == "text":
-        text = part.get("text")
-        return {"text": text} if isinstance(text, str) and text else None
-    if kind == "image_url":
-        image = part.get("image_url")
-        url = image.get("url") if isinstance(image, dict) else image
-        return _image(str(url))
-    if kind == "refusal":
-        return None
-    raise _unsupported(f"A content part of type {kind!r}")
+    return chat_walk.content_part(part, _text, _image, _unsupported)
 
 
 def content_parts(content: Any) -> list[Part]:
@@ -105,16 +96,6 @@ def content_parts(content: Any) -> list[Part]:
     if isinstance(content, list):
         return [p for part in content if (p := _part(part)) is not None]
     return []
-
-
-def _arguments(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, dict):
-        return raw
-    try:
-        parsed = orjson.loads(raw) if isinstance(raw, str) and raw.strip() else {}
-    except orjson.JSONDecodeError:
-        parsed = None
-    return parsed if isinstance(parsed, dict) else {"_raw_arguments": raw}
 
 
 def _signatures(message: dict[str, Any]) -> dict[str, str]:
@@ -131,15 +112,9 @@ def _signatures(message: dict[str, Any]) -> dict[str, str]:
 def _calls(message: dict[str, Any], names: dict[str, str]) -> list[Part]:
     signatures = _signatures(message)
     parts: list[Part] = []
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict):
-            continue
-        name = str(function.get("name") or "")
-        call_id = str(call.get("id") or "")
+    for call_id, name, args in chat_walk.tool_calls(message):
         names[call_id] = name
-        part: Part = {"functionCall": {"name": name,
-                                       "args": _arguments(function.get("arguments"))}}
+        part: Part = {"functionCall": {"name": name, "args": args}}
         if call_id in signatures:
             part["thoughtSignature"] = signatures[call_id]
         parts.append(part)
@@ -162,46 +137,27 @@ def _response(message: dict[str, Any], names: dict[str, str]) -> Part:
     return {"functionResponse": {"name": name, "response": response}}
 
 
+def _content(message: dict[str, Any]) -> list[Part]:
+    return content_parts(message.get("content"))
+
+
 def conversation(messages: list[dict[str, Any]]) -> tuple[list[Part], list[dict[str, Any]]]:
     """(system instruction parts, contents)."""
-    system: list[Part] = []
-    turns: list[dict[str, Any]] = []
     names: dict[str, str] = {}  # tool-call id → function name, for the answers
-    for message in messages:
-        role = message["role"]
-        if role in _SYSTEM_ROLES:
-            system += content_parts(message.get("content"))
-            continue
-        if role in _TOOL_ROLES:
-            role, parts = "user", [_response(message, names)]
-        elif role == "assistant":
-            role, parts = "model", content_parts(message.get("content")) + _calls(message, names)
-        else:
-            parts = content_parts(message.get("content"))
-        if not parts:
-            continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["parts"] += parts
-        else:
-            turns.append({"role": role, "parts": parts})
-    return system, turns
+    return chat_walk.conversation(
+        messages, system=_content, tool_result=lambda m: [_response(m, names)],
+        assistant=lambda m: _content(m) + _calls(m, names), user=_content,
+        assistant_role="model", key="parts")
 
 
-def _tools(tools: list[Any]) -> list[dict[str, Any]]:
-    declarations = []
-    for i, tool in enumerate(tools):
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if tool.get("type", "function") != "function" or not isinstance(function, dict) \
-                or not isinstance(function.get("name"), str):
-            raise invalid_param(f"tools[{i}]", "must be a function tool with a name")
-        declaration: dict[str, Any] = {"name": function["name"]}
-        if isinstance(function.get("description"), str):
-            declaration["description"] = function["description"]
-        parameters = function.get("parameters")
-        if isinstance(parameters, dict) and parameters.get("properties"):
-            declaration["parameters"] = clean_schema(parameters)
-        declarations.append(declaration)
-    return [{"functionDeclarations": declarations}]
+def _declaration(_tool: dict[str, Any], function: dict[str, Any]) -> dict[str, Any]:
+    declaration: dict[str, Any] = {"name": function["name"]}
+    if isinstance(function.get("description"), str):
+        declaration["description"] = function["description"]
+    parameters = function.get("parameters")
+    if isinstance(parameters, dict) and parameters.get("properties"):
+        declaration["parameters"] = clean_schema(parameters)
+    return declaration
 
 
 def _tool_config(choice: Any) -> dict[str, Any] | None:
@@ -252,7 +208,7 @@ def build_body(endpoint: Endpoint, request: ChatRequest,
         wire["systemInstruction"] = {"parts": system}
     tools = body.get("tools")
     if tools:
-        wire["tools"] = _tools(tools)
+        wire["tools"] = [{"functionDeclarations": chat_walk.function_tools(tools, _declaration)}]
         config = _tool_config(body.get("tool_choice"))
         if config is not None:
             wire["toolConfig"] = config

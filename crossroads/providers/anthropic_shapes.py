@@ -15,12 +15,13 @@ was thinking, so `reasoning_tokens` is not reported.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
 from crossroads.failures import AttemptError, Failure
+from crossroads.providers import chat_answer
 from crossroads.providers.anthropic_request import JSON_TOOL, REASONING_FORMAT
 from crossroads.providers.openai import MAX_ERROR_EXCERPT, classify_error, retry_after_seconds
 
@@ -66,24 +67,15 @@ ERROR_STATUSES: dict[str, int] = {
 SPEND_LIMIT = "enforced_spend_limit_reached"
 
 
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+# (fresh input, cache read, cache write, output) in the dialect's usage object.
+_USAGE_KEYS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
+               "output_tokens")
 
 
 def chat_usage(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Anthropic's usage object as an OpenAI-style one with cache reads and writes inside
     `prompt_tokens` (module doc)."""
-    fresh = _count(raw.get("input_tokens"))
-    read = _count(raw.get("cache_read_input_tokens"))
-    written = _count(raw.get("cache_creation_input_tokens"))
-    output = _count(raw.get("output_tokens"))
-    prompt = fresh + read + written
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": output,
-        "total_tokens": prompt + output,
-        "prompt_tokens_details": {"cached_tokens": read, "cache_write_tokens": written},
-    }
+    return chat_answer.cached_usage(raw, _USAGE_KEYS)
 
 
 def finish_reason(stop_reason: Any, json_answer: bool = False) -> str:
@@ -137,36 +129,28 @@ def reasoning_detail(index: int, **fields: Any) -> dict[str, Any]:
     """One of OpenRouter's `reasoning_details` entries for the thinking block at `index` of the
     message: what a caller sends back, signature included, to keep the model's thinking across
     a tool loop."""
-    kind = "reasoning.encrypted" if "data" in fields else "reasoning.text"
-    return {"type": kind, **fields, "format": REASONING_FORMAT, "index": index}
+    return chat_answer.reasoning_detail(REASONING_FORMAT, index, **fields)
 
 
-def _block_parts(content: list[Any], json_answer: bool
-                 ) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
-    """(texts, reasoning details, tool calls) of a message's content blocks."""
-    texts: list[str] = []
-    thoughts: list[dict[str, Any]] = []
-    calls: list[dict[str, Any]] = []
-    for index, block in enumerate(content):
-        if not isinstance(block, dict):
-            raise AttemptError(Failure.MALFORMED, "the provider sent a non-object content block")
+def _block_reader(json_answer: bool
+                  ) -> Callable[[chat_answer.BlockParts, int, dict[str, Any]], None]:
+    def read(parts: chat_answer.BlockParts, index: int, block: dict[str, Any]) -> None:
         kind = block.get("type")
         if kind == "text" and isinstance(block.get("text"), str):
-            texts.append(block["text"])
+            parts.texts.append(block["text"])
         elif kind == "thinking" and isinstance(block.get("thinking"), str):
-            thoughts.append(reasoning_detail(index, text=block["thinking"],
-                                             signature=str(block.get("signature") or "")))
+            parts.thoughts.append(reasoning_detail(
+                index, text=block["thinking"], signature=str(block.get("signature") or "")))
         elif kind == "redacted_thinking" and isinstance(block.get("data"), str):
-            thoughts.append(reasoning_detail(index, data=block["data"]))
+            parts.thoughts.append(reasoning_detail(index, data=block["data"]))
         elif kind == "tool_use":
             arguments = orjson.dumps(block.get("input") or {}).decode()
             if json_answer and block.get("name") == JSON_TOOL:
-                texts.append(arguments)
+                parts.texts.append(arguments)
             else:
-                calls.append({"id": str(block.get("id") or ""), "type": "function",
-                              "function": {"name": str(block.get("name") or ""),
-                                           "arguments": arguments}})
-    return texts, thoughts, calls
+                parts.calls.append(chat_answer.tool_call(
+                    str(block.get("id") or ""), str(block.get("name") or ""), arguments))
+    return read
 
 
 def completion(parsed: dict[str, Any], json_answer: bool) -> dict[str, Any]:
@@ -176,15 +160,9 @@ def completion(parsed: dict[str, Any], json_answer: bool) -> dict[str, Any]:
     content = parsed.get("content")
     if not isinstance(content, list):
         raise AttemptError(Failure.MALFORMED, "the provider's message has no content list")
-    texts, thoughts, calls = _block_parts(content, json_answer)
+    texts, thoughts, calls = chat_answer.block_parts(content, _block_reader(json_answer))
     stop = parsed.get("stop_reason")
-    message: dict[str, Any] = {"role": "assistant",
-                               "content": "".join(texts) if texts or not calls else None}
-    if calls:
-        message["tool_calls"] = calls
-    if thoughts:
-        message["reasoning"] = "".join(t.get("text", "") for t in thoughts)
-        message["reasoning_details"] = thoughts
+    message = chat_answer.assistant_message(texts, thoughts, calls)
     # The JSON tool's stop is the end of a plain answer; a real tool call's is not.
     json_answered = json_answer and not calls and any(
         isinstance(b, dict) and b.get("type") == "tool_use" for b in content)

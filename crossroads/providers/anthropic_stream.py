@@ -25,9 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
-from crossroads.failures import AttemptError, Failure
+from crossroads.providers import chat_answer
 from crossroads.providers.anthropic_request import JSON_TOOL
 from crossroads.providers.anthropic_shapes import (
     chat_usage,
@@ -35,13 +33,8 @@ from crossroads.providers.anthropic_shapes import (
     in_band,
     reasoning_detail,
 )
+from crossroads.providers.chat_answer import Chunk, malformed
 from crossroads.sse import SSEDecoder
-
-Chunk = dict[str, Any]
-
-
-def _malformed(what: str) -> AttemptError:
-    return AttemptError(Failure.MALFORMED, f"the provider sent a malformed {what} event")
 
 
 class AnthropicStream:
@@ -60,26 +53,21 @@ class AnthropicStream:
         return SSEDecoder(max_event_bytes)
 
     def chunks(self, data: bytes) -> list[Chunk]:
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise AttemptError(Failure.MALFORMED,
-                               "the provider sent a malformed stream event") from None
+        event = chat_answer.decode_event(data)
         if not isinstance(event, dict):
-            raise AttemptError(Failure.MALFORMED, "the provider sent a non-object stream event")
+            raise chat_answer.non_object_event()
         handler = _HANDLERS.get(event.get("type"))  # type: ignore[arg-type]
         return [] if handler is None else handler(self, event)
 
     def _chunk(self, delta: dict[str, Any]) -> Chunk:
-        return {"id": self._id, "object": "chat.completion.chunk", "model": self._model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        return chat_answer.chunk(self._id, self._model, delta)
 
     # --- events -------------------------------------------------------------------------
 
     def _message_start(self, event: dict[str, Any]) -> list[Chunk]:
         message = event.get("message")
         if not isinstance(message, dict):
-            raise _malformed("message_start")
+            raise malformed("message_start")
         self._id = message.get("id") if isinstance(message.get("id"), str) else None
         self._model = message.get("model") if isinstance(message.get("model"), str) else None
         usage = message.get("usage")
@@ -91,16 +79,15 @@ class AnthropicStream:
         index = event.get("index")
         block = event.get("content_block")
         if not isinstance(index, int) or not isinstance(block, dict):
-            raise _malformed("content_block_start")
+            raise malformed("content_block_start")
         kind = block.get("type")
         if kind == "tool_use":
             if self._json_answer and block.get("name") == JSON_TOOL:
                 self._json_blocks.add(index)
                 return []
             position = self._tools[index] = len(self._tools)
-            return [self._chunk({"tool_calls": [{
-                "index": position, "id": str(block.get("id") or ""), "type": "function",
-                "function": {"name": str(block.get("name") or ""), "arguments": ""}}]})]
+            return [self._chunk(chat_answer.tool_call_start(
+                position, str(block.get("id") or ""), str(block.get("name") or "")))]
         # A block may start with text already in it; usually it is empty.
         if kind == "text" and block.get("text"):
             return [self._chunk({"content": str(block["text"])})]
@@ -112,7 +99,7 @@ class AnthropicStream:
         index = event.get("index")
         delta = event.get("delta")
         if not isinstance(index, int) or not isinstance(delta, dict):
-            raise _malformed("content_block_delta")
+            raise malformed("content_block_delta")
         kind = delta.get("type")
         if kind == "text_delta":
             text = delta.get("text")
@@ -133,12 +120,12 @@ class AnthropicStream:
             return []  # citations_delta and whatever comes next
         piece = delta.get("partial_json")
         if not isinstance(piece, str):
-            raise _malformed("input_json_delta")
+            raise malformed("input_json_delta")
         if index in self._json_blocks:
             return [self._chunk({"content": piece})] if piece else []
         position = self._tools.get(index)
         if position is None:
-            raise _malformed("input_json_delta (for a block that is no tool call)")
+            raise malformed("input_json_delta (for a block that is no tool call)")
         if not piece:
             return []
         return [self._chunk({"tool_calls": [{"index": position,
@@ -148,7 +135,7 @@ class AnthropicStream:
         delta = event.get("delta")
         usage = event.get("usage")
         if not isinstance(delta, dict):
-            raise _malformed("message_delta")
+            raise malformed("message_delta")
         if isinstance(usage, dict):
             self._usage.update({k: v for k, v in usage.items() if v is not None})
         out: list[Chunk] = []
@@ -163,8 +150,7 @@ class AnthropicStream:
                 choice["stop_reason"] = delta["stop_sequence"]
             out.append(chunk)
         if self._usage:
-            out.append({"id": self._id, "object": "chat.completion.chunk", "model": self._model,
-                        "choices": [], "usage": chat_usage(self._usage)})
+            out.append(chat_answer.usage_chunk(self._id, self._model, chat_usage(self._usage)))
         return out
 
     def _message_stop(self, event: dict[str, Any]) -> list[Chunk]:

@@ -31,6 +31,7 @@ import orjson
 
 from crossroads.credentials import CredentialRejected
 from crossroads.failures import AttemptError, Failure
+from crossroads.providers import chat_answer
 from crossroads.providers.bedrock_request import REASONING_FORMAT
 from crossroads.providers.openai import MAX_ERROR_EXCERPT, classify_error, retry_after_seconds
 
@@ -140,21 +141,14 @@ def in_band(name: str, payload: Any) -> AttemptError:
                         message[:MAX_ERROR_EXCERPT] or f"the provider sent {name}", status=status)
 
 
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+# (fresh input, cache read, cache write, output) in the dialect's usage object.
+_USAGE_KEYS = ("inputTokens", "cacheReadInputTokens", "cacheWriteInputTokens", "outputTokens")
 
 
 def chat_usage(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Bedrock's TokenUsage as an OpenAI-style usage with cache reads and writes inside
     `prompt_tokens` (module doc)."""
-    fresh = _count(raw.get("inputTokens"))
-    read = _count(raw.get("cacheReadInputTokens"))
-    written = _count(raw.get("cacheWriteInputTokens"))
-    output = _count(raw.get("outputTokens"))
-    prompt = fresh + read + written
-    return {"prompt_tokens": prompt, "completion_tokens": output,
-            "total_tokens": prompt + output,
-            "prompt_tokens_details": {"cached_tokens": read, "cache_write_tokens": written}}
+    return chat_answer.cached_usage(raw, _USAGE_KEYS)
 
 
 def finish_reason(stop_reason: Any) -> str:
@@ -162,8 +156,7 @@ def finish_reason(stop_reason: Any) -> str:
 
 
 def reasoning_detail(index: int, **fields: Any) -> dict[str, Any]:
-    kind = "reasoning.encrypted" if "data" in fields else "reasoning.text"
-    return {"type": kind, **fields, "format": REASONING_FORMAT, "index": index}
+    return chat_answer.reasoning_detail(REASONING_FORMAT, index, **fields)
 
 
 def _reasoning(index: int, block: Any) -> dict[str, Any] | None:
@@ -178,25 +171,16 @@ def _reasoning(index: int, block: Any) -> dict[str, Any] | None:
     return None
 
 
-def _block_parts(content: list[Any]
-                 ) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
-    """(texts, reasoning details, tool calls) of a message's content blocks."""
-    texts: list[str] = []
-    thoughts: list[dict[str, Any]] = []
-    calls: list[dict[str, Any]] = []
-    for index, block in enumerate(content):
-        if not isinstance(block, dict):
-            raise AttemptError(Failure.MALFORMED, "the provider sent a non-object content block")
-        if isinstance(block.get("text"), str):
-            texts.append(block["text"])
-        elif isinstance(block.get("toolUse"), dict):
-            use = block["toolUse"]
-            calls.append({"id": str(use.get("toolUseId") or ""), "type": "function",
-                          "function": {"name": str(use.get("name") or ""),
-                                       "arguments": orjson.dumps(use.get("input") or {}).decode()}})
-        elif (detail := _reasoning(index, block.get("reasoningContent"))) is not None:
-            thoughts.append(detail)
-    return texts, thoughts, calls
+def _read_block(parts: chat_answer.BlockParts, index: int, block: dict[str, Any]) -> None:
+    if isinstance(block.get("text"), str):
+        parts.texts.append(block["text"])
+    elif isinstance(block.get("toolUse"), dict):
+        use = block["toolUse"]
+        parts.calls.append(chat_answer.tool_call(
+            str(use.get("toolUseId") or ""), str(use.get("name") or ""),
+            orjson.dumps(use.get("input") or {}).decode()))
+    elif (detail := _reasoning(index, block.get("reasoningContent"))) is not None:
+        parts.thoughts.append(detail)
 
 
 def completion(parsed: dict[str, Any]) -> dict[str, Any]:
@@ -209,15 +193,9 @@ def completion(parsed: dict[str, Any]) -> dict[str, Any]:
         if name:
             raise in_band(name, parsed)
         raise AttemptError(Failure.MALFORMED, "the provider's answer has no output message")
-    texts, thoughts, calls = _block_parts(content)
+    texts, thoughts, calls = chat_answer.block_parts(content, _read_block)
     stop = parsed.get("stopReason")
-    answer: dict[str, Any] = {"role": "assistant",
-                              "content": "".join(texts) if texts or not calls else None}
-    if calls:
-        answer["tool_calls"] = calls
-    if thoughts:
-        answer["reasoning"] = "".join(t.get("text", "") for t in thoughts)
-        answer["reasoning_details"] = thoughts
+    answer = chat_answer.assistant_message(texts, thoughts, calls)
     choice = {"index": 0, "message": answer, "finish_reason": finish_reason(stop),
               "native_finish_reason": None if stop is None else str(stop), "logprobs": None}
     result: dict[str, Any] = {"id": None, "object": "chat.completion", "model": None,

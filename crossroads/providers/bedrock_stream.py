@@ -27,9 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
-from crossroads.failures import AttemptError, Failure
+from crossroads.providers import chat_answer
 from crossroads.providers.bedrock_shapes import (
     STREAM_STATUSES,
     chat_usage,
@@ -37,13 +35,8 @@ from crossroads.providers.bedrock_shapes import (
     in_band,
     reasoning_detail,
 )
+from crossroads.providers.chat_answer import Chunk, malformed
 from crossroads.providers.eventstream import EventStreamFraming
-
-Chunk = dict[str, Any]
-
-
-def _malformed(what: str) -> AttemptError:
-    return AttemptError(Failure.MALFORMED, f"the provider sent a malformed {what} event")
 
 
 class BedrockStream:
@@ -57,18 +50,14 @@ class BedrockStream:
         return EventStreamFraming(max_event_bytes)
 
     def chunks(self, data: bytes) -> list[Chunk]:
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise AttemptError(Failure.MALFORMED,
-                               "the provider sent a malformed stream event") from None
+        event = chat_answer.decode_event(data)
         if not isinstance(event, dict) or len(event) != 1:
-            raise AttemptError(Failure.MALFORMED, "the provider sent a non-object stream event")
+            raise chat_answer.non_object_event()
         [(name, payload)] = event.items()
         handler = _HANDLERS.get(name)
         if handler is not None:
             if not isinstance(payload, dict):
-                raise _malformed(name)
+                raise malformed(name)
             return handler(self, payload)
         if name == "error" or name.lower() in STREAM_STATUSES or name.endswith("Exception"):
             raise in_band(name, payload)
@@ -76,8 +65,7 @@ class BedrockStream:
 
     @staticmethod
     def _chunk(delta: dict[str, Any]) -> Chunk:
-        return {"id": None, "object": "chat.completion.chunk", "model": None,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        return chat_answer.chunk(None, None, delta)
 
     # --- events -------------------------------------------------------------------------
 
@@ -88,31 +76,30 @@ class BedrockStream:
         index = event.get("contentBlockIndex")
         start = event.get("start")
         if not isinstance(index, int) or not isinstance(start, dict):
-            raise _malformed("contentBlockStart")
+            raise malformed("contentBlockStart")
         use = start.get("toolUse")
         if not isinstance(use, dict):
             return []
         position = self._tools[index] = len(self._tools)
-        return [self._chunk({"tool_calls": [{
-            "index": position, "id": str(use.get("toolUseId") or ""), "type": "function",
-            "function": {"name": str(use.get("name") or ""), "arguments": ""}}]})]
+        return [self._chunk(chat_answer.tool_call_start(
+            position, str(use.get("toolUseId") or ""), str(use.get("name") or "")))]
 
     def _block_delta(self, event: dict[str, Any]) -> list[Chunk]:
         index = event.get("contentBlockIndex")
         delta = event.get("delta")
         if not isinstance(index, int) or not isinstance(delta, dict):
-            raise _malformed("contentBlockDelta")
+            raise malformed("contentBlockDelta")
         if "text" in delta:
             text = delta["text"]
             if not isinstance(text, str):
-                raise _malformed("contentBlockDelta text")
+                raise malformed("contentBlockDelta text")
             return [self._chunk({"content": text})] if text else []
         if "toolUse" in delta:
             use = delta["toolUse"]
             piece = use.get("input") if isinstance(use, dict) else None
             position = self._tools.get(index)
             if not isinstance(piece, str) or position is None:
-                raise _malformed("contentBlockDelta toolUse")
+                raise malformed("contentBlockDelta toolUse")
             return [self._chunk({"tool_calls": [{"index": position,
                                                  "function": {"arguments": piece}}]})] \
                 if piece else []
@@ -147,8 +134,7 @@ class BedrockStream:
         usage = event.get("usage")
         if not isinstance(usage, dict):
             return []
-        return [{"id": None, "object": "chat.completion.chunk", "model": None, "choices": [],
-                 "usage": chat_usage(usage)}]
+        return [chat_answer.usage_chunk(None, None, chat_usage(usage))]
 
     def _ignore(self, event: dict[str, Any]) -> list[Chunk]:
         return []

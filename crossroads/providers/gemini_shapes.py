@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from crossroads.failures import AttemptError, Failure
+from crossroads.providers import chat_answer
 from crossroads.providers.gemini_request import REASONING_FORMAT
 from crossroads.providers.openai import MAX_ERROR_EXCERPT, classify_error, retry_after_seconds
 
@@ -64,8 +65,7 @@ _RETRY_DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 Chunk = dict[str, Any]
 
 
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+_count = chat_answer.count
 
 
 def chat_usage(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from crossroads.failures import AttemptError, Failure
+from crossroads.providers import chat_answer
 from crossroads.providers.gemini_shapes import (
     Chunk,
     Pieces,
@@ -54,24 +53,18 @@ class GeminiStream:
         if not self._role_sent:
             delta = {"role": "assistant", **delta}
             self._role_sent = True
-        return {"id": self._id, "object": "chat.completion.chunk", "model": self._model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        return chat_answer.chunk(self._id, self._model, delta)
 
     def _usage_chunk(self, usage: dict[str, Any]) -> Chunk:
         self._usage_sent = True
-        return {"id": self._id, "object": "chat.completion.chunk", "model": self._model,
-                "choices": [], "usage": chat_usage(usage)}
+        return chat_answer.usage_chunk(self._id, self._model, chat_usage(usage))
 
     def chunks(self, data: bytes) -> list[Chunk]:
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise AttemptError(Failure.MALFORMED,
-                               "the provider sent a malformed stream event") from None
+        event = chat_answer.decode_event(data)
         if isinstance(event, list) and len(event) == 1:
             event = event[0]  # Vertex wraps an error in a list
         if not isinstance(event, dict):
-            raise AttemptError(Failure.MALFORMED, "the provider sent a non-object stream event")
+            raise chat_answer.non_object_event()
         if "error" in event:
             raise in_band(event)
         refusal = blocked(event)
